@@ -1,0 +1,47 @@
+"""Options shared by every command, output helpers, and the one-line error policy."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from supportops.workspace import Tenant, Workspace
+
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option("--workspace", "-w", envvar="SUPPORTOPS_WORKSPACE",
+                 help="Workspace folder [default: ./supportops-workspace]."),
+]
+TenantOpt = Annotated[
+    str, typer.Option("--tenant", "-t", envvar="SUPPORTOPS_TENANT", help="Tenant id.")
+]
+AsOpt = Annotated[
+    str | None,
+    typer.Option("--as", help="Act as this named principal of the tenant (default: the owner)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def open_workspace(workspace: Path | None) -> Workspace:
+    ws = Workspace.open(workspace)
+    from supportops.cli.wiring import install
+
+    install(ws)
+    return ws
+
+
+def open_tenant(workspace: Path | None, tenant: str, principal: str | None = None) -> Tenant:
+    return open_workspace(workspace).tenant(tenant, principal=principal)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.buffer.write(orjson.dumps(data, default=str) + b"\n")
+    sys.stdout.flush()
+
+
+def emit_jsonl(data: Any) -> None:
+    sys.stdout.buffer.write(orjson.dumps(data, default=str) + b"\n")

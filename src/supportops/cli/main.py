@@ -1,0 +1,268 @@
+"""``supportops``: every command is a thin call into the library; errors become one line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from supportops.cli.common import (
+    AsOpt,
+    JsonOpt,
+    TenantOpt,
+    WorkspaceOpt,
+    emit_json,
+    open_tenant,
+    open_workspace,
+)
+from supportops.cli.ingest import ingest_command
+from supportops.errors import SupportopsError
+from supportops.workspace import Workspace
+
+app = typer.Typer(
+    name="supportops",
+    help="ML for customer-support operations on a governed, privacy-first event log.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+tenants_app = typer.Typer(help="Create and list tenants.", no_args_is_help=True)
+principals_app = typer.Typer(help="People and API keys of a tenant.", no_args_is_help=True)
+tickets_app = typer.Typer(help="Read the current ticket state.", no_args_is_help=True)
+events_app = typer.Typer(help="Read the event log.", no_args_is_help=True)
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(principals_app, name="principals")
+app.add_typer(tickets_app, name="tickets")
+app.add_typer(events_app, name="events")
+app.command("ingest")(ingest_command)
+console = Console()
+
+
+@app.command()
+def init(
+    workspace: WorkspaceOpt = None,
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", envvar="SUPPORTOPS_DATABASE_URL",
+        help="PostgreSQL URL instead of the embedded SQLite.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a workspace (or upgrade its schema).
+
+    Example: supportops init --workspace ./supportops-workspace
+    """
+    ws = Workspace.init(workspace, database_url)
+    if as_json:
+        emit_json({"workspace": str(ws.path), "database": ws.db.engine.url.render_as_string()})
+    else:
+        console.print(f"Workspace ready at [bold]{ws.path}[/] ({ws.db.engine.dialect.name}).")
+
+
+@tenants_app.command("create")
+def tenants_create(
+    tenant_id: Annotated[str, typer.Argument(help="Short id: a-z, 0-9, '-', '_'.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a tenant.
+
+    Example: supportops tenants create acme --name "Acme Corp"
+    """
+    info = open_workspace(workspace).create_tenant(tenant_id, name)
+    if as_json:
+        emit_json({"id": info.id, "name": info.name, "created_at": info.created_at})
+    else:
+        console.print(f"Tenant [bold]{info.id}[/] created.")
+
+
+@tenants_app.command("list")
+def tenants_list(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """List tenants with their event counts.
+
+    Example: supportops tenants list --json
+    """
+    rows = open_workspace(workspace).tenants()
+    if as_json:
+        data = [{"id": t.id, "name": t.name, "created_at": t.created_at, "events": t.events}
+                for t in rows]
+        emit_json({"data": data, "count": len(data)})
+        return
+    table = Table("id", "name", "events", "created")
+    for t in rows:
+        table.add_row(t.id, t.name, str(t.events), t.created_at.isoformat(timespec="seconds"))
+    console.print(table)
+
+
+@principals_app.command("create")
+def principals_create(
+    name: Annotated[str, typer.Argument(help="Principal name.")],
+    role: Annotated[str, typer.Option(help="admin, privacy_officer, ml_engineer, analyst, agent.")],
+    tenant: TenantOpt,
+    kind: Annotated[str, typer.Option(help="api_key (prints a key once) or person.")] = "api_key",
+    workspace: WorkspaceOpt = None,
+    acting_as: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a principal; an API key is printed once and stored only as a hash.
+
+    Example: supportops principals create triage-bot --role agent --tenant acme
+    """
+    principal, key = open_tenant(workspace, tenant, acting_as).create_principal(name, role, kind)
+    if as_json:
+        emit_json({"id": principal.id, "name": principal.name, "role": principal.role,
+                   "kind": principal.kind, "api_key": key})
+        return
+    console.print(f"Principal [bold]{principal.name}[/] ({principal.role}) created.")
+    if key:
+        console.print(f"API key (shown once): {key}", soft_wrap=True)
+
+
+@principals_app.command("list")
+def principals_list(
+    tenant: TenantOpt, workspace: WorkspaceOpt = None, acting_as: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List a tenant's principals (never their keys).
+
+    Example: supportops principals list --tenant acme
+    """
+    rows = open_tenant(workspace, tenant, acting_as).principals()
+    if as_json:
+        data = [{"id": p.id, "name": p.name, "role": p.role, "kind": p.kind,
+                 "created_at": p.created_at} for p in rows]
+        emit_json({"data": data, "count": len(data)})
+        return
+    table = Table("name", "role", "kind", "created")
+    for p in rows:
+        table.add_row(p.name, p.role, p.kind, p.created_at.isoformat(timespec="seconds"))
+    console.print(table)
+
+
+@tickets_app.command("count")
+def tickets_count(
+    tenant: TenantOpt,
+    status: Annotated[str | None, typer.Option(help="Only tickets in this status.")] = None,
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Count tickets.
+
+    Example: supportops tickets count --tenant acme --json
+    """
+    n = open_tenant(workspace, tenant, acting_as).tickets.count(status=status)
+    if as_json:
+        emit_json({"count": n})
+    else:
+        console.print(n)
+
+
+@tickets_app.command("list")
+def tickets_list(
+    tenant: TenantOpt,
+    status: Annotated[str | None, typer.Option(help="Only tickets in this status.")] = None,
+    group: Annotated[str | None, typer.Option(help="Only tickets of this group.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 20,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """List tickets, newest first.
+
+    Example: supportops tickets list --tenant acme --status Active --limit 5
+    """
+    view = open_tenant(workspace, tenant, acting_as).tickets
+    rows = view.list(limit=limit, offset=offset, status=status, group=group)
+    if as_json:
+        emit_json({"data": rows, "count": len(rows)})
+        return
+    table = Table("ticket", "status", "priority", "category", "group", "opened")
+    for r in rows:
+        table.add_row(r["ticket_id"], r["status"] or "", r["priority"] or "",
+                      r["category"] or "", r["group"] or "", (r["opened_at"] or "")[:16])
+    console.print(table)
+
+
+@tickets_app.command("show")
+def tickets_show(
+    ticket_id: Annotated[str, typer.Argument(help="Ticket id.")],
+    tenant: TenantOpt,
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Show one ticket's state and its events.
+
+    Example: supportops tickets show INC0000045 --tenant acme
+    """
+    row = open_tenant(workspace, tenant, acting_as).tickets.get(ticket_id)
+    if as_json:
+        emit_json(row)
+        return
+    for key, value in row.items():
+        if key not in ("events", "attributes"):
+            console.print(f"[bold]{key}[/]: {value}")
+    for ev in row["events"]:
+        console.print(f"  #{ev['seq']} {ev['occurred_at'][:16]} {ev['type']}")
+
+
+@events_app.command("tail")
+def events_tail(
+    tenant: TenantOpt,
+    n: Annotated[int, typer.Option("-n", min=1, max=100000, help="How many.")] = 20,
+    event_type: Annotated[str | None, typer.Option("--type", help="Only this type.")] = None,
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Show the newest events of the log, oldest first.
+
+    Example: supportops events tail --tenant acme -n 5
+    """
+    events = open_tenant(workspace, tenant, acting_as).events_tail(n, event_type)
+    data = [{"seq": e.seq, "id": e.id, "type": e.type, "ticket_id": e.ticket_id,
+             "subject": e.subject, "occurred_at": e.occurred_at, "recorded_at": e.recorded_at,
+             "payload": e.payload} for e in events]
+    if as_json:
+        emit_json({"data": data, "count": len(data)})
+        return
+    for e in events:
+        console.print(f"#{e.seq} {e.occurred_at.isoformat(timespec='minutes')} "
+                      f"{e.type} {e.ticket_id or ''}")
+
+
+@app.command()
+def rebuild(
+    tenant: TenantOpt, workspace: WorkspaceOpt = None, acting_as: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rebuild the ticket projection from the event log.
+
+    Example: supportops rebuild --tenant acme
+    """
+    n = open_tenant(workspace, tenant, acting_as).rebuild()
+    if as_json:
+        emit_json({"tickets": n})
+    else:
+        console.print(f"Rebuilt {n} tickets from the log.")
+
+
+def run() -> None:
+    """Entry point: user errors exit 2 with one line on stderr, never a traceback."""
+    try:
+        app(standalone_mode=False)
+    except SupportopsError as err:
+        print(f"Error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        print("Aborted.", file=sys.stderr)
+        sys.exit(130)
+    except typer.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except Exception as err:  # click usage errors and the like
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        raise
+
+
+__all__ = ["Path", "app", "run"]

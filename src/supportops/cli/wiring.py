@@ -1,0 +1,10 @@
+"""Connects optional rooms to a workspace (e.g. privacy's protector) for CLI and API use."""
+
+from __future__ import annotations
+
+from supportops.workspace import Workspace
+
+
+def install(ws: Workspace) -> None:
+    """Hook point: rooms that extend the workspace register themselves here."""
+    return None

@@ -1,0 +1,1 @@
+"""Events: schemas, the append-only log, idempotent ingestion, importers, projections."""

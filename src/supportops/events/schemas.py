@@ -1,0 +1,199 @@
+"""Event types and their payloads. Pydantic validates every payload before it is appended.
+
+A payload of a ticket event may carry ``state``: the source system's own view of the ticket
+after the event (snapshot logs such as ServiceNow's audit trail state it on every row). The
+projection overlays it, so figures like "resolved_at as the latest record states it" hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class TicketState(_Payload):
+    """Ticket fields as the source system states them after an event (all optional)."""
+
+    status: str | None = None
+    priority: str | None = None
+    category: str | None = None
+    group: str | None = None
+    assignee: str | None = None
+    channel: str | None = None
+    opened_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    reassignment_count: int | None = Field(default=None, ge=0)
+    reopen_count: int | None = Field(default=None, ge=0)
+    attributes: dict[str, Any] | None = None
+
+
+class _TicketPayload(_Payload):
+    state: TicketState | None = None
+
+
+class Customer(_Payload):
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+class TicketCreated(_TicketPayload):
+    subject_line: str | None = None
+    text: str | None = None
+    channel: str | None = None
+    category: str | None = None
+    priority: str | None = None
+    group: str | None = None
+    assignee: str | None = None
+    status: str = "new"
+    customer: Customer | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class MessageAdded(_TicketPayload):
+    author: Literal["customer", "agent"]
+    visibility: Literal["public", "internal"] = "public"
+    text: str
+    author_name: str | None = None
+
+
+class StatusChanged(_TicketPayload):
+    status: str = Field(min_length=1)
+
+
+class Assigned(_TicketPayload):
+    group: str | None = None
+    assignee: str | None = None
+    model: str | None = None
+    model_version: str | None = None
+    confidence: float | None = Field(default=None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _needs_target(self) -> Assigned:
+        if self.group is None and self.assignee is None:
+            raise ValueError("an assignment needs a 'group' or an 'assignee'")
+        return self
+
+
+class PriorityChanged(_TicketPayload):
+    priority: str = Field(min_length=1)
+
+
+class Categorized(_TicketPayload):
+    category: str = Field(min_length=1)
+    model: str | None = None
+    model_version: str | None = None
+    confidence: float | None = Field(default=None, ge=0, le=1)
+
+
+class Resolved(_TicketPayload):
+    resolution: str | None = None
+    resolved_at: datetime | None = None
+
+
+class Reopened(_TicketPayload):
+    reason: str | None = None
+
+
+class Closed(_TicketPayload):
+    close_code: str | None = None
+    closed_at: datetime | None = None
+
+
+class Updated(_TicketPayload):
+    """A change to ticket fields that no narrower type describes (snapshot logs)."""
+
+
+class SatisfactionRated(_TicketPayload):
+    score: float = Field(ge=0, le=10)
+    comment: str | None = None
+
+
+class KbArticlePublished(_Payload):
+    article_id: str = Field(min_length=1)
+    title: str
+    body: str
+    tags: list[str] = Field(default_factory=list)
+
+
+EVENT_TYPES: dict[str, type[BaseModel]] = {
+    "ticket.created": TicketCreated,
+    "message.added": MessageAdded,
+    "ticket.status_changed": StatusChanged,
+    "ticket.assigned": Assigned,
+    "ticket.priority_changed": PriorityChanged,
+    "ticket.categorized": Categorized,
+    "ticket.resolved": Resolved,
+    "ticket.reopened": Reopened,
+    "ticket.closed": Closed,
+    "ticket.updated": Updated,
+    "satisfaction.rated": SatisfactionRated,
+    "kb_article.published": KbArticlePublished,
+    "kb_article.updated": KbArticlePublished,
+}
+
+#: Types that need a ticket id.
+TICKET_TYPES = frozenset(t for t in EVENT_TYPES if t.startswith(("ticket.", "message.", "satisf")))
+
+_ADAPTERS: dict[str, TypeAdapter[Any]] = {}
+
+
+def register_event_type(name: str, model: type[BaseModel], *, ticket: bool = False) -> None:
+    """Add an event type (other rooms register theirs, e.g. privacy's opt-out events)."""
+    EVENT_TYPES[name] = model
+    _ADAPTERS.pop(name, None)
+    global TICKET_TYPES
+    if ticket:
+        TICKET_TYPES = TICKET_TYPES | {name}
+
+
+def validate_payload(event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Validate and normalise a payload; raises ``KeyError`` for unknown types and
+    ``pydantic.ValidationError`` for bad payloads. Unset optional fields are dropped."""
+    model = EVENT_TYPES[event_type]
+    adapter = _ADAPTERS.get(event_type)
+    if adapter is None:
+        adapter = _ADAPTERS[event_type] = TypeAdapter(model)
+    obj = adapter.validate_python(payload)
+    dumped: dict[str, Any] = obj.model_dump(mode="json", exclude_unset=True)
+    return dumped
+
+
+@dataclass
+class EventDraft:
+    """An event before it is appended: validated, not yet sequenced."""
+
+    type: str
+    occurred_at: datetime
+    payload: dict[str, Any]
+    idempotency_key: str
+    ticket_id: str | None = None
+    subject: str | None = None
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event as stored in the log."""
+
+    tenant_id: str
+    seq: int
+    id: str
+    type: str
+    occurred_at: datetime
+    recorded_at: datetime
+    payload: dict[str, Any]
+    idempotency_key: str
+    hash: str
+    ticket_id: str | None = None
+    subject: str | None = None
+    redacted_at: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,82 @@
+"""Reading the ticket projection: count, list, show (with the ticket's events)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import func, select
+
+from supportops.errors import NotFound
+from supportops.events import log
+from supportops.governance.context import Context
+from supportops.storage import Database
+from supportops.storage.schema import tickets
+
+_FILTERS = ("status", "priority", "category", "group_name", "assignee", "channel", "subject")
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+@dataclass(frozen=True)
+class TicketsView:
+    db: Database
+    ctx: Context
+
+    def _where(self, filters: dict[str, str | None]) -> list[Any]:
+        clauses = [tickets.c.tenant_id == self.ctx.tenant_id]
+        for key, value in filters.items():
+            if value is not None:
+                column = "group_name" if key == "group" else key
+                if column not in _FILTERS:
+                    raise ValueError(f"cannot filter tickets by {key!r}")
+                clauses.append(tickets.c[column] == value)
+        return clauses
+
+    def count(self, **filters: str | None) -> int:
+        with self.db.begin(self.ctx.tenant_id) as conn:
+            return int(conn.execute(
+                select(func.count()).select_from(tickets).where(*self._where(filters))
+            ).scalar_one())
+
+    def list(self, limit: int = 50, offset: int = 0, **filters: str | None) -> list[dict[str, Any]]:
+        query = (select(tickets).where(*self._where(filters))
+                 .order_by(tickets.c.opened_at.desc(), tickets.c.ticket_id)
+                 .limit(limit).offset(offset))
+        with self.db.begin(self.ctx.tenant_id) as conn:
+            rows = conn.execute(query).mappings().all()
+        return [self._public(r) for r in rows]
+
+    def get(self, ticket_id: str, with_events: bool = True) -> dict[str, Any]:
+        with self.db.begin(self.ctx.tenant_id) as conn:
+            row = conn.execute(select(tickets).where(
+                tickets.c.tenant_id == self.ctx.tenant_id, tickets.c.ticket_id == ticket_id
+            )).mappings().first()
+        if row is None:
+            raise NotFound(f"Ticket {ticket_id!r} does not exist in tenant {self.ctx.tenant_id!r}.")
+        out = self._public(row)
+        if with_events:
+            out["events"] = [
+                {"seq": e.seq, "type": e.type, "occurred_at": e.occurred_at.isoformat(),
+                 "payload": e.payload}
+                for e in log.iter_events(self.db, self.ctx, ticket_id=ticket_id)
+            ]
+        return out
+
+    def all_rows(self) -> list[dict[str, Any]]:
+        """Every ticket row in a stable order (rebuild comparisons, exports)."""
+        with self.db.begin(self.ctx.tenant_id) as conn:
+            rows = conn.execute(select(tickets).where(tickets.c.tenant_id == self.ctx.tenant_id)
+                                .order_by(tickets.c.ticket_id)).mappings().all()
+        return [self._public(r) for r in rows]
+
+    @staticmethod
+    def _public(row: Any) -> dict[str, Any]:
+        out = {k: _jsonable(v) for k, v in row.items() if k != "tenant_id"}
+        out["group"] = out.pop("group_name")
+        out["attributes"] = orjson.loads(out["attributes"] or "{}")
+        return out

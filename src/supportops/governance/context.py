@@ -1,0 +1,41 @@
+"""The context every data-access function takes: which tenant, which principal, which role.
+
+There is no query path without one: functions in the rooms accept a ``Context`` and scope
+every statement by ``ctx.tenant_id`` (and PostgreSQL's row-level security backs that up).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from supportops.errors import PermissionDenied, ValidationFailed
+
+Role = Literal["admin", "privacy_officer", "ml_engineer", "analyst", "agent"]
+ROLES: tuple[Role, ...] = ("admin", "privacy_officer", "ml_engineer", "analyst", "agent")
+OWNER_PRINCIPAL = "owner"
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who acts, for which tenant, in which role."""
+
+    tenant_id: str
+    principal_id: str
+    role: Role
+
+    def __post_init__(self) -> None:
+        if not self.tenant_id:
+            raise ValidationFailed("A context needs a tenant; got an empty tenant id.")
+        if self.role not in ROLES:
+            raise ValidationFailed(
+                f"The 'role' of a context must be one of {', '.join(ROLES)}. Got {self.role!r}."
+            )
+
+    def require(self, *roles: Role, action: str) -> None:
+        """Refuse ``action`` unless the context's role is among ``roles``."""
+        if self.role not in roles:
+            raise PermissionDenied(
+                f"Role {self.role!r} of principal {self.principal_id!r} may not {action}; "
+                f"it needs one of: {', '.join(roles)}."
+            )

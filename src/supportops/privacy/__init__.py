@@ -1,0 +1,1 @@
+"""Privacy room: PII detection, pseudonymisation, the key vault, opt-out and erasure."""

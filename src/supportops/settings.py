@@ -1,0 +1,45 @@
+"""Settings as data: one table of name, type, default, environment variable and help.
+
+Every setting is documented by this table (a test checks the README lists each one).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    env: str
+    default: str | None
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("workspace", "SUPPORTOPS_WORKSPACE", "./supportops-workspace",
+            "Folder holding the SQLite database, artifacts and config."),
+    Setting("database_url", "SUPPORTOPS_DATABASE_URL", None,
+            "SQLAlchemy URL of a PostgreSQL server (postgresql+psycopg://...); "
+            "default: SQLite inside the workspace."),
+    Setting("database_app_role", "SUPPORTOPS_DATABASE_APP_ROLE", "supportops_app",
+            "PostgreSQL role the application acts as, so row-level security applies to it."),
+    Setting("tenant", "SUPPORTOPS_TENANT", None,
+            "Default tenant for tenant-scoped CLI commands."),
+    Setting("master_key", "SUPPORTOPS_MASTER_KEY", None,
+            "Base64 key that wraps tenant keys; default: the workspace key file (mode 0600)."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def get(name: str) -> str | None:
+    """Value of a setting: its environment variable, else its default."""
+    setting = _BY_NAME[name]
+    return os.environ.get(setting.env) or setting.default
+
+
+def workspace_path(explicit: str | Path | None = None) -> Path:
+    return Path(explicit or get("workspace") or "./supportops-workspace")

@@ -1,0 +1,77 @@
+"""PostgreSQL row-level security and append-only guards, called from migrations."""
+
+from __future__ import annotations
+
+from alembic import op
+
+
+def ensure_app_role(role: str) -> None:
+    """Create the application role (no login, no BYPASSRLS) and grant it table access."""
+    op.execute(
+        f"""
+        DO $$ BEGIN
+          IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN
+            CREATE ROLE {role} NOLOGIN NOSUPERUSER NOBYPASSRLS;
+          END IF;
+        END $$;
+        """
+    )
+    op.execute(f"GRANT {role} TO CURRENT_USER")
+    op.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+    op.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    op.execute(
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public "
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}"
+    )
+    op.execute(
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {role}"
+    )
+
+
+def enable_tenant_rls(table: str) -> None:
+    """Rows of ``table`` are visible and writable only inside their tenant's transaction."""
+    op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    op.execute(
+        f"CREATE POLICY tenant_isolation ON {table} "
+        f"USING (tenant_id = current_setting('supportops.tenant', true)) "
+        f"WITH CHECK (tenant_id = current_setting('supportops.tenant', true))"
+    )
+
+
+def append_only_events(dialect: str) -> None:
+    """Events are never deleted; an update may only redact (set ``redacted_at``, keep identity)."""
+    if dialect == "postgresql":
+        op.execute(
+            """
+            CREATE OR REPLACE FUNCTION supportops_events_guard() RETURNS trigger AS $$
+            BEGIN
+              IF TG_OP = 'DELETE' THEN
+                RAISE EXCEPTION 'events are append-only: delete refused';
+              END IF;
+              IF NEW.redacted_at IS NULL OR NEW.seq <> OLD.seq OR NEW.id <> OLD.id
+                 OR NEW.hash <> OLD.hash OR NEW.tenant_id <> OLD.tenant_id
+                 OR NEW.type <> OLD.type OR NEW.occurred_at <> OLD.occurred_at THEN
+                RAISE EXCEPTION 'events are append-only: only redaction may update one';
+              END IF;
+              RETURN NEW;
+            END $$ LANGUAGE plpgsql;
+            """
+        )
+        op.execute(
+            "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events "
+            "FOR EACH ROW EXECUTE FUNCTION supportops_events_guard()"
+        )
+        return
+    op.execute(
+        "CREATE TRIGGER events_no_delete BEFORE DELETE ON events BEGIN "
+        "SELECT RAISE(ABORT, 'events are append-only: delete refused'); END"
+    )
+    op.execute(
+        "CREATE TRIGGER events_redact_only BEFORE UPDATE ON events "
+        "WHEN NEW.redacted_at IS NULL OR NEW.seq <> OLD.seq OR NEW.id <> OLD.id "
+        "OR NEW.hash <> OLD.hash OR NEW.tenant_id <> OLD.tenant_id OR NEW.type <> OLD.type "
+        "OR NEW.occurred_at <> OLD.occurred_at BEGIN "
+        "SELECT RAISE(ABORT, 'events are append-only: only redaction may update one'); END"
+    )
