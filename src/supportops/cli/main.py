@@ -19,6 +19,9 @@ from supportops.cli.common import (
     open_tenant,
     open_workspace,
 )
+from supportops.cli import analytics as analytics_cli
+from supportops.cli import ml as ml_cli
+from supportops.cli import privacy as privacy_cli
 from supportops.cli.ingest import ingest_command
 from supportops.errors import SupportopsError
 from supportops.workspace import Workspace
@@ -39,6 +42,9 @@ app.add_typer(principals_app, name="principals")
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(events_app, name="events")
 app.command("ingest")(ingest_command)
+privacy_cli.register(app)
+analytics_cli.register(app)
+ml_cli.register(app)
 console = Console()
 
 
