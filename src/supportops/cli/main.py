@@ -22,6 +22,7 @@ from supportops.cli.common import (
 from supportops.cli import analytics as analytics_cli
 from supportops.cli import ml as ml_cli
 from supportops.cli import privacy as privacy_cli
+from supportops.cli.demo import demo_command
 from supportops.cli.ingest import ingest_command
 from supportops.errors import SupportopsError
 from supportops.workspace import Workspace
@@ -42,6 +43,7 @@ app.add_typer(principals_app, name="principals")
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(events_app, name="events")
 app.command("ingest")(ingest_command)
+app.command("demo")(demo_command)
 privacy_cli.register(app)
 analytics_cli.register(app)
 ml_cli.register(app)

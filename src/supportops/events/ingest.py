@@ -90,7 +90,7 @@ def validate_draft(record: int, draft: EventDraft) -> RecordError | None:
     if draft.occurred_at.tzinfo is None:
         return RecordError(record, "occurred_at", "timestamp needs a time zone (or 'Z')")
     try:
-        draft.payload = validate_payload(draft.type, draft.payload)
+        draft.payload = validate_payload(draft.type, draft.payload, draft.canonical)
     except ValidationError as err:
         where, msg = _loc(err)
         return RecordError(record, where, msg)

@@ -7,7 +7,7 @@ transaction; ``rebuild`` replays the whole log and must reach exactly the same r
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,6 +105,8 @@ def apply(state: TicketState, ev: Event) -> None:
     elif kind == "ticket.status_changed":
         state.status = p["status"]
     elif kind == "ticket.assigned":
+        if (state.status or "").lower() == "new":
+            state.status = "open"
         _set_group(state, p.get("group"))
         if p.get("assignee") is not None:
             state.assignee = p["assignee"]
@@ -154,7 +156,7 @@ def _write(
 ) -> None:
     rows = []
     for s in states:
-        row = asdict(s)
+        row = {name: getattr(s, name) for name in _COLUMNS}
         row["attributes"] = orjson.dumps(s.attributes, option=orjson.OPT_SORT_KEYS).decode()
         row["tenant_id"] = ctx.tenant_id
         rows.append(row)

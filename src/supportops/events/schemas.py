@@ -155,14 +155,21 @@ def register_event_type(name: str, model: type[BaseModel], *, ticket: bool = Fal
         TICKET_TYPES = TICKET_TYPES | {name}
 
 
-def validate_payload(event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """Validate and normalise a payload; raises ``KeyError`` for unknown types and
-    ``pydantic.ValidationError`` for bad payloads. Unset optional fields are dropped."""
+def validate_payload(
+    event_type: str, payload: dict[str, Any], canonical: bool = False
+) -> dict[str, Any]:
+    """Validate a payload and return it in canonical JSON form.
+
+    Raises ``KeyError`` for unknown types and ``pydantic.ValidationError`` for bad payloads.
+    ``canonical`` payloads (built by our own importers, already JSON-shaped with ISO times)
+    are validated but not re-serialised, which halves the cost on large logs."""
     model = EVENT_TYPES[event_type]
     adapter = _ADAPTERS.get(event_type)
     if adapter is None:
         adapter = _ADAPTERS[event_type] = TypeAdapter(model)
     obj = adapter.validate_python(payload)
+    if canonical:
+        return payload
     dumped: dict[str, Any] = obj.model_dump(mode="json", exclude_unset=True)
     return dumped
 
@@ -178,6 +185,8 @@ class EventDraft:
     ticket_id: str | None = None
     subject: str | None = None
     id: str | None = None
+    #: True when an importer built the payload itself in canonical JSON form.
+    canonical: bool = False
 
 
 @dataclass(frozen=True)

@@ -50,8 +50,8 @@ def csv_records(
                     continue
                 yield RecordError(number, "record", f"expected {width} fields, got {len(row)}")
                 continue
-            bad = next((h for h, v in zip(header, row, strict=True) if has_bad_bytes(v)), None)
-            if bad is not None:
+            if has_bad_bytes("".join(row)):
+                bad = next(h for h, v in zip(header, row, strict=True) if has_bad_bytes(v))
                 yield RecordError(number, bad, "not valid UTF-8 text")
                 continue
             yield number, dict(zip(header, row, strict=True))

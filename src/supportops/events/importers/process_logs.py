@@ -117,7 +117,7 @@ def _servicenow_row(row: dict[str, str], prev: dict[str, Any] | None) -> tuple[E
     kind = _fallback(kind, payload)
     key = "servicenow:" + number + ":" + key_of(*row.values())
     draft = EventDraft(kind, updated, payload, key, ticket_id=number,
-                       subject=_opt(row["caller_id"]))
+                       subject=_opt(row["caller_id"]), canonical=True)
     return draft, state
 
 
@@ -174,7 +174,7 @@ def _bpic_row(row: dict[str, str], prev: dict[str, Any] | None) -> tuple[EventDr
     payload = _payload(kind, state)
     kind = _fallback(kind, payload)
     key = "bpic2013:" + sr + ":" + key_of(*row.values())
-    draft = EventDraft(kind, when, payload, key, ticket_id=sr, subject=None)
+    draft = EventDraft(kind, when, payload, key, ticket_id=sr, subject=None, canonical=True)
     return draft, {"state": state, "done": done}
 
 
