@@ -23,10 +23,15 @@ from supportops.events import log, projection
 from supportops.events.importers import importer_for
 from supportops.events.ingest import IngestReport, ingest
 from supportops.events.log import Protector
-from supportops.governance import tenants as tenant_store
-from supportops.governance.context import OWNER_PRINCIPAL, Context
-from supportops.storage import Database
+from supportops.events.schemas import Event
 from supportops.events.tickets import TicketsView
+from supportops.governance import tenants as tenant_store
+from supportops.governance.audit import AuditTrail
+from supportops.governance.context import OWNER_PRINCIPAL, Context
+from supportops.governance.lineage import LineageView
+from supportops.privacy.service import Privacy
+from supportops.privacy.service import enable as enable_privacy
+from supportops.storage import Database
 
 CONFIG_FILE = "config.json"
 DB_FILE = "supportops.db"
@@ -84,7 +89,9 @@ class Workspace:
             )
         db = Database(url, settings.get("database_app_role")) if url else \
             Database.sqlite(root / DB_FILE)
-        return cls(root, db, config)
+        ws = cls(root, db, config)
+        enable_privacy(ws)  # pseudonymisation on by default, for every face
+        return ws
 
     def close(self) -> None:
         self.db.dispose()
@@ -142,7 +149,7 @@ class Tenant:
     def ingest(
         self,
         path: str | Path,
-        format: str = "jsonl",  # noqa: A002 - the CLI's word
+        format: str = "jsonl",
         *,
         strict: bool = False,
         on_read: Callable[[int], None] | None = None,
@@ -155,7 +162,21 @@ class Tenant:
         return ingest(self.workspace.db, self.ctx, reader(Path(path), on_read), strict=strict,
                       protector=protector, batch_size=batch_size)
 
-    def events_tail(self, n: int = 20, event_type: str | None = None) -> list[log.Event]:
+    @property
+    def privacy(self) -> Privacy:
+        """Reveal, opt-out, erasure and retention, acting as this context."""
+        return Privacy.of(self.workspace.path, self.workspace.config, self.workspace.db,
+                          self.ctx)
+
+    @property
+    def audit(self) -> AuditTrail:
+        return AuditTrail(self.workspace.db, self.ctx)
+
+    @property
+    def lineage(self) -> LineageView:
+        return LineageView(self.workspace.db, self.ctx)
+
+    def events_tail(self, n: int = 20, event_type: str | None = None) -> list[Event]:
         return log.tail(self.workspace.db, self.ctx, n, event_type)
 
     def events_count(self) -> int:

@@ -38,10 +38,15 @@ def open_tenant(workspace: Path | None, tenant: str, principal: str | None = Non
     return open_workspace(workspace).tenant(tenant, principal=principal)
 
 
+def to_json(data: Any) -> bytes:
+    return orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS)
+
+
 def emit_json(data: Any) -> None:
-    sys.stdout.buffer.write(orjson.dumps(data, default=str) + b"\n")
+    sys.stdout.buffer.write(to_json(data) + b"\n")
     sys.stdout.flush()
 
 
 def emit_jsonl(data: Any) -> None:
-    sys.stdout.buffer.write(orjson.dumps(data, default=str) + b"\n")
+    """One line of a JSON Lines stream (flushed by the caller, for speed)."""
+    sys.stdout.buffer.write(to_json(data) + b"\n")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -32,16 +33,14 @@ def demo_command(
     """
     ws = Workspace.init(workspace)
     install(ws)
-    try:
+    with contextlib.suppress(AlreadyExists):
         ws.create_tenant(tenant, "Demo tenant")
-    except AlreadyExists:
-        pass
     handle = ws.tenant(tenant)
     with tempfile.TemporaryDirectory() as tmp:  # generated PII never lands in the workspace
         source = file or generate(Path(tmp) / "demo-events.jsonl", tickets=tickets)
         report = handle.ingest(source, fmt if file else "jsonl")
     rows = handle.tickets.all_rows()
-    summary = {
+    summary: dict[str, Any] = {
         "workspace": str(ws.path), "tenant": tenant, "ingest": report.as_dict(),
         "events": handle.events_count(), "tickets": len(rows),
         "by_status": dict(Counter(r["status"] for r in rows).most_common()),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -28,7 +29,7 @@ class CountingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override,unused-ignore]
         data = self._raw.read(len(buffer))
         n = len(data)
         buffer[:n] = data
@@ -48,18 +49,22 @@ def open_binary(path: Path, on_read: Callable[[int], None] | None = None) -> Bin
     if path.is_dir():
         raise ValidationFailed(f"Input {str(path)!r} is a folder; give a file.")
     raw = open(path, "rb")  # noqa: SIM115 - closed by the caller through the wrapper
-    head = raw.read(2)
+    head = raw.read(3)
     raw.seek(0)
     counted = io.BufferedReader(CountingReader(raw, on_read), buffer_size=1 << 20)
-    if head == b"\x1f\x8b":
+    if head == b"\x1f\x8b\x08":  # gzip magic and its only compression method, deflate
         return gzip.GzipFile(fileobj=counted, mode="rb")  # type: ignore[return-value]
-    return counted  # type: ignore[return-value]
+    return counted
 
 
 def open_text(path: Path, on_read: Callable[[int], None] | None = None) -> io.TextIOWrapper:
     """Text view for CSV readers: BOM dropped, newlines left to the csv module."""
     return io.TextIOWrapper(open_binary(path, on_read), encoding="utf-8-sig",
                             errors="surrogateescape", newline="")
+
+
+#: What a truncated or corrupt (gzip) stream raises while being read.
+CORRUPT_INPUT = (EOFError, gzip.BadGzipFile, zlib.error)
 
 
 def has_bad_bytes(value: str) -> bool:

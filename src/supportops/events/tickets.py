@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,7 +44,9 @@ class TicketsView:
                 select(func.count()).select_from(tickets).where(*self._where(filters))
             ).scalar_one())
 
-    def list(self, limit: int = 50, offset: int = 0, **filters: str | None) -> list[dict[str, Any]]:
+    def list(
+        self, limit: int = 50, offset: int = 0, **filters: str | None
+    ) -> builtins.list[dict[str, Any]]:
         query = (select(tickets).where(*self._where(filters))
                  .order_by(tickets.c.opened_at.desc(), tickets.c.ticket_id)
                  .limit(limit).offset(offset))
@@ -67,7 +70,7 @@ class TicketsView:
             ]
         return out
 
-    def all_rows(self) -> list[dict[str, Any]]:
+    def all_rows(self) -> builtins.list[dict[str, Any]]:
         """Every ticket row in a stable order (rebuild comparisons, exports)."""
         with self.db.begin(self.ctx.tenant_id) as conn:
             rows = conn.execute(select(tickets).where(tickets.c.tenant_id == self.ctx.tenant_id)
@@ -76,7 +79,7 @@ class TicketsView:
 
     @staticmethod
     def _public(row: Any) -> dict[str, Any]:
-        out = {k: _jsonable(v) for k, v in row.items() if k != "tenant_id"}
+        out = {str(k): _jsonable(v) for k, v in row.items() if k != "tenant_id"}
         out["group"] = out.pop("group_name")
         out["attributes"] = orjson.loads(out["attributes"] or "{}")
         return out

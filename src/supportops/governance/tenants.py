@@ -13,6 +13,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from supportops.errors import AlreadyExists, NotFound, PermissionDenied, ValidationFailed
+from supportops.governance import audit
 from supportops.governance.context import ROLES, Context, Role
 from supportops.storage import Database
 from supportops.storage.schema import principals, tenants
@@ -97,7 +98,7 @@ def create_principal(
     if kind == "api_key":
         api_key = f"{KEY_PREFIX}_{ctx.tenant_id}_{secrets.token_urlsafe(32)}"
         key_hash = hash_key(api_key)
-    principal = Principal(str(uuid.uuid4()), ctx.tenant_id, name, kind, role,  # type: ignore[arg-type]
+    principal = Principal(str(uuid.uuid4()), ctx.tenant_id, name, kind, role,
                           datetime.now(UTC))
     try:
         with db.begin(ctx.tenant_id) as conn:
@@ -107,6 +108,8 @@ def create_principal(
                     key_hash=key_hash, created_at=principal.created_at,
                 )
             )
+            audit.record(conn, ctx, "principal.create", subject=name,
+                         details={"principal_id": principal.id, "role": role, "kind": kind})
     except IntegrityError:
         raise AlreadyExists(
             f"Principal {name!r} already exists in tenant {ctx.tenant_id!r}."

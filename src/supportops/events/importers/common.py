@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from supportops.events.ingest import RecordError
-from supportops.events.reader import has_bad_bytes, open_text
+from supportops.events.reader import CORRUPT_INPUT, has_bad_bytes, open_text
 
 csv.field_size_limit(1 << 26)
 
@@ -28,12 +29,16 @@ def csv_records(
     path: Path,
     on_read: Callable[[int], None] | None,
     required: Sequence[str] = (),
-    **fmt: str,
+    escapechar: str | None = None,
 ) -> Iterator[tuple[int, dict[str, str]] | RecordError]:
     """Rows as dicts keyed by header, numbered from 1; malformed rows become errors."""
     with open_text(path, on_read) as handle:
-        reader = csv.reader(handle, **fmt)  # type: ignore[call-overload]
-        header = next(reader, None)
+        reader = csv.reader(handle, escapechar=escapechar)
+        try:
+            header = next(reader, None)
+        except (csv.Error, *CORRUPT_INPUT) as err:
+            yield RecordError(0, "record", f"cannot read the header: {err}")
+            return
         if header is None:
             return
         header = [h.strip() for h in header]
@@ -43,18 +48,35 @@ def csv_records(
                               f"header lacks required column(s) {', '.join(missing)}; "
                               f"found: {', '.join(header)}")
             return
-        width = len(header)
-        for number, row in enumerate(reader, start=1):
-            if len(row) != width:
-                if not any(cell.strip() for cell in row):
-                    continue
-                yield RecordError(number, "record", f"expected {width} fields, got {len(row)}")
+        yield from _rows(reader, header)
+
+
+def _rows(reader: Any, header: list[str]) -> Iterator[tuple[int, dict[str, str]] | RecordError]:
+    """Data rows; a row the csv module cannot parse, or a corrupt stream, becomes an error."""
+    width = len(header)
+    number = 0
+    while True:
+        number += 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            yield RecordError(number, "record", f"malformed CSV: {err}")
+            continue
+        except CORRUPT_INPUT as err:
+            yield RecordError(number, "record", f"input is truncated or corrupt: {err}")
+            return
+        if len(row) != width:
+            if not any(cell.strip() for cell in row):
                 continue
-            if has_bad_bytes("".join(row)):
-                bad = next(h for h, v in zip(header, row, strict=True) if has_bad_bytes(v))
-                yield RecordError(number, bad, "not valid UTF-8 text")
-                continue
-            yield number, dict(zip(header, row, strict=True))
+            yield RecordError(number, "record", f"expected {width} fields, got {len(row)}")
+            continue
+        if has_bad_bytes("".join(row)):
+            bad = next(h for h, v in zip(header, row, strict=True) if has_bad_bytes(v))
+            yield RecordError(number, bad, "not valid UTF-8 text")
+            continue
+        yield number, dict(zip(header, row, strict=True))
 
 
 def parse_iso(value: str, field: str) -> datetime:

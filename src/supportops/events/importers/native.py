@@ -18,7 +18,7 @@ import orjson
 
 from supportops.events.importers.common import FieldError, parse_iso
 from supportops.events.ingest import ImportItem, Parsed, RecordError
-from supportops.events.reader import open_binary
+from supportops.events.reader import CORRUPT_INPUT, open_binary
 from supportops.events.schemas import EventDraft
 
 _OPTIONAL_TEXT = ("ticket_id", "subject", "idempotency_key", "id")
@@ -63,20 +63,28 @@ def draft_from_object(obj: Any, raw: bytes) -> EventDraft:
 
 def read_jsonl(path: Path, on_read: Callable[[int], None] | None = None) -> Iterator[ImportItem]:
     with open_binary(path, on_read) as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = orjson.loads(raw)
-            except orjson.JSONDecodeError as err:
-                try:
-                    raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    yield RecordError(number, "record", "not valid UTF-8 text")
-                    continue
-                yield RecordError(number, "record", f"malformed JSON: {err}")
-                continue
-            try:
-                yield Parsed(number, [draft_from_object(obj, raw)])
-            except FieldError as err:
-                yield RecordError(number, err.field, err.message)
+        number = 0
+        try:
+            for number, raw in enumerate(handle, start=1):
+                yield from _line(number, raw)
+        except CORRUPT_INPUT as err:
+            yield RecordError(number + 1, "record", f"input is truncated or corrupt: {err}")
+
+
+def _line(number: int, raw: bytes) -> Iterator[ImportItem]:
+    if not raw.strip():
+        return
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            yield RecordError(number, "record", "not valid UTF-8 text")
+            return
+        yield RecordError(number, "record", f"malformed JSON: {err}")
+        return
+    try:
+        yield Parsed(number, [draft_from_object(obj, raw)])
+    except FieldError as err:
+        yield RecordError(number, err.field, err.message)

@@ -34,8 +34,8 @@ def upgrade() -> None:
         role = context.config.attributes.get("app_role")
         if role:
             rls.ensure_app_role(role)
-        for table in ("principals", "events", "tickets", "projection_positions"):
-            rls.enable_tenant_rls(table)
+        for name in ("principals", "events", "tickets", "projection_positions"):
+            rls.enable_tenant_rls(name)
 
 
 def downgrade() -> None:
