@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from supportops import settings
 from supportops.errors import ConfigError, NotFound, PermissionDenied
@@ -32,6 +32,11 @@ from supportops.governance.lineage import LineageView
 from supportops.privacy.service import Privacy
 from supportops.privacy.service import enable as enable_privacy
 from supportops.storage import Database
+import supportops.ml.embedding_cache  # noqa: F401 - registers the embeddings' erasure hook
+
+if TYPE_CHECKING:
+    from supportops.triage.serving import TriageServer
+    from supportops.triage.service import TriageService
 
 CONFIG_FILE = "config.json"
 DB_FILE = "supportops.db"
@@ -141,6 +146,7 @@ class Tenant:
         self.workspace = workspace
         self.ctx = ctx
         self.tickets = TicketsView(workspace.db, ctx)
+        self._servers: dict[str, TriageServer] = {}
 
     @property
     def id(self) -> str:
@@ -154,13 +160,41 @@ class Tenant:
         strict: bool = False,
         on_read: Callable[[int], None] | None = None,
         batch_size: int = 5000,
+        seen_tickets: set[str] | None = None,
     ) -> IngestReport:
         """Ingest a file; bad records are reported, good ones kept (all-or-nothing if strict)."""
         reader = importer_for(format)
         factory = self.workspace.protector_factory
         protector = factory(self.workspace, self.ctx) if factory else None
         return ingest(self.workspace.db, self.ctx, reader(Path(path), on_read), strict=strict,
-                      protector=protector, batch_size=batch_size)
+                      protector=protector, batch_size=batch_size, seen_tickets=seen_tickets)
+
+    # -- triage (ML imports stay lazy: the foundation must not pay for them) ----------------
+
+    @property
+    def triage_models(self) -> TriageService:
+        from supportops.triage.service import TriageService
+
+        return TriageService(self.workspace.db, self.ctx, self.workspace.path)
+
+    def train_triage(self, data: str | Path, format: str, target: str, name: str,  # noqa: A002
+                     **options: Any) -> dict[str, Any]:
+        """Ingest ``data`` (idempotent), snapshot its tickets, train, evaluate, register and
+        make the new version champion."""
+        seen: set[str] = set()
+        report = self.ingest(data, format, seen_tickets=seen)
+        result = self.triage_models.train(name, target, ticket_ids=seen, **options)
+        result["ingest"] = report.as_dict()
+        return result
+
+    def triage(self, text: str, name: str = "triage", **fields: Any) -> dict[str, Any]:
+        """Triage one ticket text with the champion of ``name`` (loaded once, hot-swapped)."""
+        server = self._servers.get(name)
+        if server is None:
+            from supportops.triage.serving import TriageServer
+
+            server = self._servers[name] = TriageServer(self.triage_models, name)
+        return server.predict_one(text, **fields)
 
     @property
     def privacy(self) -> Privacy:

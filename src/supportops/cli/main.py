@@ -10,6 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from supportops.cli import analytics as analytics_cli
+from supportops.cli import ml as ml_cli
+from supportops.cli import privacy as privacy_cli
 from supportops.cli.common import (
     AsOpt,
     JsonOpt,
@@ -19,9 +22,6 @@ from supportops.cli.common import (
     open_tenant,
     open_workspace,
 )
-from supportops.cli import analytics as analytics_cli
-from supportops.cli import ml as ml_cli
-from supportops.cli import privacy as privacy_cli
 from supportops.cli.demo import demo_command
 from supportops.cli.ingest import ingest_command
 from supportops.errors import SupportopsError

@@ -1,10 +1,301 @@
-"""CLI commands of the ml room (registered on the main app by ``register``)."""
+"""CLI of the ML lifecycle: datasets, models, and train / predict / eval for triage."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from supportops.cli.common import AsOpt, JsonOpt, WorkspaceOpt, emit_json, emit_jsonl
+from supportops.cli.wiring import install
+from supportops.errors import AlreadyExists, ValidationFailed
+from supportops.workspace import Tenant, Workspace
+
+MlTenantOpt = Annotated[str, typer.Option(
+    "--tenant", "-t", envvar="SUPPORTOPS_TENANT", help="Tenant id (created if missing).")]
+NameOpt = Annotated[str, typer.Option("--name", "-n", help="Model name (one per task).")]
+
+train_app = typer.Typer(help="Train models.", no_args_is_help=True)
+predict_app = typer.Typer(help="Predict with a model's champion.", no_args_is_help=True)
+eval_app = typer.Typer(help="Evaluate a model's champion on labelled data.", no_args_is_help=True)
+datasets_app = typer.Typer(help="Point-in-time dataset snapshots.", no_args_is_help=True)
+models_app = typer.Typer(help="Registered models, promotion and rollback.", no_args_is_help=True)
+console = Console()
+
+
+def _tenant(workspace: Path | None, tenant: str, principal: str | None,
+            create: bool = False) -> Tenant:
+    ws = Workspace.init(workspace) if create else Workspace.open(workspace)
+    install(ws)
+    if create:
+        with contextlib.suppress(AlreadyExists):
+            ws.create_tenant(tenant)
+    return ws.tenant(tenant, principal=principal)
+
+
+@train_app.command("triage")
+def train_triage(
+    data: Annotated[Path, typer.Option("--data", help="Training file (ingested if needed).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="banking77, csv, servicenow-incidents, jsonl, ...")],
+    target: Annotated[str, typer.Option(help="Label: category, group, priority, ...")],
+    name: NameOpt,
+    tenant: MlTenantOpt = "default",
+    kind: Annotated[str, typer.Option(help="auto, text or fields.")] = "auto",
+    encoder: Annotated[str, typer.Option(help="Sentence encoder path for text models.")] = "minilm-onnx-int8",
+    precision: Annotated[float, typer.Option(min=0.0, max=1.0, help="Precision target of the abstention threshold.")] = 0.95,
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Ingest, snapshot, train, evaluate on a held-out part, register, make champion.
+
+    Example: supportops train triage --data train.csv --format banking77 --target category --name intents --json
+    """
+    handle = _tenant(workspace, tenant, acting_as, create=True)
+    result = handle.train_triage(data, fmt, target, name, kind=kind, encoder=encoder,
+                                 precision=precision)
+    out = {"model": result["model"], "version": result["version"], "metrics": result["metrics"],
+           "snapshot": result["snapshot"], "digest": result["digest"]}
+    if as_json:
+        emit_json(out)
+        return
+    console.print(f"Model [bold]{name}[/] version {result['version']} is champion "
+                  f"(snapshot {result['snapshot']}).")
+    for key, value in result["metrics"].items():
+        console.print(f"  {key}: {value}")
+
+
+def _read_lines(path: Path) -> list[dict[str, Any]]:
+    lines = []
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError as err:
+                raise ValidationFailed(f"{path}: line {number} is not JSON ({err}).") from None
+            if not isinstance(obj, dict) or "text" not in obj and len(obj) <= 1:
+                raise ValidationFailed(f"{path}: line {number} needs an object with 'id' and "
+                                       f"'text' (or structured fields).")
+            lines.append(obj)
+    return lines
+
+
+@predict_app.command("triage")
+def predict_triage(
+    name: NameOpt,
+    file: Annotated[Path, typer.Option("--file", help='JSON Lines: {"id": ..., "text": ...}.')],
+    tenant: MlTenantOpt = "default",
+    write_back: Annotated[bool, typer.Option(help="Record confident predictions on existing tickets as events.")] = False,
+    batch: Annotated[int, typer.Option(min=1, help="Lines per batch.")] = 1024,
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Predict with the champion; one JSON line per input line.
+
+    Example: supportops predict triage --name intents --file new.jsonl --json
+    """
+    handle = _tenant(workspace, tenant, acting_as)
+    from supportops.triage.serving import TriageServer
+
+    server = TriageServer(handle.triage_models, name)
+    lines = _read_lines(file)
+    table = Table("id", "label", "confidence", "abstained")
+    for start in range(0, len(lines), batch):
+        records = server.predict(lines[start : start + batch])
+        if write_back and server.version is not None:
+            model, _ = handle.triage_models.load(name)
+            handle.triage_models.write_back(name, server.version, model.target, records)
+        for record in records:
+            if as_json:
+                emit_jsonl(record)
+            else:
+                table.add_row(str(record["id"]), str(record["label"]),
+                              f"{record['confidence']:.3f}", str(record["abstained"]))
+    if as_json:
+        sys.stdout.flush()
+    else:
+        console.print(table)
+
+
+@eval_app.command("triage")
+def eval_triage(
+    name: NameOpt,
+    data: Annotated[Path, typer.Option("--data", help="Labelled file (not ingested).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="Its format.")],
+    tenant: MlTenantOpt = "default",
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Accuracy, macro-F1 and coverage at precision 0.90/0.95/0.99 of the champion.
+
+    Example: supportops eval triage --name intents --data test.csv --format banking77 --json
+    """
+    handle = _tenant(workspace, tenant, acting_as)
+    from supportops.events.importers import importer_for
+    from supportops.triage.service import rows_from_items
+
+    rows = rows_from_items(importer_for(fmt)(data, None))
+    result = handle.triage_models.evaluate(name, rows)
+    if as_json:
+        emit_json(result)
+        return
+    console.print(f"Model [bold]{name}[/] version {result['version']} on {data.name}:")
+    for key, value in result["metrics"].items():
+        console.print(f"  {key}: {value}")
+
+
+@datasets_app.command("create")
+def datasets_create(
+    name: Annotated[str, typer.Option(help="Snapshot name.")],
+    tenant: MlTenantOpt = "default",
+    require: Annotated[str | None, typer.Option(help="Keep only tickets with this label.")] = None,
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Snapshot the tenant's log now as Parquet (opted-out and erased subjects excluded).
+
+    Example: supportops datasets create --name weekly --require category --tenant acme
+    """
+    from supportops.datasets.snapshots import create_snapshot
+
+    handle = _tenant(workspace, tenant, acting_as)
+    snap = create_snapshot(handle.workspace.db, handle.ctx, handle.workspace.artifacts, name,
+                           require=require)
+    if as_json:
+        emit_json(snap.as_dict())
+    else:
+        console.print(f"Snapshot [bold]{snap.id}[/]: {snap.row_count} rows at log position "
+                      f"{snap.log_position}, digest {snap.digest[:16]}...")
+
+
+@datasets_app.command("list")
+def datasets_list(
+    tenant: MlTenantOpt = "default",
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """List dataset snapshots.
+
+    Example: supportops datasets list --tenant acme --json
+    """
+    from supportops.datasets.snapshots import list_snapshots
+
+    handle = _tenant(workspace, tenant, acting_as)
+    snaps = list_snapshots(handle.workspace.db, handle.ctx)
+    if as_json:
+        emit_json({"data": [s.as_dict() for s in snaps], "count": len(snaps)})
+        return
+    table = Table("id", "name", "rows", "log position", "state", "digest")
+    for s in snaps:
+        table.add_row(s.id, s.name, str(s.row_count), str(s.log_position), s.state, s.digest[:16])
+    console.print(table)
+
+
+@datasets_app.command("show")
+def datasets_show(
+    snapshot_id: Annotated[str, typer.Argument(help="Snapshot id.")],
+    tenant: MlTenantOpt = "default",
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Show one snapshot: digest, log position, exclusions, file.
+
+    Example: supportops datasets show snap-1a2b3c4d5e6f --tenant acme
+    """
+    from supportops.datasets.snapshots import get_snapshot
+
+    handle = _tenant(workspace, tenant, acting_as)
+    snap = get_snapshot(handle.workspace.db, handle.ctx, snapshot_id).as_dict()
+    if as_json:
+        emit_json(snap)
+    else:
+        for key, value in snap.items():
+            console.print(f"[bold]{key}[/]: {value}")
+
+
+@datasets_app.command("rebuild-flagged")
+def datasets_rebuild_flagged(
+    tenant: MlTenantOpt = "default",
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Rebuild the snapshots that an erasure flagged, without the erased data.
+
+    Example: supportops datasets rebuild-flagged --tenant acme --json
+    """
+    from supportops.datasets.snapshots import rebuild_flagged
+
+    handle = _tenant(workspace, tenant, acting_as)
+    done = rebuild_flagged(handle.workspace.db, handle.ctx, handle.workspace.artifacts)
+    if as_json:
+        emit_json({"rebuilt": done, "count": len(done)})
+    else:
+        console.print(f"Rebuilt {len(done)} snapshot(s).")
+
+
+@models_app.command("list")
+def models_list(
+    tenant: MlTenantOpt = "default",
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Only this model.")] = None,
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """List model versions with aliases, metrics, snapshot and erasure flags.
+
+    Example: supportops models list --tenant acme --json
+    """
+    versions = _tenant(workspace, tenant, acting_as).triage_models.models(name)
+    if as_json:
+        emit_json({"data": versions, "count": len(versions)})
+        return
+    table = Table("model", "version", "aliases", "accuracy", "snapshot", "erased data")
+    for v in versions:
+        table.add_row(v["name"], v["version"], ",".join(v["aliases"]),
+                      f"{v['metrics'].get('accuracy', float('nan')):.4f}", str(v["snapshot"]),
+                      str(v["contains_erased_data"]))
+    console.print(table)
+
+
+@models_app.command("promote")
+def models_promote(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    version: Annotated[str, typer.Argument(help="Version to promote.")],
+    alias: Annotated[str, typer.Option(help="champion or challenger.")] = "champion",
+    tenant: MlTenantOpt = "default",
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Point an alias at a version (audited); serving switches at once.
+
+    Example: supportops models promote intents 3 --tenant acme
+    """
+    result = _tenant(workspace, tenant, acting_as).triage_models.promote(name, version, alias)
+    if as_json:
+        emit_json(result)
+    else:
+        console.print(f"{name}@{alias} -> version {version} (was {result['previous']}).")
+
+
+@models_app.command("rollback")
+def models_rollback(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    tenant: MlTenantOpt = "default",
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Make the previous champion champion again (audited).
+
+    Example: supportops models rollback intents --tenant acme
+    """
+    result = _tenant(workspace, tenant, acting_as).triage_models.rollback(name)
+    if as_json:
+        emit_json(result)
+    else:
+        console.print(f"{name}@champion -> version {result['version']} "
+                      f"(was {result['previous']}).")
 
 
 def register(app: typer.Typer) -> None:
     """Add this room's commands to the main app."""
-    return None
+    app.add_typer(train_app, name="train")
+    app.add_typer(predict_app, name="predict")
+    app.add_typer(eval_app, name="eval")
+    app.add_typer(datasets_app, name="datasets")
+    app.add_typer(models_app, name="models")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from supportops.privacy.service import enable as enable_privacy
 from supportops.workspace import Workspace
 
 
 def install(ws: Workspace) -> None:
     """Hook point: rooms that extend the workspace register themselves here."""
-    return None
+    enable_privacy(ws)  # also done by Workspace itself; kept explicit for the CLI and API

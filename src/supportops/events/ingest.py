@@ -97,7 +97,9 @@ def validate_draft(record: int, draft: EventDraft) -> RecordError | None:
     return None
 
 
-def _batches(items: Iterable[ImportItem], size: int, report: IngestReport) -> Iterator[list[EventDraft]]:
+def _batches(
+    items: Iterable[ImportItem], size: int, report: IngestReport, seen: set[str] | None
+) -> Iterator[list[EventDraft]]:
     batch: list[EventDraft] = []
     for item in items:
         if isinstance(item, RecordError):
@@ -108,6 +110,8 @@ def _batches(items: Iterable[ImportItem], size: int, report: IngestReport) -> It
             report.reject(problems[0])
             continue
         batch.extend(item.drafts)
+        if seen is not None:
+            seen.update(d.ticket_id for d in item.drafts if d.ticket_id)
         if len(batch) >= size:
             yield batch
             batch = []
@@ -124,15 +128,17 @@ def ingest(
     protector: log.Protector | None = None,
     batch_size: int = 5000,
     on_batch: Callable[[IngestReport], None] | None = None,
+    seen_tickets: set[str] | None = None,
 ) -> IngestReport:
-    """Validate and append every good record; report every bad one."""
+    """Validate and append every good record; report every bad one. ``seen_tickets``, if
+    given, collects the ticket ids of every good record (new or duplicate)."""
     ctx.require("admin", "agent", action="ingest events")
     report = IngestReport()
     outer: AbstractContextManager[Connection | None] = (
         db.begin(ctx.tenant_id) if strict else nullcontext()
     )
     with outer as shared:
-        for batch in _batches(items, batch_size, report):
+        for batch in _batches(items, batch_size, report, seen_tickets):
             if shared is not None:
                 _append(shared, ctx, batch, protector, report)
             else:

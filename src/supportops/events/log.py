@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Row, select, update
 from supportops.events.schemas import Event, EventDraft
 from supportops.governance.context import Context
 from supportops.storage import Database
+from supportops.storage.bulk import bulk_insert
 from supportops.storage.schema import events, tenants
 
 _KEY_CHUNK = 2000
@@ -99,7 +100,7 @@ def append(
         })
         stored.append(Event(ctx.tenant_id, seq, ev_id, d.type, d.occurred_at, now, d.payload,
                             d.idempotency_key, digest, d.ticket_id, d.subject))
-    conn.execute(events.insert(), rows)
+    bulk_insert(conn, events, rows)
     return stored, duplicates
 
 

@@ -18,6 +18,7 @@ from supportops.events import log
 from supportops.events.schemas import Event
 from supportops.governance.context import Context
 from supportops.storage import Database
+from supportops.storage.bulk import bulk_insert
 from supportops.storage.schema import projection_positions, tickets
 
 PROJECTION = "tickets"
@@ -164,8 +165,7 @@ def _write(
     for i in range(0, len(ids), _CHUNK):
         conn.execute(delete(tickets).where(tickets.c.tenant_id == ctx.tenant_id,
                                            tickets.c.ticket_id.in_(ids[i : i + _CHUNK])))
-    if rows:
-        conn.execute(insert(tickets), rows)
+    bulk_insert(conn, tickets, rows)
 
 
 def project(conn: Connection, ctx: Context, batch: Sequence[Event]) -> None:

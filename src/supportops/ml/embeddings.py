@@ -32,7 +32,7 @@ KINDS: tuple[EncoderKind, ...] = ("minilm", "minilm-onnx-int8", "static")
 FloatArray = npt.NDArray[np.float32]
 
 _MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length
-_EXPORT_VERSION = "1"  # bump when the export recipe changes, so stale caches are rebuilt
+_EXPORT_VERSION = "2"  # bump when the export recipe changes, so stale caches are rebuilt
 
 
 def model_dir() -> Path:
@@ -63,7 +63,7 @@ def _model_digest() -> str:
 
 def _l2_normalise(x: FloatArray) -> FloatArray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+    return np.asarray(x / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
 class _Tokenizer:
@@ -153,11 +153,13 @@ def export_onnx_int8(cache_dir: Path) -> Path:
             "embedding": {0: "batch"}}
     with torch.no_grad():
         torch.onnx.export(
-            _pooled_module(), (dummy, dummy), str(fp32), input_names=["input_ids", "attention_mask"],
-            output_names=["embedding"], dynamic_axes=axes, opset_version=17, dynamo=False,
+            _pooled_module(), (dummy, dummy), str(fp32),
+            input_names=["input_ids", "attention_mask"], output_names=["embedding"],
+            dynamic_axes=axes, opset_version=17, dynamo=False,
         )
     partial = target.with_suffix(".partial")
-    quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8)
+    # per-channel weight scales: cosine to the fp32 model 0.994 instead of 0.968, same speed
+    quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True)
     fp32.unlink()
     partial.replace(target)  # atomic: a crash never leaves a half-written model behind
     return target
@@ -208,7 +210,8 @@ def distill_static(cache_dir: Path, batch_size: int = 512) -> Path:
     with torch.inference_mode():
         for start in range(0, tok.vocab_size, batch_size):
             ids = torch.arange(start, min(start + batch_size, tok.vocab_size))
-            batch = torch.stack([torch.full_like(ids, cls_id), ids, torch.full_like(ids, sep_id)], 1)
+            cls, sep = torch.full_like(ids, cls_id), torch.full_like(ids, sep_id)
+            batch = torch.stack([cls, ids, sep], 1)
             table[start : start + len(ids)] = module(batch, torch.ones_like(batch)).numpy()
     rank = np.arange(tok.vocab_size, dtype=np.float64) + 1.0  # WordPiece ids ~ frequency rank
     prob = 1.0 / (rank * np.log(1.78 * tok.vocab_size))  # Zipf estimate of p(token)
@@ -264,10 +267,26 @@ class Encoder:
         _force_offline()
         self.kind: EncoderKind = kind
         self.name = f"all-MiniLM-L6-v2@{_model_digest()}/{kind}"
+        self._config: dict[str, Any] = {
+            "kind": kind, "cache_dir": str(cache_dir) if cache_dir else None,
+            "cache_size": cache_size, "batch_size": batch_size, "threads": threads,
+        }
         self._threads = threads or min(os.cpu_count() or 1, 4)
         self._cache: OrderedDict[str, FloatArray] = OrderedDict()
         self._cache_size = cache_size
         self._backend = self._build(kind, Path(cache_dir) if cache_dir else None, batch_size)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the recipe, not the runtime session: it is rebuilt from the cache on load."""
+        return dict(self._config)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        config = dict(state)
+        self.__init__(config.pop("kind"), config.pop("cache_dir"), **config)  # type: ignore[misc]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Encoder:
+        """Share, do not copy: the model is read-only, and sklearn's clone deep-copies params."""
+        return self
 
     def _build(
         self, kind: EncoderKind, cache_dir: Path | None, batch_size: int

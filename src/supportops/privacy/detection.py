@@ -11,9 +11,11 @@ Why this shape:
   model); tagger, parser and lemmatiser are disabled, which is ~2x faster. Context
   words are matched against lower-cased token text instead of lemmas.
 - Texts are batched through ``nlp.pipe``; empty texts skip everything, texts without
-  an upper-case letter skip the NER pass (the model finds no entities there anyway).
-- Overlaps are resolved to one span per region: pattern-based hits beat NER hits,
-  then higher score, then longer span. Adjacent ``LOCATION`` pieces ("12 High St" +
+  an upper-case letter skip the NER pass (the small model almost never tags
+  all-lower-case names or places, and patterns still run).
+- Overlaps are resolved to one span per region: patterns that carry their own cue
+  ("account number", "born on") beat other patterns, which beat NER hits;
+  then the longer span, then higher score. Adjacent ``LOCATION`` pieces ("12 High St" +
   ", " + "Leeds") merge into one span.
 - Generic ``DATE_TIME``, ``NRP`` and ``ORGANIZATION`` are not emitted: only dates of
   birth (``DATE_OF_BIRTH``) are personal data here.
@@ -40,12 +42,17 @@ _LABEL_MAP = {"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LO
               "FAC": "LOCATION"}
 _NER_SCORE = 0.85
 _NER_RECOGNIZER = "SpacyRecognizer"
+_CUED = frozenset({"BankAccountRecognizer", "DateOfBirthRecognizer"})
 
 # Presidio types we never emit (dates other than DOBs, nationalities, companies).
 _SUPPRESSED = frozenset({"DATE_TIME", "NRP", "ORGANIZATION", "MEDICAL_LICENSE"})
-_GREETINGS = frozenset("hi hello hey dear thanks thank regards cheers mr mrs ms dr".split())
+_GREETINGS = frozenset(
+    {"hi", "hello", "hey", "dear", "thanks", "thank", "regards", "cheers", "mr", "mrs", "ms", "dr"}
+)
 _MERGE_GAP = re.compile(r"[\s,]{0,3}")
 _HAS_UPPER = re.compile(r"[A-Z]")
+_MODEL_CODE = re.compile(r"[ -]?[A-Z]{0,3}-?\d")
+_STRIP = frozenset(" \t\r\n,;:'\"!?")
 
 
 class PiiInputError(ValidationFailed, ValueError):
@@ -135,7 +142,7 @@ def build_nlp_engine(model: str = DEFAULT_MODEL, *, ner_only: bool = True) -> An
     """A loaded Presidio spaCy engine; with ``ner_only`` every other component is off."""
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 
-    engine = NlpEngineProvider(nlp_configuration=nlp_configuration(model)).create_engine()
+    engine: Any = NlpEngineProvider(nlp_configuration=nlp_configuration(model)).create_engine()
     if ner_only:
         engine.get_nlp("en").select_pipes(enable=["ner"])
     return engine
@@ -165,8 +172,6 @@ def _recognizers() -> list[Any]:
         CreditCardRecognizer,
         IbanRecognizer,
         IpRecognizer,
-        NhsRecognizer,
-        PhoneRecognizer,
         SpacyRecognizer,
         UkNinoRecognizer,
         UrlRecognizer,
@@ -182,8 +187,9 @@ def _recognizers() -> list[Any]:
     return [
         SpacyRecognizer(supported_entities=["PERSON", "LOCATION"]),
         CreditCardRecognizer(), IbanRecognizer(), IpRecognizer(), UrlRecognizer(),
-        PhoneRecognizer(), UsSsnRecognizer(), UsItinRecognizer(), UsPassportRecognizer(),
-        UsLicenseRecognizer(), UsBankRecognizer(), NhsRecognizer(), UkNinoRecognizer(),
+        ours.GatedPhoneRecognizer(), UsSsnRecognizer(), UsItinRecognizer(), UsPassportRecognizer(),
+        UsLicenseRecognizer(), UsBankRecognizer(), UkNinoRecognizer(),
+        ours.CuedNhsRecognizer(), ours.CardRecognizer(),
         ours.OfflineEmailRecognizer(), ours.AddressRecognizer(),
         ours.DateOfBirthRecognizer(), ours.PersonCueRecognizer(),
         ours.PhoneRegexRecognizer(), ours.BankAccountRecognizer(),
@@ -212,15 +218,21 @@ def _artifacts(nlp_engine: Any, doc: Any) -> Any:
 
 
 def resolve(text: str, results: Iterable[Any]) -> list[Span]:
-    """One span per region: pattern beats NER, then score, then length; merge LOCATIONs."""
+    """One span per region; merge adjacent LOCATIONs.
+
+    Order of preference: cued pattern, pattern, NER; then the longer span (a fragment
+    inside a longer match, like a 3-3-4 run inside "+44(0)116 496 0210", is not the
+    value); then the higher score.
+    """
     candidates = []
     for r in results:
         if r.entity_type in _SUPPRESSED:
             continue
         span = _clean(text, Span(r.start, r.end, r.entity_type, round(float(r.score), 4)))
-        if span is not None:
-            candidates.append((_is_pattern(r), span))
-    candidates.sort(key=lambda c: (c[0], c[1].score, c[1].end - c[1].start), reverse=True)
+        tier = _tier(r)
+        if span is not None and not (tier == 0 and _is_product_name(text, span)):
+            candidates.append((tier, span))
+    candidates.sort(key=lambda c: (c[0], c[1].end - c[1].start, c[1].score), reverse=True)
     kept: list[Span] = []
     for _, span in candidates:
         if all(span.end <= k.start or span.start >= k.end for k in kept):
@@ -228,23 +240,31 @@ def resolve(text: str, results: Iterable[Any]) -> list[Span]:
     return _merge_locations(text, sorted(kept, key=lambda s: s.start))
 
 
-def _is_pattern(result: Any) -> bool:
-    meta = result.recognition_metadata or {}
-    return bool(meta.get("recognizer_name") != _NER_RECOGNIZER)
+def _tier(result: Any) -> int:
+    """2: the match carries its own cue ("account number", "born on"); 1: pattern; 0: NER."""
+    name = (result.recognition_metadata or {}).get("recognizer_name")
+    return 2 if name in _CUED else 0 if name == _NER_RECOGNIZER else 1
+
+
+def _is_product_name(text: str, span: Span) -> bool:
+    """A lone capitalised word before a model code ("Zenith X200", "Galaxy S21") is a product."""
+    return " " not in text[span.start:span.end] and bool(_MODEL_CODE.match(text, span.end))
 
 
 def _clean(text: str, span: Span) -> Span | None:
     """Trim whitespace/punctuation (and greetings for names); drop implausible names."""
     start, end = span.start, span.end
-    while start < end and not text[start].isalnum():
+    while start < end and text[start] in _STRIP:
         start += 1
-    while end > start and not (text[end - 1].isalnum() or text[end - 1] in "/.)"):
+    while end > start and text[end - 1] in _STRIP:
         end -= 1
     if span.type == "PERSON":
         start, end = _trim_person(text, start, end)
         value = text[start:end]
         if not value or any(ch.isdigit() for ch in value) or not value[0].isupper():
             return None
+    if span.type in ("PERSON", "LOCATION") and not any(ch.isalpha() for ch in text[start:end]):
+        return None
     if end <= start:
         return None
     return Span(start, end, span.type, span.score)

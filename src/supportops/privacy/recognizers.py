@@ -27,7 +27,11 @@ from typing import Any
 
 import tldextract
 from presidio_analyzer import EntityRecognizer, RecognizerResult
-from presidio_analyzer.predefined_recognizers import EmailRecognizer
+from presidio_analyzer.predefined_recognizers import (
+    EmailRecognizer,
+    NhsRecognizer,
+    PhoneRecognizer,
+)
 
 # --------------------------------------------------------------------------- offline TLDs
 
@@ -55,12 +59,12 @@ def install_offline_tldextract() -> None:
     """
     from presidio_analyzer.predefined_recognizers.generic import email_recognizer
 
-    email_recognizer.tldextract = SimpleNamespace(  # type: ignore[assignment]
+    email_recognizer.tldextract = SimpleNamespace(  # type: ignore[attr-defined,assignment,unused-ignore]
         extract=offline_tld_extractor(), __name__="tldextract(offline)"
     )
 
 
-class OfflineEmailRecognizer(EmailRecognizer):  # type: ignore[misc]
+class OfflineEmailRecognizer(EmailRecognizer):
     """Presidio's email pattern, validated against the bundled suffix snapshot."""
 
     def validate_result(self, pattern_text: str) -> bool:
@@ -70,7 +74,7 @@ class OfflineEmailRecognizer(EmailRecognizer):  # type: ignore[misc]
 # --------------------------------------------------------------------------- base class
 
 
-class RegexRecognizer(EntityRecognizer):  # type: ignore[misc]
+class RegexRecognizer(EntityRecognizer):
     """Regex recogniser that reports one capture group (``span``) per match.
 
     Subclasses set ``ENTITY``, ``SCORE`` and ``PATTERNS`` (compiled regexes with a
@@ -124,16 +128,22 @@ _STREET_SUFFIX = (
     r"Fork|Forks|Fort|Gateway|Glen|Green|Harbor|Harbour|Haven|Hollow|Inlet|Island|Isle|"
     r"Key|Knoll|Lake|Lakes|Light|Lock|Lodge|Mall|Mission|Motorway|Mount|Mountain|Neck|"
     r"Overpass|Pines|Plain|Plains|Radial|Ramp|Rapids|Rest|Shoal|Skyway|Spur|Stravenue|"
-    r"Stream|Throughway|Trafficway|Underpass|Union|Unions|Viaduct|Wall|Well|Wells)"
+    r"Stream|Throughway|Trafficway|Underpass|Union|Unions|Viaduct|Wall|Well|Wells|Fall|"
+    r"Coves|Greens|Groves|Burgs|Lights|Ports|Parks|Junctions|Crossroad|Heights|Loaf|Glens)"
 )
 _CAP_WORD = r"(?:[A-Z][A-Za-z'’.-]*|\d{1,3}(?:st|nd|rd|th))"
-_UNIT = r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Flat|Floor|Fl|Room|Rm|#)\.?\s*#?\s*[A-Za-z0-9-]{1,6})"
+_UNIT = (
+    r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Flat|Floor|Fl|Room|Rm|#)\.?\s*#?\s*"
+    r"[A-Za-z0-9-]{1,6})"
+)
 _CITY_STATE_ZIP = (
     r"(?:,?\s+[A-Z][A-Za-z.'-]+(?:\s[A-Z][A-Za-z.'-]+){0,3},?\s+[A-Z]{2}\.?\s+\d{5}(?:-\d{4})?)"
 )
+_UK_POSTCODE = r"[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}"
+_CITY_POSTCODE = rf"(?:,?\s+[A-Z][A-Za-z.'-]+(?:\s[A-Z][A-Za-z.'-]+){{0,3}},?\s+{_UK_POSTCODE})"
 _STREET_LINE = (
     rf"\b\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?\s+(?:[NSEW]\.?\s+)?{_CAP_WORD}(?:\s+{_CAP_WORD}){{0,3}}"
-    rf"\s+{_STREET_SUFFIX}\b\.?(?:\s+[NSEW]{{1,2}}\b\.?)?{_UNIT}?{_CITY_STATE_ZIP}?"
+    rf"\s+{_STREET_SUFFIX}s?\b\.?(?:\s+[NSEW]{{1,2}}\b\.?)?{_UNIT}?(?:{_CITY_STATE_ZIP}|{_CITY_POSTCODE})?"
 )
 
 
@@ -149,9 +159,9 @@ class AddressRecognizer(RegexRecognizer):
             r"[A-Z]{2}\s+\d{5}(?:-\d{4})?)\b"
         ),
         re.compile(r"(?P<span>\b(?:P\.?\s?O\.?\s+Box|PO\s?Box|Post Office Box)\s+\d{1,6})\b", re.I),
-        re.compile(r"(?P<span>\b[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2})\b"),
+        re.compile(rf"(?P<span>\b{_UK_POSTCODE})\b"),
         re.compile(r"(?P<span>\b(?:USNS|USNV|USS|USCGC)\s+[A-Z][a-z]+(?:,\s+FPO\s+A[AEP]\s+\d{5})?)"),
-        re.compile(r"(?P<span>\b(?:Unit|PSC)\s+\d{4}\s+Box\s+\d{4}(?:,\s+[AD]PO\s+A[AEP]\s+\d{5})?)"),
+        re.compile(r"(?P<span>\b(?:Unit|PSC)\s+\d{4},?\s+Box\s+\d{4}(?:,?\s+[AFD]PO\s+A[AEP]\s+\d{5})?)"),
     )
 
 
@@ -189,11 +199,12 @@ class DateOfBirthRecognizer(RegexRecognizer):
 
 _NAME = r"[A-Z][a-z'’]+(?:-[A-Z][a-z'’]+)?|[A-Z][a-z]?[A-Z][a-z]+|[A-Z]\."
 _FULL_NAME = rf"(?:{_NAME})(?:\s+(?:{_NAME})){{0,3}}"
-_NOT_NAMES = frozenset(
-    "team all everyone there sir madam support customer service folks guys friends "
-    "the a an and hello hi thanks thank regards sincerely best cheers please i we you "
-    "me my our your this that it is am here from again".split()
-)
+_NOT_NAMES = frozenset({
+    "team", "all", "everyone", "there", "sir", "madam", "support", "customer", "service",
+    "folks", "guys", "friends", "the", "a", "an", "and", "hello", "hi", "thanks", "thank",
+    "regards", "sincerely", "best", "cheers", "please", "i", "we", "you", "me", "my", "our",
+    "your", "this", "that", "it", "is", "am", "here", "from", "again",
+})
 
 
 class PersonCueRecognizer(RegexRecognizer):
@@ -204,7 +215,8 @@ class PersonCueRecognizer(RegexRecognizer):
     PATTERNS = (
         re.compile(
             r"(?i:\b(?:my\s+name\s+is|name\s*:|i\s+am|i'm|this\s+is|speaking\s+with|"
-            r"spoke\s+(?:to|with)|talked\s+to|assigned\s+to|signed\s*,?)\s+)"
+            r"spoke\s+(?:to|with)|talked\s+to|assigned\s+to|signed\s*,?|ask|asked|tell|told|"
+            r"called|emailed|contacted|cc:?|attn:?|attention:?|customer:?)\s+)"
             rf"(?P<span>{_FULL_NAME})"
         ),
         re.compile(
@@ -216,6 +228,7 @@ class PersonCueRecognizer(RegexRecognizer):
             r"yours\s+truly)\s*[,\-–—]?\s*\n?\s*)"
             rf"(?P<span>{_FULL_NAME})"
         ),
+        re.compile(rf",[ \t]*\n[ \t]*(?P<span>{_FULL_NAME})(?=\s|$)"),
         re.compile(
             rf"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Madam)\.?\s+(?P<span>{_FULL_NAME})"
         ),
@@ -247,7 +260,43 @@ class PhoneRegexRecognizer(RegexRecognizer):
         re.compile(
             r"(?<![\w/.+-])(?P<span>(?:\+|00)\d{1,3}(?:[\s.-]\d{1,4}){2,5})(?![\w/-]|\.\d)"
         ),
+        # "+44(0)116 496 0210", "(028)9018283", "(0161) 4960066".
+        re.compile(
+            r"(?<![\w/.+-])(?P<span>(?:\+\d{1,3}\s?\(0\)\s?\d{2,5}|\(0?\d{2,5}\)\s?)"
+            r"[\s.-]?\d{3,4}[\s.-]?\d{3,4})(?![\w/-]|\.\d)"
+        ),
+        # National trunk-prefix forms: "0161 496 0000", "01632 960 554".
+        re.compile(r"(?<![\w/.+-])(?P<span>0\d{2,4}[\s-]\d{3,4}[\s-]?\d{3,4})(?![\w/-]|\.\d)"),
+        # Unformatted runs need a cue: "call me on 4155550132", "mobile: 07700900123".
+        re.compile(
+            r"(?i:\b(?:phone|tel(?:ephone)?|mobile|cell|call|ring|text|whatsapp|sms|fax)"
+            r"(?:s|ed|ing)?\b"
+            r"[^.!?\n\d]{0,25}?)(?P<span>\+?\d{10,12})\b"
+        ),
     )
+
+
+_SEVEN_DIGITS = re.compile(r"(?:\d[\s().+/-]{0,3}){7}")
+
+
+class GatedPhoneRecognizer(PhoneRecognizer):
+    """Presidio's libphonenumber matcher, run only where 7+ digits occur, for US and GB.
+
+    The matcher is the slowest step of the whole analysis (one pass per region, on
+    every text); the gate skips texts that cannot hold a phone number, and "+CC"
+    international numbers parse whatever the regions.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(supported_regions=("US", "GB"))
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: Any = None
+    ) -> list[RecognizerResult]:
+        if not _SEVEN_DIGITS.search(text):
+            return []
+        results: list[RecognizerResult] = super().analyze(text, entities, nlp_artifacts)
+        return results
 
 
 class BankAccountRecognizer(RegexRecognizer):
@@ -261,3 +310,65 @@ class BankAccountRecognizer(RegexRecognizer):
             r"(?:is\s+)?[:#]?\s*)(?P<span>\d{6,17})\b"
         ),
     )
+
+
+# --------------------------------------------------------------------------- cards, NHS
+
+_CARD_CUE = re.compile(r"(?i)\b(?:card|visa|master\s?card|amex|american\s+express|maestro|"
+                       r"discover|jcb|diners|credit|debit|cc)\b[^.!?\n]{0,25}$")
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn checksum every payment card number carries."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+class CardRecognizer(RegexRecognizer):
+    """12-19 digit card numbers Presidio's pattern misses (Maestro, 15-digit JCB, 19-digit).
+
+    Luhn-valid runs with a card cue shortly before score high; 13-19 digit runs with
+    a card-network prefix but no cue score just above the default threshold.
+    """
+
+    ENTITY = "CREDIT_CARD"
+    SCORE = 0.85
+    PATTERNS = (re.compile(r"(?<![\w.-])(?P<span>\d(?:[ -]?\d){11,18})(?![\w-]|\.\d)"),)
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: Any = None
+    ) -> list[RecognizerResult]:
+        results = []
+        for start, end in self._matches(text):
+            digits = re.sub(r"\D", "", text[start:end])
+            if not luhn_ok(digits):
+                continue
+            if _CARD_CUE.search(text, max(0, start - 40), start):
+                results.append(RecognizerResult(self.ENTITY, start, end, self.SCORE))
+            elif len(digits) >= 13 and digits[0] in "23456":
+                results.append(RecognizerResult(self.ENTITY, start, end, 0.45))
+        return results
+
+
+class CuedNhsRecognizer(NhsRecognizer):
+    """NHS numbers, written "485 777 3456" or with an NHS/health cue shortly before.
+
+    Presidio's checksum alone passes ~1 in 11 random 10-digit runs, so bare or
+    hyphenated runs (phone and account numbers) need the cue.
+    """
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: Any = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        return [r for r in results
+                if _NHS_SPACED.fullmatch(text, r.start, r.end)
+                or _NHS_CUE.search(text[max(0, r.start - 40):r.start])]
+
+
+_NHS_SPACED = re.compile(r"\d{3} \d{3} \d{4}")
+_NHS_CUE = re.compile(r"(?i)\b(?:nhs|health|patient)\b")

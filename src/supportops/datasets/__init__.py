@@ -1,0 +1,1 @@
+"""Datasets: point-in-time snapshots of a tenant's log as Parquet, with digests and exclusions."""

@@ -1,0 +1,229 @@
+"""Lineage: event range and subjects -> dataset snapshot -> model version -> deployment.
+
+Higher rooms write edges as they build things (in their own transactions)::
+
+    record_snapshot(conn, ctx, "snap-1", digest, log_position=812, subjects={"<CUSTOMER_..>"},
+                    excluded=["<CUSTOMER_..>"])
+    record_model(conn, ctx, "triage", "3", "snap-1")
+    record_deployment(conn, ctx, "triage", "3", "champion")
+
+and erasure asks :func:`flag_subject` which snapshots and models held a subject. Subjects are
+tokens (pseudonyms), so lineage never holds an original identifier.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, insert, select, update
+
+from supportops.errors import NotFound
+from supportops.governance.context import Context
+from supportops.governance.tables import (
+    lineage_deployments,
+    lineage_models,
+    lineage_pending,
+    lineage_snapshot_subjects,
+    lineage_snapshots,
+)
+from supportops.storage import Database
+
+_CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class Flagged:
+    """What erasure of one subject touched in lineage."""
+
+    snapshots: list[str]
+    models: list[str]
+    pending: list[dict[str, str]]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def record_snapshot(
+    conn: Connection, ctx: Context, snapshot_id: str, digest: str, log_position: int,
+    subjects: Iterable[str], excluded: Iterable[str] = (), first_seq: int | None = None,
+) -> None:
+    """A dataset snapshot built from the log up to ``log_position`` holding ``subjects``."""
+    members = sorted(set(subjects))
+    conn.execute(insert(lineage_snapshots).values(
+        tenant_id=ctx.tenant_id, snapshot_id=snapshot_id, digest=digest,
+        log_position=log_position, first_seq=first_seq,
+        excluded=orjson.dumps(sorted(set(excluded))).decode(), subject_count=len(members),
+        state="current", created_at=_now()))
+    rows = [{"tenant_id": ctx.tenant_id, "snapshot_id": snapshot_id, "subject": s}
+            for s in members]
+    for i in range(0, len(rows), _CHUNK):
+        conn.execute(insert(lineage_snapshot_subjects), rows[i : i + _CHUNK])
+
+
+def record_model(conn: Connection, ctx: Context, model_name: str, version: str,
+                 snapshot_id: str) -> None:
+    """A model version trained on ``snapshot_id``."""
+    conn.execute(insert(lineage_models).values(
+        tenant_id=ctx.tenant_id, model_name=model_name, version=str(version),
+        snapshot_id=snapshot_id, contains_erased_data=False, created_at=_now()))
+
+
+def record_deployment(conn: Connection, ctx: Context, model_name: str, version: str,
+                      target: str) -> None:
+    """A model version deployed to ``target`` (an alias such as ``champion``, an endpoint)."""
+    conn.execute(insert(lineage_deployments).values(
+        tenant_id=ctx.tenant_id, model_name=model_name, version=str(version), target=target,
+        deployed_at=_now()))
+
+
+def set_snapshot_state(conn: Connection, ctx: Context, snapshot_id: str, state: str,
+                       reason: str | None = None) -> None:
+    """``current``, ``rebuild`` (erasure asked for it) or ``deleted``."""
+    conn.execute(update(lineage_snapshots).where(
+        lineage_snapshots.c.tenant_id == ctx.tenant_id,
+        lineage_snapshots.c.snapshot_id == snapshot_id).values(state=state, state_reason=reason))
+
+
+def flag_subject(conn: Connection, ctx: Context, subject: str, reason: str,
+                 retrain: bool = True) -> Flagged:
+    """Mark every snapshot holding ``subject`` for rebuild and every model trained on one
+    as ``contains_erased_data``; schedule the follow-up work as pending actions."""
+    snaps = list(conn.execute(select(lineage_snapshot_subjects.c.snapshot_id).where(
+        lineage_snapshot_subjects.c.tenant_id == ctx.tenant_id,
+        lineage_snapshot_subjects.c.subject == subject)).scalars())
+    pending: list[dict[str, str]] = []
+    for snap in snaps:
+        set_snapshot_state(conn, ctx, snap, "rebuild", reason)
+        pending.append(_schedule(conn, ctx, "rebuild_snapshot", snap, reason))
+    models = _models_of(conn, ctx, snaps)
+    for name, version in models:
+        conn.execute(update(lineage_models).where(
+            lineage_models.c.tenant_id == ctx.tenant_id, lineage_models.c.model_name == name,
+            lineage_models.c.version == version).values(contains_erased_data=True,
+                                                        flag_reason=reason))
+        if retrain:
+            pending.append(_schedule(conn, ctx, "retrain_model", f"{name}@{version}", reason))
+    return Flagged(sorted(snaps), [f"{n}@{v}" for n, v in models], pending)
+
+
+def _models_of(conn: Connection, ctx: Context, snaps: list[str]) -> list[tuple[str, str]]:
+    if not snaps:
+        return []
+    rows = conn.execute(select(lineage_models.c.model_name, lineage_models.c.version).where(
+        lineage_models.c.tenant_id == ctx.tenant_id, lineage_models.c.snapshot_id.in_(snaps))
+        .order_by(lineage_models.c.model_name, lineage_models.c.version)).all()
+    return [(r.model_name, r.version) for r in rows]
+
+
+def _schedule(conn: Connection, ctx: Context, action: str, target: str,
+              reason: str) -> dict[str, str]:
+    open_row = conn.execute(select(lineage_pending.c.id).where(
+        lineage_pending.c.tenant_id == ctx.tenant_id, lineage_pending.c.action == action,
+        lineage_pending.c.target == target, lineage_pending.c.done_at.is_(None))).scalar()
+    action_id = open_row or str(uuid.uuid4())
+    if open_row is None:
+        conn.execute(insert(lineage_pending).values(
+            tenant_id=ctx.tenant_id, id=action_id, action=action, target=target, reason=reason,
+            created_at=_now()))
+    return {"id": action_id, "action": action, "target": target, "status": "pending"}
+
+
+def pending(db: Database, ctx: Context) -> list[dict[str, Any]]:
+    """Open follow-up work (the ML room rebuilds/retrains and then calls :func:`complete`)."""
+    with db.begin(ctx.tenant_id) as conn:
+        rows = conn.execute(select(lineage_pending).where(
+            lineage_pending.c.tenant_id == ctx.tenant_id, lineage_pending.c.done_at.is_(None))
+            .order_by(lineage_pending.c.created_at)).mappings().all()
+    return [{"id": r["id"], "action": r["action"], "target": r["target"], "reason": r["reason"],
+             "created_at": r["created_at"].isoformat()} for r in rows]
+
+
+def complete(conn: Connection, ctx: Context, action_id: str) -> None:
+    conn.execute(update(lineage_pending).where(
+        lineage_pending.c.tenant_id == ctx.tenant_id, lineage_pending.c.id == action_id)
+        .values(done_at=_now()))
+
+
+# ------------------------------------------------------------------------------- queries
+
+
+def for_subject(db: Database, ctx: Context, subject: str) -> dict[str, Any]:
+    """Snapshots holding the subject, models trained on them, and their deployments."""
+    with db.begin(ctx.tenant_id) as conn:
+        snaps = list(conn.execute(select(lineage_snapshot_subjects.c.snapshot_id).where(
+            lineage_snapshot_subjects.c.tenant_id == ctx.tenant_id,
+            lineage_snapshot_subjects.c.subject == subject)).scalars())
+        snapshots = [_snapshot(conn, ctx, s) for s in sorted(snaps)]
+        models = [_model(conn, ctx, n, v) for n, v in _models_of(conn, ctx, snaps)]
+    return {"subject": subject, "snapshots": snapshots, "models": models}
+
+
+def for_snapshot(db: Database, ctx: Context, snapshot_id: str) -> dict[str, Any]:
+    with db.begin(ctx.tenant_id) as conn:
+        snap = _snapshot(conn, ctx, snapshot_id)
+        snap["models"] = [_model(conn, ctx, n, v) for n, v in _models_of(conn, ctx, [snapshot_id])]
+    return snap
+
+
+def for_model(db: Database, ctx: Context, model_name: str, version: str) -> dict[str, Any]:
+    with db.begin(ctx.tenant_id) as conn:
+        model = _model(conn, ctx, model_name, version)
+        model["snapshot"] = _snapshot(conn, ctx, model["snapshot_id"])
+    return model
+
+
+def _snapshot(conn: Connection, ctx: Context, snapshot_id: str) -> dict[str, Any]:
+    row = conn.execute(select(lineage_snapshots).where(
+        lineage_snapshots.c.tenant_id == ctx.tenant_id,
+        lineage_snapshots.c.snapshot_id == snapshot_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"Snapshot {snapshot_id!r} has no lineage in tenant {ctx.tenant_id!r}.")
+    return {"id": row["snapshot_id"], "digest": row["digest"],
+            "log_position": row["log_position"], "first_seq": row["first_seq"],
+            "excluded": orjson.loads(row["excluded"]), "subjects": row["subject_count"],
+            "state": row["state"], "state_reason": row["state_reason"],
+            "created_at": row["created_at"].isoformat()}
+
+
+def _model(conn: Connection, ctx: Context, model_name: str, version: str) -> dict[str, Any]:
+    row = conn.execute(select(lineage_models).where(
+        lineage_models.c.tenant_id == ctx.tenant_id, lineage_models.c.model_name == model_name,
+        lineage_models.c.version == str(version))).mappings().first()
+    if row is None:
+        raise NotFound(f"Model {model_name}@{version} has no lineage in tenant "
+                       f"{ctx.tenant_id!r}.")
+    deployments = conn.execute(select(lineage_deployments).where(
+        lineage_deployments.c.tenant_id == ctx.tenant_id,
+        lineage_deployments.c.model_name == model_name,
+        lineage_deployments.c.version == str(version))).mappings().all()
+    return {"model": f"{model_name}@{version}", "snapshot_id": row["snapshot_id"],
+            "contains_erased_data": bool(row["contains_erased_data"]),
+            "flag_reason": row["flag_reason"], "created_at": row["created_at"].isoformat(),
+            "deployments": [{"target": d["target"], "deployed_at": d["deployed_at"].isoformat()}
+                            for d in deployments]}
+
+
+@dataclass(frozen=True)
+class LineageView:
+    """Lineage queries of one context (``tenant.lineage``)."""
+
+    db: Database
+    ctx: Context
+
+    def subject(self, token: str) -> dict[str, Any]:
+        return for_subject(self.db, self.ctx, token)
+
+    def snapshot(self, snapshot_id: str) -> dict[str, Any]:
+        return for_snapshot(self.db, self.ctx, snapshot_id)
+
+    def model(self, model_name: str, version: str) -> dict[str, Any]:
+        return for_model(self.db, self.ctx, model_name, version)
+
+    def pending(self) -> list[dict[str, Any]]:
+        return pending(self.db, self.ctx)

@@ -1,0 +1,69 @@
+"""Embeddings cached per event, beside the rows they describe.
+
+Nothing is embedded twice: vectors are stored per (event, encoder) in ``event_embeddings``
+and loaded into the encoder's in-memory cache before training or batch inference. Erasure
+purges a subject's vectors in its own transaction through the hook registered here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sqlalchemy import Connection, delete, select
+
+from supportops.governance.context import Context
+from supportops.ml.embeddings import Encoder
+from supportops.ml.tables import event_embeddings
+from supportops.privacy.erasure import register_erasure_hook
+from supportops.storage import Database
+from supportops.storage.bulk import bulk_insert
+
+_CHUNK = 2000
+
+
+def warm(db: Database, ctx: Context, encoder: Encoder, event_ids: Sequence[str | None],
+         texts: Sequence[str], subjects: Sequence[str | None] | None = None) -> dict[str, int]:
+    """Load stored vectors for these events into ``encoder``'s cache; encode and store the
+    rest. Returns how many were found and how many were computed."""
+    keyed = [(e, t, subjects[i] if subjects else None)
+             for i, (e, t) in enumerate(zip(event_ids, texts, strict=True)) if e]
+    found: dict[str, bytes] = {}
+    with db.begin(ctx.tenant_id) as conn:
+        for i in range(0, len(keyed), _CHUNK):
+            ids = [k[0] for k in keyed[i : i + _CHUNK]]
+            for event_id, blob in conn.execute(select(
+                    event_embeddings.c.event_id, event_embeddings.c.vector).where(
+                    event_embeddings.c.tenant_id == ctx.tenant_id,
+                    event_embeddings.c.encoder == encoder.name,
+                    event_embeddings.c.event_id.in_(ids))):
+                found[event_id] = blob
+    for event_id, text, _ in keyed:
+        if event_id in found:
+            encoder.remember(text, np.frombuffer(found[event_id], dtype=np.float32))
+    missing = [(e, t, s) for e, t, s in keyed if e not in found]
+    if missing:
+        vectors = encoder.encode([t for _, t, _ in missing])
+        rows = [{"tenant_id": ctx.tenant_id, "event_id": e, "encoder": encoder.name,
+                 "subject": s, "dim": int(v.shape[0]), "vector": v.astype(np.float32).tobytes()}
+                for (e, _, s), v in zip(missing, vectors, strict=True)]
+        with db.begin(ctx.tenant_id) as conn:
+            for i in range(0, len(rows), _CHUNK):
+                bulk_insert(conn, event_embeddings, rows[i : i + _CHUNK])
+    return {"cached": len(found), "computed": len(missing)}
+
+
+def purge(conn: Connection, ctx: Context, subject: str, event_ids: Sequence[str]) -> int:
+    """Erasure hook: delete the vectors of a subject's events."""
+    removed = 0
+    removed += conn.execute(delete(event_embeddings).where(
+        event_embeddings.c.tenant_id == ctx.tenant_id,
+        event_embeddings.c.subject == subject)).rowcount or 0
+    for i in range(0, len(event_ids), _CHUNK):
+        removed += conn.execute(delete(event_embeddings).where(
+            event_embeddings.c.tenant_id == ctx.tenant_id,
+            event_embeddings.c.event_id.in_(list(event_ids[i : i + _CHUNK])))).rowcount or 0
+    return removed
+
+
+register_erasure_hook("event_embeddings", purge)

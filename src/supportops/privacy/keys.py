@@ -1,0 +1,276 @@
+"""Key hierarchy: master key -> tenant key -> subject keys -> vault values.
+
+- The **master key** wraps tenant keys. It comes from ``SUPPORTOPS_MASTER_KEY`` (base64 of
+  32 bytes) or the workspace key file ``keys/master.key`` (created with mode 0600).
+  An external KMS plugs in as another :class:`KeyProvider` (``wrap``/``unwrap`` only).
+- The **tenant key** (random, stored wrapped) derives, through HKDF, the HMAC key of the
+  pseudonyms and the key that wraps subject keys.
+- A **subject key** (random, stored wrapped) encrypts that subject's vault values. Deleting
+  its row is crypto-shredding: every copy of those ciphertexts becomes unreadable.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import Connection, Table, delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from supportops import settings
+from supportops.errors import ConfigError
+from supportops.governance import audit
+from supportops.governance.context import Context
+from supportops.privacy.tables import subject_keys, tenant_keys
+
+KEY_FILE = Path("keys") / "master.key"
+TOKEN_HEX = 16  # 64 bits: collisions stay negligible far beyond a billion values per type
+_NONCE = 12
+
+
+class KeyProvider(Protocol):
+    """Wraps and unwraps tenant keys: the one seam an external KMS implements."""
+
+    name: str
+
+    def wrap(self, tenant_id: str, key: bytes) -> bytes: ...
+
+    def unwrap(self, tenant_id: str, wrapped: bytes) -> bytes: ...
+
+
+def seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """AES-256-GCM: a fresh random nonce, prepended to the ciphertext."""
+    nonce = os.urandom(_NONCE)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def open_sealed(key: bytes, sealed: bytes, aad: bytes) -> bytes:
+    return AESGCM(key).decrypt(sealed[:_NONCE], sealed[_NONCE:], aad)
+
+
+class LocalKeyProvider:
+    """Tenant keys wrapped by a local master key (environment or workspace key file)."""
+
+    name = "local"
+
+    def __init__(self, master_key: bytes) -> None:
+        if len(master_key) != 32:
+            raise ConfigError(f"The master key must be 32 bytes. Got {len(master_key)} bytes.")
+        self._master = master_key
+
+    def wrap(self, tenant_id: str, key: bytes) -> bytes:
+        return seal(self._master, key, f"tenant-key\x1f{tenant_id}".encode())
+
+    def unwrap(self, tenant_id: str, wrapped: bytes) -> bytes:
+        try:
+            return open_sealed(self._master, wrapped, f"tenant-key\x1f{tenant_id}".encode())
+        except InvalidTag:
+            raise ConfigError(
+                f"The key of tenant {tenant_id!r} cannot be unwrapped with the configured "
+                "master key. Set 'SUPPORTOPS_MASTER_KEY' (or restore keys/master.key) to the "
+                "key this workspace was created with."
+            ) from None
+
+
+def master_key(workspace: Path) -> bytes:
+    """``SUPPORTOPS_MASTER_KEY`` if set, else the workspace key file (created on first use)."""
+    configured = settings.get("master_key")
+    if configured:
+        return _decode_master(configured)
+    path = workspace / KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(base64.b64encode(secrets.token_bytes(32)).decode())
+    if path.stat().st_mode & 0o077:
+        raise ConfigError(
+            f"Key file {str(path)!r} is readable by others (mode {path.stat().st_mode & 0o777:o}"
+            "). Run 'chmod 600' on it."
+        )
+    return _decode_master(path.read_text().strip())
+
+
+def _decode_master(value: str) -> bytes:
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        raise ConfigError(
+            "Setting 'SUPPORTOPS_MASTER_KEY' must be base64 of 32 random bytes "
+            "(e.g. `python -c \"import os,base64;print(base64.b64encode(os.urandom(32)).decode())\"`)."
+            f" Got a value of {len(value)} characters."
+        )
+    return raw
+
+
+def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, object]]) -> None:
+    """Insert rows, skipping those whose primary key exists (both back-ends)."""
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+
+
+def _derive(key: bytes, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(key)
+
+
+class Keyring:
+    """One tenant's keys, used inside a caller's transaction; unwrapped keys are cached."""
+
+    def __init__(self, provider: KeyProvider, ctx: Context) -> None:
+        self.provider = provider
+        self.ctx = ctx
+        self._token_key: bytes | None = None
+        self._kek: bytes | None = None
+        self._subjects: dict[str, bytes] = {}
+        self._tokens: dict[tuple[str, str], str] = {}
+
+    # -- tenant key ---------------------------------------------------------------------------
+
+    def load(self, conn: Connection) -> None:
+        """Unwrap (or create and audit) the tenant key."""
+        if self._token_key is not None:
+            return
+        row = conn.execute(select(tenant_keys.c.wrapped_key).where(
+            tenant_keys.c.tenant_id == self.ctx.tenant_id)).scalar()
+        if row is None:
+            row = self._create_tenant_key(conn)
+        key = self.provider.unwrap(self.ctx.tenant_id, row)
+        self._token_key = _derive(key, b"supportops token v1")
+        self._kek = _derive(key, b"supportops subject-kek v1")
+
+    def _create_tenant_key(self, conn: Connection) -> bytes:
+        wrapped = self.provider.wrap(self.ctx.tenant_id, secrets.token_bytes(32))
+        conn.execute(insert(tenant_keys).values(
+            tenant_id=self.ctx.tenant_id, provider=self.provider.name, wrapped_key=wrapped,
+            created_at=datetime.now(UTC)))
+        audit.record(conn, self.ctx, "key.create", details={"key": "tenant",
+                                                            "provider": self.provider.name})
+        return wrapped
+
+    def token(self, kind: str, value: str) -> str:
+        """``<KIND_hex>``: the same value gives the same token within a tenant only."""
+        cached = self._tokens.get((kind, value))
+        if cached is not None:
+            return cached
+        if self._token_key is None:
+            raise RuntimeError("Keyring.load(conn) must run before token()")
+        mac = hmac.new(self._token_key, f"{kind}\x1f{value}".encode(), hashlib.sha256)
+        tok = f"<{kind}_{mac.hexdigest()[:TOKEN_HEX]}>"
+        if len(self._tokens) < 500_000:
+            self._tokens[(kind, value)] = tok
+        return tok
+
+    # -- subject keys -------------------------------------------------------------------------
+
+    def _aad(self, subject: str) -> bytes:
+        return f"subject-key\x1f{self.ctx.tenant_id}\x1f{subject}".encode()
+
+    def subject_key(self, conn: Connection, subject: str, create: bool = True) -> bytes | None:
+        """The subject's data key (created on first use unless ``create`` is false)."""
+        cached = self._subjects.get(subject)
+        if cached is not None:
+            return cached
+        self.load(conn)
+        assert self._kek is not None
+        wrapped = conn.execute(select(subject_keys.c.wrapped_key).where(
+            subject_keys.c.tenant_id == self.ctx.tenant_id,
+            subject_keys.c.subject == subject)).scalar()
+        if wrapped is None:
+            if not create:
+                return None
+            wrapped = self._create_subject_key(conn, subject)
+        key = open_sealed(self._kek, wrapped, self._aad(subject))
+        self._subjects[subject] = key
+        return key
+
+    def _create_subject_key(self, conn: Connection, subject: str) -> bytes:
+        assert self._kek is not None
+        wrapped = seal(self._kek, secrets.token_bytes(32), self._aad(subject))
+        insert_ignore(conn, subject_keys, [{
+            "tenant_id": self.ctx.tenant_id, "subject": subject, "wrapped_key": wrapped,
+            "created_at": datetime.now(UTC)}])
+        # Another writer may have created it first: theirs is the one stored.
+        stored: bytes = conn.execute(select(subject_keys.c.wrapped_key).where(
+            subject_keys.c.tenant_id == self.ctx.tenant_id,
+            subject_keys.c.subject == subject)).scalar_one()
+        return stored
+
+    def preload(self, conn: Connection, subjects: set[str]) -> None:
+        """Unwrap (creating where missing) the keys of many subjects in a few statements."""
+        self.load(conn)
+        assert self._kek is not None
+        wanted = sorted(s for s in subjects if s not in self._subjects)
+        found = self._wrapped_keys(conn, wanted)
+        missing = [s for s in wanted if s not in found]
+        if missing:
+            now = datetime.now(UTC)
+            new_rows: list[dict[str, object]] = [
+                {"tenant_id": self.ctx.tenant_id, "subject": s, "created_at": now,
+                 "wrapped_key": seal(self._kek, secrets.token_bytes(32), self._aad(s))}
+                for s in missing]
+            insert_ignore(conn, subject_keys, new_rows)
+            found.update(self._wrapped_keys(conn, missing))  # a concurrent writer's key wins
+        for subject, wrapped in found.items():
+            self._subjects[subject] = open_sealed(self._kek, wrapped, self._aad(subject))
+
+    def _wrapped_keys(self, conn: Connection, subjects: list[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        for i in range(0, len(subjects), 2000):
+            rows = conn.execute(select(subject_keys.c.subject, subject_keys.c.wrapped_key).where(
+                subject_keys.c.tenant_id == self.ctx.tenant_id,
+                subject_keys.c.subject.in_(subjects[i : i + 2000]))).all()
+            found.update((r.subject, r.wrapped_key) for r in rows)
+        return found
+
+    def destroy_subject_key(self, conn: Connection, subject: str) -> int:
+        """Crypto-shred: delete the wrapped subject key (and forget the cached copy)."""
+        self._subjects.pop(subject, None)
+        result = conn.execute(delete(subject_keys).where(
+            subject_keys.c.tenant_id == self.ctx.tenant_id, subject_keys.c.subject == subject))
+        return int(result.rowcount or 0)
+
+    def encrypt(self, key: bytes, subject: str, token: str, value: str) -> bytes:
+        return seal(key, value.encode(), self._value_aad(subject, token))
+
+    def decrypt(self, key: bytes, subject: str, token: str, sealed: bytes) -> str:
+        return open_sealed(key, sealed, self._value_aad(subject, token)).decode()
+
+    def _value_aad(self, subject: str, token: str) -> bytes:
+        return f"vault\x1f{self.ctx.tenant_id}\x1f{subject}\x1f{token}".encode()
+
+
+#: Key providers by name (``"key_provider"`` in the workspace config picks one).
+ProviderFactory = Callable[[Path], KeyProvider]
+_PROVIDERS: dict[str, ProviderFactory] = {
+    "local": lambda workspace: LocalKeyProvider(master_key(workspace)),
+}
+
+
+def register_key_provider(name: str, factory: ProviderFactory) -> None:
+    """Plug in an external KMS: ``factory(workspace_path)`` returns its :class:`KeyProvider`."""
+    _PROVIDERS[name] = factory
+
+
+def provider_for(workspace: Path, config: Mapping[str, Any]) -> KeyProvider:
+    name = str(config.get("key_provider", "local"))
+    factory = _PROVIDERS.get(name)
+    if factory is None:
+        raise ConfigError(f"Workspace config 'key_provider' names {name!r}, which is not "
+                          f"registered; known: {', '.join(sorted(_PROVIDERS))}.")
+    return factory(workspace)

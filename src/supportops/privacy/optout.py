@@ -1,0 +1,75 @@
+"""Opt-out of (and back into) training, recorded as events so snapshots can ask "as of when".
+
+``opted_out_subjects(db, ctx, as_of)`` folds the log's opt-out and opt-in events up to a log
+position (``int``) or a time (``datetime``); dataset snapshots exclude what it returns.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+
+from supportops.events import log
+from supportops.events.schemas import EventDraft, register_event_type, validate_payload
+from supportops.governance import audit
+from supportops.governance.context import Context, Role
+from supportops.privacy.protector import Pseudonymiser
+from supportops.storage import Database
+from supportops.storage.schema import events
+
+OPTED_OUT = "privacy.opted_out"
+OPTED_IN = "privacy.opted_in"
+OPT_ROLES: tuple[Role, ...] = ("admin", "privacy_officer", "agent")
+
+
+class OptChange(BaseModel):
+    """Payload of an opt-out / opt-in event."""
+
+    model_config = ConfigDict(extra="forbid")
+    scope: Literal["training"] = "training"
+    reason: str | None = None
+
+
+register_event_type(OPTED_OUT, OptChange)
+register_event_type(OPTED_IN, OptChange)
+
+
+def set_opt_out(db: Database, ctx: Context, protector: Pseudonymiser, subject: str,
+                opted_out: bool, reason: str | None = None) -> dict[str, object]:
+    """Append an opt-out (or opt-in) event for ``subject`` (original id) and audit it."""
+    action = "opt out" if opted_out else "opt in"
+    ctx.require(*OPT_ROLES, action=f"{action} a data subject")
+    kind = OPTED_OUT if opted_out else OPTED_IN
+    now = datetime.now(UTC)
+    payload = validate_payload(kind, {"reason": reason} if reason else {})
+    draft = EventDraft(kind, now, payload, f"privacy:{kind}:{uuid.uuid4()}", subject=subject)
+    with db.begin(ctx.tenant_id) as conn:
+        stored, _ = log.append(conn, ctx, [draft], protector)
+        token = stored[0].subject
+        audit.record(conn, ctx, kind, subject=token,
+                     details={"event_id": stored[0].id, "seq": stored[0].seq,
+                              "reason": stored[0].payload.get("reason")})
+    return {"subject": token, "opted_out": opted_out, "seq": stored[0].seq,
+            "at": now.isoformat()}
+
+
+def opted_out_subjects(db: Database, ctx: Context,
+                       as_of: datetime | int | None = None) -> set[str]:
+    """Subject tokens opted out of training at ``as_of`` (log position or time; default now)."""
+    query = select(events.c.subject, events.c.type).where(
+        events.c.tenant_id == ctx.tenant_id, events.c.type.in_((OPTED_OUT, OPTED_IN)))
+    if isinstance(as_of, datetime):
+        query = query.where(events.c.occurred_at <= as_of)
+    elif isinstance(as_of, int):
+        query = query.where(events.c.seq <= as_of)
+    with db.begin(ctx.tenant_id) as conn:
+        rows = conn.execute(query.order_by(events.c.seq)).all()
+    state: dict[str, bool] = {}
+    for subject, kind in rows:
+        if subject:
+            state[subject] = kind == OPTED_OUT
+    return {s for s, out in state.items() if out}

@@ -1,0 +1,81 @@
+"""Reading originals back: a privileged, audited action (roles ``agent``, ``privacy_officer``)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from supportops.errors import NotFound, PermissionDenied
+from supportops.governance import audit
+from supportops.governance.context import Context, Role
+from supportops.privacy import vault
+from supportops.privacy.keys import Keyring
+from supportops.storage import Database
+from supportops.storage.schema import events
+
+REVEAL_ROLES: tuple[Role, ...] = ("agent", "privacy_officer")
+
+
+def _tokens_in(value: Any, found: set[str]) -> None:
+    if isinstance(value, str):
+        found.update(m.group(0) for m in vault.TOKEN_RE.finditer(value))
+    elif isinstance(value, dict):
+        for item in value.values():
+            _tokens_in(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _tokens_in(item, found)
+
+
+def _substitute(value: Any, originals: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return vault.TOKEN_RE.sub(lambda m: originals.get(m.group(0), m.group(0)), value)
+    if isinstance(value, dict):
+        return {k: _substitute(v, originals) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, originals) for v in value]
+    return value
+
+
+def reveal_ticket(db: Database, ctx: Context, keyring: Keyring, ticket_id: str) -> dict[str, Any]:
+    """The ticket's events with originals restored; every call (and refusal) is audited."""
+    try:
+        ctx.require(*REVEAL_ROLES, action="reveal personal data")
+    except PermissionDenied:
+        audit.record(db, ctx, "pii.reveal.denied", details={"ticket_id": ticket_id})
+        raise
+    with db.begin(ctx.tenant_id) as conn:
+        rows = conn.execute(select(events).where(
+            events.c.tenant_id == ctx.tenant_id, events.c.ticket_id == ticket_id)
+            .order_by(events.c.seq)).all()
+        if not rows:
+            raise NotFound(f"Ticket {ticket_id!r} has no events in tenant {ctx.tenant_id!r}.")
+        keyring.load(conn)
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for row in rows:
+            subject = row.subject or vault.UNATTRIBUTED
+            _tokens_in(orjson.loads(row.payload), wanted[subject])
+            if row.subject:
+                wanted[subject].add(row.subject)
+        originals: dict[str, dict[str, str]] = {
+            s: vault.fetch(conn, keyring, s, toks) for s, toks in wanted.items()}
+        revealed = sum(len(v) for v in originals.values())
+        missing = sum(len(t) for t in wanted.values()) - revealed
+        out = [_event(row, originals[row.subject or vault.UNATTRIBUTED]) for row in rows]
+        subjects = sorted(s for s in wanted if s != vault.UNATTRIBUTED)
+        audit.record(conn, ctx, "pii.reveal", subject=subjects[0] if subjects else None,
+                     details={"ticket_id": ticket_id, "revealed": revealed,
+                              "unavailable": missing})
+    return {"ticket_id": ticket_id, "revealed": revealed, "unavailable": missing,
+            "events": out}
+
+
+def _event(row: Any, originals: dict[str, str]) -> dict[str, Any]:
+    return {"seq": row.seq, "id": row.id, "type": row.type,
+            "occurred_at": row.occurred_at.isoformat(),
+            "subject": originals.get(row.subject, row.subject) if row.subject else None,
+            "redacted": row.redacted_at is not None,
+            "payload": _substitute(orjson.loads(row.payload), originals)}

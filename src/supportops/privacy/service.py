@@ -1,0 +1,92 @@
+"""The privacy room's face for one tenant context, and its wiring into a workspace.
+
+    acme = ws.tenant("acme", principal="alice")     # an agent
+    acme.privacy.reveal("T-1001")                   # originals back, audited
+    acme.privacy.erase("CUST-42")                   # report as a dict
+
+``enable(ws)`` installs the pseudonymising protector on a workspace; ``Workspace`` calls it
+when it connects, so the Python API, the CLI and the HTTP API all ingest through it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from supportops.governance.context import Context
+from supportops.privacy import erasure, optout, retention
+from supportops.privacy.keys import KeyProvider, Keyring, provider_for
+from supportops.privacy.policy import Policy, get_policy, set_policy
+from supportops.privacy.protector import Detect, Pseudonymiser
+from supportops.privacy.reveal import reveal_ticket
+from supportops.storage import Database
+
+if TYPE_CHECKING:
+    from supportops.events.log import Protector
+    from supportops.workspace import Workspace
+
+
+class Privacy:
+    """Reveal, opt-out, erasure, retention and pseudonyms for one context."""
+
+    def __init__(self, db: Database, ctx: Context, provider: KeyProvider,
+                 detect: Detect | None = None) -> None:
+        self.db = db
+        self.ctx = ctx
+        self.provider = provider
+        self.detect = detect
+
+    @classmethod
+    def of(cls, path: Path, config: dict[str, Any], db: Database, ctx: Context) -> Privacy:
+        return cls(db, ctx, provider_for(path, config))
+
+    def keyring(self) -> Keyring:
+        return Keyring(self.provider, self.ctx)
+
+    def protector(self) -> Pseudonymiser:
+        return Pseudonymiser(self.keyring(), self.detect)
+
+    def subject_token(self, subject: str) -> str:
+        """The pseudonym of a customer id (how the log, lineage and reports name it)."""
+        keyring = self.keyring()
+        with self.db.begin(self.ctx.tenant_id) as conn:
+            keyring.load(conn)
+        return keyring.token("CUSTOMER", subject)
+
+    def reveal(self, ticket_id: str) -> dict[str, Any]:
+        return reveal_ticket(self.db, self.ctx, self.keyring(), ticket_id)
+
+    def opt_out(self, subject: str, reason: str | None = None) -> dict[str, object]:
+        return optout.set_opt_out(self.db, self.ctx, self.protector(), subject, True, reason)
+
+    def opt_in(self, subject: str, reason: str | None = None) -> dict[str, object]:
+        return optout.set_opt_out(self.db, self.ctx, self.protector(), subject, False, reason)
+
+    def opted_out(self, as_of: datetime | int | None = None) -> set[str]:
+        return optout.opted_out_subjects(self.db, self.ctx, as_of)
+
+    def erase(self, subject: str) -> dict[str, Any]:
+        return erasure.erase(self.db, self.ctx, self.keyring(), subject).as_dict()
+
+    def reports(self, subject: str) -> list[dict[str, Any]]:
+        return erasure.reports(self.db, self.ctx, self.keyring(), subject)
+
+    def policy(self) -> Policy:
+        with self.db.begin(self.ctx.tenant_id) as conn:
+            return get_policy(conn, self.ctx)
+
+    def set_policy(self, **changes: Any) -> Policy:
+        return set_policy(self.db, self.ctx, **changes)
+
+    def enforce_retention(self, now: datetime | None = None) -> dict[str, Any]:
+        return retention.enforce(self.db, self.ctx, self.keyring(), now)
+
+
+def enable(ws: Workspace) -> None:
+    """Install pseudonymisation on ``ws`` (idempotent)."""
+
+    def factory(workspace: Workspace, ctx: Context) -> Protector | None:
+        return Privacy.of(workspace.path, workspace.config, workspace.db, ctx).protector()
+
+    ws.protector_factory = factory

@@ -1,0 +1,128 @@
+"""A triage model: one classifier plus the two ways it says "a human should look".
+
+``TriageModel`` follows the scikit-learn estimator contract. It fits its classifier (text or
+structured fields) on most of the training rows, then chooses a confidence threshold for a
+precision target on the held-out rest, and, for text, fits an out-of-scope detector on the
+training embeddings. ``predict_records`` gives the record contract of ``predict triage``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.utils.validation import check_is_fitted
+
+from supportops.ml.embeddings import Encoder
+from supportops.ml.estimators import FieldClassifier, TextClassifier
+from supportops.triage.abstention import ConfidenceThreshold, OutOfScopeDetector, prediction_records
+
+#: Structured fields that are never features: they are the labels or are set later.
+LEAKY = frozenset({"group", "assignee", "status", "resolved_by", "closed_code", "resolved_at",
+                   "closed_at", "sys_updated_by", "sys_updated_at", "sys_mod_count",
+                   "reassignment_count", "reopen_count", "made_sla", "active", "problem_id",
+                   "rfc", "vendor", "caused_by", "knowledge", "u_priority_confirmation",
+                   "sys_created_at", "sys_created_by", "opened_by", "notify", "activity"})
+
+
+def row_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """Open-time fields of a snapshot row (or a predict input line)."""
+    raw = row.get("open_fields")
+    fields = dict(orjson.loads(raw)) if isinstance(raw, str) else dict(raw or {})
+    for key in ("channel", "category", "priority"):
+        if key not in fields and row.get(key) is not None:
+            fields[key] = row[key]
+    return fields
+
+
+class TriageModel(BaseEstimator):  # type: ignore[misc]
+    """Classifier + confidence thresholds + out-of-scope detection, for one triage task."""
+
+    def __init__(
+        self,
+        kind: str = "text",
+        encoder: Encoder | None = None,
+        *,
+        target: str = "category",
+        precision: float = 0.95,
+        per_class: bool = False,
+        oos_quantile: float = 0.01,
+        validation_fraction: float = 0.15,
+        random_state: int = 0,
+    ) -> None:
+        self.kind = kind
+        self.encoder = encoder
+        self.target = target
+        self.precision = precision
+        self.per_class = per_class
+        self.oos_quantile = oos_quantile
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+
+    def _inputs(self, rows: Sequence[dict[str, Any]]) -> Any:
+        if self.kind == "text":
+            return [str(r.get("text") or "") for r in rows]
+        import pandas as pd
+
+        frame = pd.DataFrame([row_fields(r) for r in rows])
+        columns = getattr(self, "columns_", None)
+        if columns is None:
+            return frame
+        for column in columns:
+            if column not in frame:
+                frame[column] = None
+        return frame[columns]
+
+    def fit(self, rows: Sequence[dict[str, Any]], y: Sequence[Any]) -> TriageModel:
+        if self.kind not in ("text", "fields"):
+            raise ValueError(f"The 'kind' parameter of TriageModel must be 'text' or 'fields'. "
+                             f"Got {self.kind!r} instead.")
+        labels = np.asarray([str(v) for v in y], dtype=object)
+        index = np.arange(len(rows))
+        counts = {lab: int((labels == lab).sum()) for lab in set(labels)}
+        stratify = labels if min(counts.values()) >= 2 else None
+        fit_idx, val_idx = train_test_split(index, test_size=self.validation_fraction,
+                                            random_state=self.random_state, stratify=stratify)
+        fit_rows = [rows[i] for i in fit_idx]
+        if self.kind == "fields":
+            frame = self._inputs(rows)
+            self.columns_ = [c for c in frame.columns if c not in LEAKY and c != self.target]
+            self.classifier_ = FieldClassifier(self.columns_, random_state=self.random_state)
+        else:
+            self.columns_ = None
+            self.classifier_ = TextClassifier(self.encoder, random_state=self.random_state)
+        self.classifier_.fit(self._inputs(fit_rows), labels[fit_idx])
+        self.classes_ = self.classifier_.classes_
+        held = self.classifier_.predict_proba(self._inputs([rows[i] for i in val_idx]))
+        self.threshold_ = ConfidenceThreshold(self.precision, per_class=self.per_class).fit(
+            held, labels[val_idx], classes=list(self.classes_))
+        self.oos_ = None
+        if self.kind == "text" and self.encoder is not None:
+            embeddings = self.encoder.encode(self._inputs(fit_rows))
+            self.oos_ = OutOfScopeDetector(quantile=self.oos_quantile).fit(embeddings)
+        return self
+
+    def predict_proba(self, rows: Sequence[dict[str, Any]]) -> npt.NDArray[np.float64]:
+        check_is_fitted(self, "classifier_")
+        return np.asarray(self.classifier_.predict_proba(self._inputs(rows)), dtype=np.float64)
+
+    def predict(self, rows: Sequence[dict[str, Any]]) -> npt.NDArray[Any]:
+        return np.asarray(self.classes_[self.predict_proba(rows).argmax(axis=1)])
+
+    def out_of_scope(self, rows: Sequence[dict[str, Any]]) -> npt.NDArray[np.bool_] | None:
+        if self.oos_ is None or self.encoder is None:
+            return None
+        return np.asarray(self.oos_.is_out_of_scope(self.encoder.encode(self._inputs(rows))))
+
+    def predict_records(
+        self, ids: Sequence[Any], rows: Sequence[dict[str, Any]], top_k: int = 3
+    ) -> list[dict[str, Any]]:
+        """``{id, label|None, confidence, top, abstained}`` per row."""
+        proba = self.predict_proba(rows)
+        return prediction_records(ids, proba, list(self.classes_), thresholds=self.threshold_,
+                                  out_of_scope=self.out_of_scope(rows), top_k=top_k)

@@ -1,0 +1,307 @@
+"""Training, evaluation, prediction and promotion of triage models, per tenant.
+
+Train: snapshot the tenant's tickets (opt-outs and erasures excluded), split (by time where
+the tickets carry real opening times, else stratified), fit a ``TriageModel``, evaluate on the
+held-out part, log the run to MLflow with the snapshot as dataset input, register a version,
+record lineage, and make it ``champion``. Promotion and rollback are audited.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from supportops.datasets.snapshots import LABELS, create_snapshot, fold_tickets, to_record
+from supportops.errors import ValidationFailed
+from supportops.events.ingest import Parsed, validate_draft
+from supportops.events.schemas import Event, EventDraft
+from supportops.governance import audit, lineage
+from supportops.governance.context import Context
+from supportops.ml import embedding_cache
+from supportops.ml.embeddings import Encoder
+from supportops.ml.registry import DatasetRef, Registry
+from supportops.storage import Database
+from supportops.triage.abstention import coverage_at_precision, triage_metrics
+from supportops.triage.model import TriageModel
+
+TRAIN_ROLES = ("admin", "ml_engineer")
+TEST_FRACTION = 0.2
+DEFAULT_ENCODER = "minilm-onnx-int8"
+
+
+@dataclass
+class TriageService:
+    """Triage models of one tenant, as one principal."""
+
+    db: Database
+    ctx: Context
+    workspace_path: Path
+
+    @property
+    def registry(self) -> Registry:
+        return Registry.for_workspace(self.workspace_path)
+
+    def encoder(self, kind: str = DEFAULT_ENCODER) -> Encoder:
+        return Encoder(kind, self.workspace_path / "artifacts" / "encoders")  # type: ignore[arg-type]
+
+    # -- training --------------------------------------------------------------------------
+
+    def train(self, name: str, target: str, *, ticket_ids: set[str] | None = None,
+              kind: str = "auto", encoder: str = DEFAULT_ENCODER,
+              precision: float = 0.95) -> dict[str, Any]:
+        self.ctx.require(*TRAIN_ROLES, action="train models")
+        if target not in LABELS:
+            raise ValidationFailed(f"The '--target' must be one of {', '.join(LABELS)}. "
+                                   f"Got {target!r} instead.")
+        snap = create_snapshot(self.db, self.ctx, self.workspace_path / "artifacts",
+                               f"triage-{name}", ticket_ids=ticket_ids, require=target)
+        rows = snap.read().to_pylist()
+        if len({r[target] for r in rows}) < 2:
+            raise ValidationFailed(f"Training {name!r} needs at least two distinct values of "
+                                   f"{target!r}; the snapshot has {len(rows)} labelled tickets.")
+        kind = _choose_kind(rows) if kind == "auto" else kind
+        train_rows, test_rows, split = _split(rows, target)
+        model = TriageModel(kind, self.encoder(encoder) if kind == "text" else None,
+                            target=target, precision=precision)
+        if model.encoder is not None:
+            embedding_cache.warm(self.db, self.ctx, model.encoder,
+                                 [r["text_event_id"] for r in rows], [r["text"] for r in rows],
+                                 [r["subject"] for r in rows])
+        started = time.perf_counter()
+        model.fit(train_rows, [r[target] for r in train_rows])
+        seconds = time.perf_counter() - started
+        metrics = evaluate_rows(model, test_rows, target)
+        metrics["train_seconds"] = round(seconds, 2)
+        params = {"target": target, "kind": kind, "precision_target": precision,
+                  "encoder": model.encoder.name if model.encoder else "none", "split": split,
+                  "train_rows": len(train_rows), "test_rows": len(test_rows)}
+        version = self.registry.log_training(
+            self.ctx.tenant_id, name, model=model, params=params, metrics=metrics,
+            dataset=DatasetRef(snap.id, snap.digest, snap.log_position, snap.row_count,
+                               str(snap.path), snap.exclusions),
+            tags={"supportops.task": "triage", "supportops.target": target})
+        with self.db.begin(self.ctx.tenant_id) as conn:
+            lineage.record_model(conn, self.ctx, name, version, snap.id)
+        self.promote(name, version)
+        return {"model": name, "version": version, "metrics": metrics,
+                "snapshot": snap.id, "digest": snap.digest}
+
+    # -- registry --------------------------------------------------------------------------
+
+    def promote(self, name: str, version: str, alias: str = "champion") -> dict[str, Any]:
+        """Point ``alias`` at ``version``; the old champion becomes ``challenger``'s fallback."""
+        self.ctx.require(*TRAIN_ROLES, action="promote models")
+        previous = self.registry.alias(self.ctx.tenant_id, name, alias)
+        self.registry.set_alias(self.ctx.tenant_id, name, alias, version)
+        with self.db.begin(self.ctx.tenant_id) as conn:
+            lineage.record_deployment(conn, self.ctx, name, version, alias)
+            audit.record(conn, self.ctx, "model.promote", details={
+                "model": name, "version": version, "alias": alias, "previous": previous})
+        _bump_pointer(self.workspace_path, self.ctx.tenant_id, name)
+        return {"model": name, "alias": alias, "version": version, "previous": previous}
+
+    def rollback(self, name: str) -> dict[str, Any]:
+        """Make the champion before the current one champion again."""
+        self.ctx.require(*TRAIN_ROLES, action="roll back models")
+        current = self.registry.alias(self.ctx.tenant_id, name, "champion")
+        history = [d for d in self._deployments(name) if d != current]
+        if current is None or not history:
+            raise ValidationFailed(f"Model {name!r} has no earlier champion to roll back to.")
+        target = history[-1]
+        self.registry.set_alias(self.ctx.tenant_id, name, "champion", target)
+        with self.db.begin(self.ctx.tenant_id) as conn:
+            lineage.record_deployment(conn, self.ctx, name, target, "champion")
+            audit.record(conn, self.ctx, "model.rollback", details={
+                "model": name, "from": current, "to": target})
+        _bump_pointer(self.workspace_path, self.ctx.tenant_id, name)
+        return {"model": name, "alias": "champion", "version": target, "previous": current}
+
+    def _deployments(self, name: str) -> list[str]:
+        """Champion versions in the order they were deployed, repeats collapsed."""
+        from sqlalchemy import select
+
+        from supportops.governance.tables import lineage_deployments as dep
+
+        with self.db.begin(self.ctx.tenant_id) as conn:
+            rows = conn.execute(select(dep.c.version).where(
+                dep.c.tenant_id == self.ctx.tenant_id, dep.c.model_name == name,
+                dep.c.target == "champion").order_by(dep.c.deployed_at)).scalars().all()
+        out: list[str] = []
+        for v in rows:
+            if not out or out[-1] != v:
+                out.append(v)
+        return out
+
+    def models(self, name: str | None = None) -> list[dict[str, Any]]:
+        versions = self.registry.versions(self.ctx.tenant_id, name)
+        for v in versions:
+            try:
+                info = lineage.for_model(self.db, self.ctx, v["name"], v["version"])
+                v["contains_erased_data"] = info["contains_erased_data"]
+            except Exception:  # a version registered outside supportops has no lineage
+                v["contains_erased_data"] = None
+        return versions
+
+    # -- inference -------------------------------------------------------------------------
+
+    def load(self, name: str, alias: str = "champion") -> tuple[TriageModel, str]:
+        model, version = self.registry.load(self.ctx.tenant_id, name, alias)
+        return model, version
+
+    def write_back(self, name: str, version: str, target: str,
+                   records: Sequence[dict[str, Any]]) -> int:
+        """Record confident predictions on existing tickets as events (with model and
+        version); abstentions are not written. Returns how many events were appended."""
+        self.ctx.require("admin", "agent", action="write predictions back")
+        kinds = {"category": ("ticket.categorized", "category"),
+                 "group": ("ticket.assigned", "group"),
+                 "priority": ("ticket.priority_changed", "priority")}
+        if target not in kinds:
+            return 0
+        kind, field = kinds[target]
+        from datetime import UTC, datetime
+
+        from sqlalchemy import select
+
+        from supportops.events import log, projection
+        from supportops.storage.schema import tickets
+
+        ids = [str(r["id"]) for r in records if not r["abstained"] and r["id"] is not None]
+        with self.db.begin(self.ctx.tenant_id) as conn:
+            existing = set(conn.execute(select(tickets.c.ticket_id).where(
+                tickets.c.tenant_id == self.ctx.tenant_id,
+                tickets.c.ticket_id.in_(ids))).scalars()) if ids else set()
+            now = datetime.now(UTC)
+            drafts = []
+            for r in records:
+                if r["abstained"] or str(r["id"]) not in existing:
+                    continue
+                payload: dict[str, Any] = {field: r["label"], "model": name,
+                                           "model_version": version}
+                if kind != "ticket.priority_changed":
+                    payload["confidence"] = min(1.0, max(0.0, r["confidence"]))
+                else:
+                    payload = {field: r["label"]}
+                drafts.append(EventDraft(kind, now, payload,
+                                         f"triage:{name}:{version}:{r['id']}:{target}",
+                                         ticket_id=str(r["id"])))
+            for d in drafts:
+                problem = validate_draft(0, d)
+                if problem is not None:
+                    raise ValidationFailed(problem.message)
+            stored, _ = log.append(conn, self.ctx, drafts)
+            projection.project(conn, self.ctx, stored)
+        return len(stored)
+
+    def evaluate(self, name: str, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        model, version = self.load(name)
+        target = model.target
+        labelled = [r for r in rows if r.get(target) not in (None, "")]
+        if not labelled:
+            raise ValidationFailed(f"None of the {len(rows)} evaluation tickets has a "
+                                   f"{target!r} label.")
+        metrics = evaluate_rows(model, labelled, target)
+        return {"model": name, "version": version, "target": target, "metrics": metrics}
+
+
+def evaluate_rows(model: TriageModel, rows: Sequence[dict[str, Any]], target: str) -> dict[str, Any]:
+    """Accuracy, macro-F1, top-3, coverage at precision .90/.95/.99 and at the model's own
+    threshold, on labelled rows (labels unseen in training count as errors)."""
+    truth = [str(r[target]) for r in rows]
+    classes = list(model.classes_)
+    proba = model.predict_proba(rows)
+    known = np.array([t in set(classes) for t in truth])
+    pred = proba.argmax(axis=1)
+    correct = np.array([known[i] and classes[pred[i]] == truth[i] for i in range(len(truth))])
+    top3 = np.argsort(-proba, axis=1)[:, :3]
+    in_top3 = np.array([truth[i] in {classes[j] for j in top3[i]} for i in range(len(truth))])
+    metrics: dict[str, Any] = {}
+    if known.all():
+        metrics.update(triage_metrics(truth, proba, classes))
+    else:
+        metrics["accuracy"] = float(correct.mean())
+        from sklearn.metrics import f1_score
+
+        metrics["macro_f1"] = float(f1_score(truth, [classes[p] for p in pred], average="macro",
+                                             zero_division=0))
+        for target_p in (0.90, 0.95, 0.99):
+            cov, _ = coverage_at_precision(proba.max(axis=1), correct, target_p)
+            metrics[f"coverage_at_p{round(target_p * 100)}"] = cov
+    metrics["top3_accuracy"] = float(in_top3.mean())
+    abstain = model.threshold_.abstain(proba)
+    oos = model.out_of_scope(rows)
+    if oos is not None:
+        abstain = abstain | oos
+    kept = ~abstain
+    metrics["coverage"] = float(kept.mean())
+    metrics["precision_when_answering"] = float(correct[kept].mean()) if kept.any() else 0.0
+    majority = max(set(truth), key=truth.count)
+    metrics["baseline_most_frequent"] = float(np.mean([t == majority for t in truth]))
+    metrics["rows"] = len(rows)
+    return metrics
+
+
+def _choose_kind(rows: Sequence[dict[str, Any]]) -> str:
+    with_text = sum(1 for r in rows if (r.get("text") or "").strip())
+    return "text" if with_text >= 0.5 * len(rows) else "fields"
+
+
+def _split(rows: list[dict[str, Any]], target: str) -> tuple[list[dict[str, Any]],
+                                                             list[dict[str, Any]], str]:
+    """Time-based when tickets carry real opening times (the last 20% opened are the test
+    set), else stratified random with a fixed seed."""
+    times = [r["opened_at"] for r in rows if r["opened_at"] is not None]
+    spread = (max(times) - min(times)).total_seconds() if len(times) == len(rows) else 0.0
+    if spread > 86400:
+        ordered = sorted(rows, key=lambda r: (r["opened_at"], r["ticket_id"]))
+        cut = int(len(ordered) * (1 - TEST_FRACTION))
+        return ordered[:cut], ordered[cut:], "time"
+    labels = [r[target] for r in rows]
+    counts: dict[Any, int] = {}
+    for lab in labels:
+        counts[lab] = counts.get(lab, 0) + 1
+    stratify = labels if min(counts.values()) >= 2 else None
+    train, test = train_test_split(rows, test_size=TEST_FRACTION, random_state=0,
+                                   stratify=stratify)
+    return list(train), list(test), "stratified"
+
+
+def rows_from_items(items: Iterable[Any]) -> list[dict[str, Any]]:
+    """Snapshot-shaped rows straight from an importer's records, without storing anything
+    (for evaluation on data that must not enter the tenant's log)."""
+    from datetime import UTC, datetime
+
+    def events() -> Iterable[Event]:
+        seq = 0
+        for item in items:
+            if not isinstance(item, Parsed):
+                continue
+            for draft in item.drafts:
+                if validate_draft(item.record, draft) is not None:
+                    continue
+                seq += 1
+                yield _as_event(draft, seq, datetime.now(UTC))
+
+    return [to_record(row) for row in fold_tickets(events()).values()]
+
+
+def _as_event(draft: EventDraft, seq: int, now: Any) -> Event:
+    return Event("eval", seq, draft.id or f"eval-{seq}", draft.type, draft.occurred_at, now,
+                 draft.payload, draft.idempotency_key, "", draft.ticket_id, draft.subject)
+
+
+def _bump_pointer(workspace_path: Path, tenant_id: str, name: str) -> None:
+    """Serving processes watch this file's mtime to hot-swap at once on promotion."""
+    pointer = serving_pointer(workspace_path, tenant_id, name)
+    pointer.parent.mkdir(parents=True, exist_ok=True)
+    pointer.write_text(str(time.time_ns()))
+
+
+def serving_pointer(workspace_path: Path, tenant_id: str, name: str) -> Path:
+    return workspace_path / "artifacts" / "serving" / tenant_id / f"{name}.stamp"

@@ -1,0 +1,54 @@
+"""In-process serving: load the champion once, hot-swap it the moment it is promoted.
+
+Promotion and rollback touch a per-model stamp file; each call compares its mtime (a ``stat``,
+microseconds) and reloads from the registry only when it changed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from supportops.triage.model import TriageModel
+from supportops.triage.service import TriageService, serving_pointer
+
+
+def input_row(line: dict[str, Any]) -> dict[str, Any]:
+    """A predict input line ``{"id", "text", ...fields}`` as a snapshot-shaped row."""
+    fields = {k: v for k, v in line.items() if k not in ("id", "text") and v is not None}
+    return {"text": str(line.get("text") or ""), "open_fields": fields}
+
+
+class TriageServer:
+    """The champion of one model, kept loaded; thread-safe reloads."""
+
+    def __init__(self, service: TriageService, name: str) -> None:
+        self.service = service
+        self.name = name
+        self._pointer = serving_pointer(service.workspace_path, service.ctx.tenant_id, name)
+        self._stamp: float | None = None
+        self._model: TriageModel | None = None
+        self.version: str | None = None
+        self._lock = threading.Lock()
+
+    def _current(self) -> TriageModel:
+        stamp = self._pointer.stat().st_mtime_ns if self._pointer.exists() else 0.0
+        if self._model is None or stamp != self._stamp:
+            with self._lock:
+                if self._model is None or stamp != self._stamp:
+                    self._model, self.version = self.service.load(self.name)
+                    self._stamp = stamp
+        return self._model
+
+    def predict(self, lines: Sequence[dict[str, Any]], top_k: int = 3) -> list[dict[str, Any]]:
+        """Prediction records (``{id, label|None, confidence, top, abstained}``) for lines."""
+        model = self._current()
+        rows = [input_row(line) for line in lines]
+        return model.predict_records([line.get("id") for line in lines], rows, top_k=top_k)
+
+    def predict_one(self, text: str, **fields: Any) -> dict[str, Any]:
+        record = self.predict([{"id": None, "text": text, **fields}])[0]
+        record["model"] = self.name
+        record["version"] = self.version
+        return record

@@ -1,0 +1,171 @@
+"""The estimator contract, calibration and the offline encoder, on small Banking77 slices."""
+
+from __future__ import annotations
+
+import pickle
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from supportops.ml.embeddings import Encoder
+from supportops.ml.estimators import (
+    EmbeddingMLPClassifier,
+    FieldClassifier,
+    TextClassifier,
+    calibration_split,
+    fit_temperature,
+    softmax,
+)
+from tests.conftest import shared_file
+
+BANKING = "banking77/train.csv"
+
+
+def banking_slice(n_classes: int = 8, per_class: int = 40) -> tuple[list[str], list[str]]:
+    """A small, fixed slice: the first classes, the first rows of each."""
+    df = pd.read_csv(shared_file(BANKING))
+    keep = sorted(df["category"].unique())[:n_classes]
+    part = df[df["category"].isin(keep)].groupby("category").head(per_class)
+    return part["text"].tolist(), part["category"].tolist()
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Any socket connection fails loudly: proves the encoder never downloads."""
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"network access attempted: {args!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    yield
+
+
+@pytest.fixture(scope="module")
+def encoder_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Shared by the test modules of one session, so the ONNX export is built once."""
+    return tmp_path_factory.getbasetemp() / "encoder-cache"
+
+
+def test_text_classifier_contract() -> None:
+    clf = TextClassifier(None, C=0.7)
+    with pytest.raises(NotFittedError):
+        clf.predict_proba(["where is my card"])
+    twin = clone(clf)
+    assert twin.get_params() == clf.get_params() and twin is not clf
+    assert not hasattr(twin, "classes_")
+
+
+def test_text_classifier_fits_and_is_calibrated() -> None:
+    texts, labels = banking_slice()
+    train = [i for i in range(len(texts)) if i % 5]
+    test = [i for i in range(len(texts)) if not i % 5]
+    clf = TextClassifier(None).fit([texts[i] for i in train], [labels[i] for i in train])
+    assert clf.fit([texts[i] for i in train], [labels[i] for i in train]) is clf
+    proba = clf.predict_proba([texts[i] for i in test])
+    assert proba.shape == (len(test), 8)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-9)
+    assert list(clf.classes_) == sorted(set(labels))
+    accuracy = np.mean(clf.predict([texts[i] for i in test]) == np.array(labels)[test])
+    assert accuracy > 0.7
+    assert clf.temperature_ > 0
+
+
+def test_bad_parameter_names_the_value() -> None:
+    with pytest.raises(ValueError, match=r"calibration_fraction.*Got 0\.9 instead"):
+        TextClassifier(None, calibration_fraction=0.9).fit(["a b", "c d"], ["x", "y"])
+
+
+def test_fit_temperature_recovers_a_known_temperature() -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 3, size=(20_000, 5))
+    p = softmax(logits, 2.0)
+    y = np.array([rng.choice(5, p=row) for row in p], dtype=np.intp)
+    assert fit_temperature(logits, y) == pytest.approx(2.0, rel=0.1)
+
+
+def test_calibration_split_keeps_every_class_in_training() -> None:
+    y = np.array([0] * 50 + [1] * 3 + [2], dtype=np.intp)
+    train, held = calibration_split(y, 0.2, seed=0)
+    assert set(y[train]) == {0, 1, 2}
+    assert len(held) == 10 and not set(train) & set(held)
+
+
+def routing_frame(n: int = 600, seed: int = 0) -> tuple[pd.DataFrame, list[str]]:
+    """Synthetic tickets whose group follows category and impact, with noise columns."""
+    rng = np.random.default_rng(seed)
+    cat = rng.choice([f"Category {i}" for i in range(6)], n)
+    impact = rng.choice(["1 - High", "2 - Medium", "3 - Low"], n)
+    noise = rng.choice([f"Location {i}" for i in range(30)], n)
+    high = np.char.startswith(impact.astype(str), "1")
+    group = [f"Group {c[-1]}{'H' if h else ''}" for c, h in zip(cat, high, strict=True)]
+    return pd.DataFrame({"category": cat, "impact": impact, "location": noise}), group
+
+
+def test_field_classifier_contract_and_unseen_values() -> None:
+    X, y = routing_frame()
+    clf = FieldClassifier(n_estimators=30, max_depth=3, n_jobs=1)
+    with pytest.raises(NotFittedError):
+        clf.predict_proba(X)
+    assert clone(clf).get_params() == clf.get_params()
+    clf.fit(X.iloc[:500], y[:500])
+    assert np.mean(clf.predict(X.iloc[500:]) == np.array(y[500:])) > 0.95
+    novel = X.iloc[:3].assign(location="Location never seen", category="Category 99")
+    proba = clf.predict_proba(novel)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-9)
+    with pytest.raises(ValueError, match="impact"):
+        clf.predict_proba(X.drop(columns="impact"))
+
+
+@pytest.mark.usefixtures("no_network")
+def test_encoder_offline_deterministic_cached_and_picklable(encoder_cache: Path) -> None:
+    enc = Encoder("minilm-onnx-int8", cache_dir=encoder_cache)
+    texts = ["I lost my card", "How do I top up by bank transfer?", "I lost my card"]
+    first = enc.encode(texts)
+    assert first.dtype == np.float32 and first.shape == (3, enc.dim)
+    np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(first[0], first[2])
+    np.testing.assert_array_equal(enc.encode(texts[:1])[0], first[0])  # LRU hit
+    enc.clear_cache()
+    np.testing.assert_allclose(enc.encode(texts), first, atol=1e-6)  # recomputed, same
+    assert list(encoder_cache.glob("*.int8.onnx")), "export is kept in the caller's cache"
+    again = Encoder("minilm-onnx-int8", cache_dir=encoder_cache)
+    assert again.name == enc.name
+    restored = pickle.loads(pickle.dumps(enc))
+    np.testing.assert_allclose(restored.encode(texts), first, atol=1e-6)
+
+
+def test_encoder_rejects_unknown_kind_and_missing_cache_dir() -> None:
+    with pytest.raises(ValueError, match=r"'kind'.*Got 'bert-large' instead"):
+        Encoder("bert-large", cache_dir=".")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="cache_dir"):
+        Encoder("static")
+
+
+def test_text_classifier_with_encoder_clones_and_shares_it(encoder_cache: Path) -> None:
+    enc = Encoder("minilm-onnx-int8", cache_dir=encoder_cache)
+    texts, labels = banking_slice(n_classes=4, per_class=25)
+    clf = TextClassifier(enc).fit(texts, labels)
+    twin = clone(clf)
+    assert twin.encoder is enc
+    assert np.mean(clf.predict(texts) == np.array(labels)) > 0.9
+
+
+def test_torch_mlp_contract_and_fit(encoder_cache: Path) -> None:
+    enc = Encoder("minilm-onnx-int8", cache_dir=encoder_cache)
+    mlp = EmbeddingMLPClassifier(enc, hidden=64, epochs=15)
+    with pytest.raises(NotFittedError):
+        mlp.predict_proba(["card"])
+    assert clone(mlp).get_params() == mlp.get_params()
+    texts, labels = banking_slice(n_classes=4, per_class=25)
+    proba = mlp.fit(texts, labels).predict_proba(texts)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert np.mean(mlp.predict(texts) == np.array(labels)) > 0.9
+    again = clone(mlp).fit(texts, labels).predict_proba(texts)
+    np.testing.assert_allclose(again, proba, atol=1e-6)  # seeded: same data, same model
