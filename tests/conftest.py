@@ -84,3 +84,12 @@ def tenant(workspace: Workspace) -> Tenant:
     """Tenant ``acme``, acting as the workspace owner (admin)."""
     workspace.create_tenant("acme", "Acme Corp")
     return workspace.tenant("acme")
+
+
+@pytest.fixture
+def plain_tenant(workspace: Workspace) -> Tenant:
+    """Tenant ``plain`` with pseudonymisation switched off through its seam: for tests of the
+    events room on its own (fold semantics), where tokens would hide what is being checked."""
+    workspace.protector_factory = None
+    workspace.create_tenant("plain")
+    return workspace.tenant("plain")

@@ -169,6 +169,13 @@ class Tenant:
         return ingest(self.workspace.db, self.ctx, reader(Path(path), on_read), strict=strict,
                       protector=protector, batch_size=batch_size, seen_tickets=seen_tickets)
 
+    def report(self, **options: Any) -> dict[str, Any]:
+        """The support analytics report (``supportops analytics report``); options as
+        :func:`supportops.analytics.report` takes them (start, end, period, by, top)."""
+        from supportops.analytics import report
+
+        return report(self.workspace.db, self.ctx, **options)
+
     # -- triage (ML imports stay lazy: the foundation must not pay for them) ----------------
 
     @property

@@ -93,3 +93,27 @@ def test_minilm_clusters_follow_banking77_intents(tenant: Tenant, tmp_path: Path
     ids = sorted(data["assignments"])
     ari = adjusted_rand_score([truth[t] for t in ids], [data["assignments"][t] for t in ids])
     assert ari > 0.6, ari
+
+
+def test_hdbscan_finds_blobs_and_marks_noise() -> None:
+    from supportops.analytics.clusters import assign
+
+    rng = np.random.default_rng(0)
+    centres = np.eye(3, 40, dtype=np.float32) * 5
+    blobs = np.vstack([c + rng.normal(0, 0.05, (30, 40)) for c in centres]).astype(np.float32)
+    outlier = np.full((1, 40), 20.0, dtype=np.float32)
+    labels = assign(np.vstack([blobs, outlier]), "hdbscan", min_cluster_size=5)
+    assert len(set(labels[:90].tolist())) == 3 and labels[-1] == -1
+    assert adjusted_rand_score(np.repeat([0, 1, 2], 30), labels[:90]) == 1.0
+
+
+def test_nothing_emerges_without_history_and_contractions_do_not_name() -> None:
+    from supportops.analytics.clusters import emerging
+
+    assert emerging([{"period": 1, "tickets": 40}], 1, None, 5, 2.0) == (40, 0, False)
+    assert emerging([{"period": 2, "tickets": 6}], 2, 1, 5, 2.0) == (6, 0, True)
+    assert emerging([{"period": 1, "tickets": 4}, {"period": 2, "tickets": 6}], 2, 1, 5,
+                    2.0)[2] is False
+    names = distinctive_terms(["it hasn't arrived", "card hasn't arrived", "pin won't work"],
+                              [0, 0, 1])
+    assert "hasn" not in names[0] and "arrived" in names[0]

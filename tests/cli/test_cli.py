@@ -7,8 +7,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-import click
 import pytest
 import typer.main
 
@@ -100,10 +100,10 @@ def test_principal_key_is_printed_once_and_stored_hashed(tmp_path: Path) -> None
     assert key.encode() not in b"".join(p.read_bytes() for p in ws.rglob("*") if p.is_file())
 
 
-def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+def _commands(group: Any, prefix: str = "") -> list[tuple[str, Any]]:
     out = []
     for name, cmd in group.commands.items():
-        if isinstance(cmd, click.Group):
+        if hasattr(cmd, "commands"):  # a command group
             out.extend(_commands(cmd, f"{prefix}{name} "))
         else:
             out.append((prefix + name, cmd))

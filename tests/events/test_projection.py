@@ -32,9 +32,9 @@ def _lifecycle(tmp_path: Path) -> Path:
     ])
 
 
-def test_fold_by_hand(tenant: Tenant, tmp_path: Path) -> None:
-    assert tenant.ingest(_lifecycle(tmp_path), format="jsonl").accepted == 15
-    t = tenant.tickets.get("T-1")
+def test_fold_by_hand(plain_tenant: Tenant, tmp_path: Path) -> None:
+    assert plain_tenant.ingest(_lifecycle(tmp_path), format="jsonl").accepted == 15
+    t = plain_tenant.tickets.get("T-1")
     assert t["status"] == "closed"
     assert t["group"] == "L1" and t["assignee"] == "bo"
     assert t["reassignment_count"] == 2  # L1 -> L2 -> L1
@@ -46,8 +46,8 @@ def test_fold_by_hand(tenant: Tenant, tmp_path: Path) -> None:
     assert t["closed_at"].startswith("2024-03-05T09:00")
     assert t["satisfaction"] == 4
     assert t["subject"] == "cust-1"
-    assert tenant.tickets.count() == 2
-    assert tenant.tickets.count(status="closed") == 1
+    assert plain_tenant.tickets.count() == 2
+    assert plain_tenant.tickets.count(status="closed") == 1
 
 
 def test_rebuild_reaches_identical_state(tenant: Tenant, tmp_path: Path) -> None:

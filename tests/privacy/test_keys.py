@@ -53,7 +53,9 @@ class _FakeKms:
     """An external KMS as a test double, through the same seam."""
 
     name = "fake-kms"
-    wrapped: list[str] = []
+
+    def __init__(self) -> None:
+        self.wrapped: list[str] = []
 
     def wrap(self, tenant_id: str, key: bytes) -> bytes:
         self.wrapped.append(tenant_id)
@@ -64,15 +66,19 @@ class _FakeKms:
 
 
 def test_external_kms_plugs_in(workspace: Workspace, tenant: Tenant) -> None:
-    keys.register_key_provider("fake-kms", lambda path: _FakeKms())
-    workspace.config["key_provider"] = "fake-kms"
-    tenant.privacy.subject_token("CUST-1")
-    assert _FakeKms.wrapped == ["acme"]
-    with workspace.db.begin("acme") as conn:
-        assert conn.execute(select(tenant_keys.c.provider)).scalar() == "fake-kms"
-    workspace.config["key_provider"] = "nope"
-    with pytest.raises(ConfigError, match="nope"):
+    kms = _FakeKms()
+    keys.register_key_provider("fake-kms", lambda path: kms)
+    try:
+        workspace.config["key_provider"] = "fake-kms"
         tenant.privacy.subject_token("CUST-1")
+        assert kms.wrapped == ["acme"]
+        with workspace.db.begin("acme") as conn:
+            assert conn.execute(select(tenant_keys.c.provider)).scalar() == "fake-kms"
+        workspace.config["key_provider"] = "nope"
+        with pytest.raises(ConfigError, match="nope"):
+            tenant.privacy.subject_token("CUST-1")
+    finally:
+        keys._PROVIDERS.pop("fake-kms", None)
 
 
 @pytest.fixture

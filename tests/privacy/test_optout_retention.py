@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -56,18 +58,15 @@ def test_retention_redacts_old_bodies_once(tenant: Tenant, ingested: PiiData) ->
         "privacy.retention", "privacy.retention"]
 
 
-def test_retention_of_message_bodies(tenant: Tenant, tmp_path: object) -> None:
-    from pathlib import Path
-
-    path = Path(str(tmp_path)) / "events.jsonl"
+def test_retention_of_message_bodies(tenant: Tenant, tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
     old, new = "2020-01-01T00:00:00Z", datetime.now(UTC).isoformat()
-    path.write_text("\n".join([
-        '{"type":"ticket.created","ticket_id":"T1","subject":"C1","occurred_at":"%s",'
-        '"payload":{"text":"help"}}' % old,
-        '{"type":"message.added","ticket_id":"T1","subject":"C1","occurred_at":"%s",'
-        '"payload":{"author":"customer","text":"old body"}}' % old,
-        '{"type":"message.added","ticket_id":"T1","subject":"C1","occurred_at":"%s",'
-        '"payload":{"author":"customer","text":"new body"}}' % new]) + "\n")
+    rows = [("ticket.created", old, {"text": "help"}),
+            ("message.added", old, {"author": "customer", "text": "old body"}),
+            ("message.added", new, {"author": "customer", "text": "new body"})]
+    path.write_text("".join(json.dumps({"type": kind, "ticket_id": "T1", "subject": "C1",
+                                        "occurred_at": at, "payload": payload}) + "\n"
+                            for kind, at, payload in rows))
     assert tenant.ingest(path, "jsonl").accepted == 3
     tenant.privacy.set_policy(message_body_days=30)
     assert tenant.privacy.enforce_retention()["messages_redacted"] == 1

@@ -9,6 +9,7 @@ room's MiniLM ``Encoder`` and tests may pass any function. Texts come from each 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -56,8 +57,30 @@ def assign(vectors: npt.NDArray[np.float32], method: str = "kmeans", k: int | No
         return np.asarray(model.fit_predict(vectors), dtype=np.int64)
     from sklearn.cluster import HDBSCAN
 
-    labels = HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean").fit_predict(vectors)
+    labels = HDBSCAN(min_cluster_size=min_cluster_size, copy=True).fit_predict(
+        reduce(vectors, seed=seed))
     return np.asarray(labels, dtype=np.int64)
+
+
+def reduce(vectors: npt.NDArray[np.float32], dims: int = 32, seed: int = 0
+           ) -> npt.NDArray[np.float32]:
+    """PCA to a few dozen dimensions: density clustering is slow and weak in 384."""
+    if vectors.shape[1] <= dims or len(vectors) <= dims:
+        return vectors
+    from sklearn.decomposition import PCA
+
+    return np.asarray(PCA(n_components=dims, random_state=seed).fit_transform(vectors),
+                      dtype=np.float32)
+
+
+_CONTRACTION = re.compile(r"n't\b|'(?:s|re|ve|ll|d|m)\b")
+
+
+def _plain_words(text: str) -> str:
+    """Lower-case without contractions ("hasn't" -> "has"), so their stems don't name
+    clusters."""
+    text = text.lower().replace("\u2019", "'").replace("won't", "will").replace("can't", "can")
+    return _CONTRACTION.sub("", text)
 
 
 def distinctive_terms(texts: Sequence[str], labels: Sequence[int], n_terms: int = 5
@@ -70,7 +93,8 @@ def distinctive_terms(texts: Sequence[str], labels: Sequence[int], n_terms: int 
     if not ids:
         return {}
     docs = [" ".join(t for t, c in zip(texts, labels, strict=True) if c == cid) for cid in ids]
-    vectorizer = CountVectorizer(stop_words="english", token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]+\b")
+    vectorizer = CountVectorizer(stop_words="english", preprocessor=_plain_words,
+                                 token_pattern=r"(?u)\b[a-z][a-z]+\b")
     try:
         counts = vectorizer.fit_transform(docs).toarray().astype(np.float64)
     except ValueError:  # nothing but stop words
@@ -116,9 +140,12 @@ def trend(snap: Snapshot, ticket_ids: Sequence[str], labels: Sequence[int], peri
 def emerging(series: list[dict[str, Any]], current: Any, previous: Any, min_size: int,
              growth: float) -> tuple[int, int, bool]:
     """This period's and last period's counts, and whether the cluster grows fast: at least
-    ``min_size`` tickets now and ``growth`` times last period's (an absent cluster counts 1)."""
+    ``min_size`` tickets now and ``growth`` times last period's (an absent cluster counts 1;
+    with no earlier period at all, nothing is emerging)."""
     by_period = {s["period"]: s["tickets"] for s in series}
     now, before = by_period.get(current, 0), by_period.get(previous, 0)
+    if previous is None:  # one period of history: nothing to grow from
+        return now, before, False
     return now, before, now >= min_size and now >= growth * max(before, 1)
 
 

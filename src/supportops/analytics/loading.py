@@ -8,9 +8,10 @@ security applies and no code path reads another tenant's rows.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -118,11 +119,19 @@ def _payload(db: Database) -> Any:
     return events.c.payload
 
 
+def _attributes(db: Database) -> Any:
+    """Only ``made_sla`` is needed; SQLite trims the attributes to it (same JSON shape)."""
+    if db.engine.dialect.name == "sqlite":
+        made = func.json_extract(tickets.c.attributes, "$.made_sla")
+        return func.json_object("made_sla", made).label("attributes")
+    return tickets.c.attributes
+
+
 def _read(
     db: Database, ctx: Context, start: datetime | None, end: datetime | None
 ) -> tuple[list[Any], list[Any], int, datetime | None]:
-    t_stmt = select(*[_plain(tickets.c[n], n) for n in TICKET_COLUMNS]).where(
-        *_ticket_filter(ctx, None, None))
+    t_columns = [_plain(tickets.c[n], n) for n in TICKET_COLUMNS[:-1]] + [_attributes(db)]
+    t_stmt = select(*t_columns).where(*_ticket_filter(ctx, None, None))
     e_columns = [_plain(events.c[n], n) for n in EVENT_COLUMNS[:-1]] + [_payload(db)]
     e_stmt = select(*e_columns).where(
         events.c.tenant_id == ctx.tenant_id, events.c.ticket_id.is_not(None))
@@ -139,10 +148,11 @@ def _read(
 
 
 def _utc(value: Any) -> datetime | None:
-    """``max()`` loses the column type on SQLite (a string comes back)."""
-    if value is None or isinstance(value, datetime):
-        return value.replace(tzinfo=None) if value is not None else None
-    return datetime.fromisoformat(str(value)).replace(tzinfo=None)
+    """Naive UTC, as DuckDB holds times (SQLite may hand back a string)."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def load(
@@ -151,12 +161,12 @@ def load(
     start: datetime | None = None,
     end: datetime | None = None,
     *,
-    threads: int = 2,
+    threads: int | None = None,
 ) -> Snapshot:
     """Read the tenant's tickets (all: the backlog needs older ones too) and the events of
     tickets opened in ``[start, end)`` into DuckDB tables ``t`` and ``ev``."""
     t_rows, e_rows, position, as_of = _read(db, ctx, start, end)
-    con = duckdb.connect(config={"threads": threads})
+    con = duckdb.connect(config={"threads": threads or min(os.cpu_count() or 1, 8)})
     con.register("t_raw", _to_arrow(t_rows, TICKET_COLUMNS))
     con.register("ev_raw", _to_arrow(e_rows, EVENT_COLUMNS))
     chosen = _ARRAY_PATHS if db.engine.dialect.name == "sqlite" else _PATHS

@@ -14,9 +14,14 @@ PeriodOpt = Annotated[str, typer.Option("--period", help="day, week or month.")]
 FromOpt = Annotated[str | None, typer.Option("--from", help="Tickets opened on/after (ISO date).")]
 ToOpt = Annotated[str | None, typer.Option("--to", help="Tickets opened before (ISO date).")]
 
-analytics_app = typer.Typer(help="Support metrics, process view, root-cause clusters.",
-                            no_args_is_help=True)
-sla_app = typer.Typer(help="Per-priority SLA targets of a tenant.", no_args_is_help=True)
+analytics_app = typer.Typer(
+    help="Support metrics, process view, root-cause clusters.\n\n"
+         "Example: supportops analytics report --tenant acme --json",
+    no_args_is_help=True)
+sla_app = typer.Typer(
+    help="Per-priority SLA targets of a tenant.\n\n"
+         "Example: supportops analytics sla set '1 - Critical' --resolution-hours 4 --tenant acme",
+    no_args_is_help=True)
 analytics_app.add_typer(sla_app, name="sla")
 console = Console()
 

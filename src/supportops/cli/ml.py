@@ -42,18 +42,23 @@ def _tenant(workspace: Path | None, tenant: str, principal: str | None,
 @train_app.command("triage")
 def train_triage(
     data: Annotated[Path, typer.Option("--data", help="Training file (ingested if needed).")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="banking77, csv, servicenow-incidents, jsonl, ...")],
+    fmt: Annotated[str, typer.Option(
+        "--format", "-f", help="banking77, csv, servicenow-incidents, jsonl, ...")],
     target: Annotated[str, typer.Option(help="Label: category, group, priority, ...")],
     name: NameOpt,
     tenant: MlTenantOpt = "default",
     kind: Annotated[str, typer.Option(help="auto, text or fields.")] = "auto",
-    encoder: Annotated[str, typer.Option(help="Sentence encoder path for text models.")] = "minilm-onnx-int8",
-    precision: Annotated[float, typer.Option(min=0.0, max=1.0, help="Precision target of the abstention threshold.")] = 0.95,
+    encoder: Annotated[str, typer.Option(help=(
+        "Sentence encoder of text models: minilm-onnx-int8, static, minilm, "
+        "or none (TF-IDF n-grams only)."))] = "minilm-onnx-int8",
+    precision: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Precision target of the abstention threshold.")] = 0.95,
     workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Ingest, snapshot, train, evaluate on a held-out part, register, make champion.
 
-    Example: supportops train triage --data train.csv --format banking77 --target category --name intents --json
+    Example: supportops train triage --data train.csv --format banking77 --target category
+    --name intents --json
     """
     handle = _tenant(workspace, tenant, acting_as, create=True)
     result = handle.train_triage(data, fmt, target, name, kind=kind, encoder=encoder,
@@ -79,7 +84,7 @@ def _read_lines(path: Path) -> list[dict[str, Any]]:
                 obj = orjson.loads(raw)
             except orjson.JSONDecodeError as err:
                 raise ValidationFailed(f"{path}: line {number} is not JSON ({err}).") from None
-            if not isinstance(obj, dict) or "text" not in obj and len(obj) <= 1:
+            if not isinstance(obj, dict) or ("text" not in obj and len(obj) <= 1):
                 raise ValidationFailed(f"{path}: line {number} needs an object with 'id' and "
                                        f"'text' (or structured fields).")
             lines.append(obj)
@@ -91,7 +96,8 @@ def predict_triage(
     name: NameOpt,
     file: Annotated[Path, typer.Option("--file", help='JSON Lines: {"id": ..., "text": ...}.')],
     tenant: MlTenantOpt = "default",
-    write_back: Annotated[bool, typer.Option(help="Record confident predictions on existing tickets as events.")] = False,
+    write_back: Annotated[bool, typer.Option(
+        help="Record confident predictions on existing tickets as events.")] = False,
     batch: Annotated[int, typer.Option(min=1, help="Lines per batch.")] = 1024,
     workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
 ) -> None:
@@ -108,8 +114,7 @@ def predict_triage(
     for start in range(0, len(lines), batch):
         records = server.predict(lines[start : start + batch])
         if write_back and server.version is not None:
-            model, _ = handle.triage_models.load(name)
-            handle.triage_models.write_back(name, server.version, model.target, records)
+            handle.triage_models.write_back(name, server.version, server.target, records)
         for record in records:
             if as_json:
                 emit_jsonl(record)

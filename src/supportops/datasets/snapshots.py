@@ -29,13 +29,13 @@ from supportops.events import log
 from supportops.events.projection import TicketState, apply
 from supportops.events.schemas import Event
 from supportops.governance import audit, lineage
-from supportops.governance.context import Context
+from supportops.governance.context import Context, Role
 from supportops.privacy.optout import opted_out_subjects
 from supportops.storage import Database
 from supportops.storage.schema import tenants
 
 LABELS = ("category", "group", "priority", "status", "channel", "assignee")
-SNAPSHOT_ROLES = ("admin", "ml_engineer")
+SNAPSHOT_ROLES: tuple[Role, ...] = ("admin", "ml_engineer")
 
 
 @dataclass(frozen=True)
@@ -92,9 +92,11 @@ def _text(created: Event | None) -> str:
 
 
 def fold_tickets(stream: Iterable[Event]) -> dict[str, _Row]:
+    """One row per ticket. Events a model wrote back (their payload names a ``model``) are
+    not folded in: labels are what people decided, never a model's own guesses."""
     rows: dict[str, _Row] = {}
     for ev in stream:
-        if ev.ticket_id is None:
+        if ev.ticket_id is None or ev.payload.get("model") is not None:
             continue
         row = rows.get(ev.ticket_id)
         if row is None:
@@ -143,10 +145,14 @@ def _position(db: Database, ctx: Context) -> int:
             tenants.c.id == ctx.tenant_id)).scalar_one())
 
 
-def _bounded(stream: Iterator[Event], position: int) -> Iterator[Event]:
+def _bounded(stream: Iterator[Event], position: int, erased: list[int]) -> Iterator[Event]:
+    """Events up to ``position``; counts erased openings in ``erased[0]`` on the way (erasure
+    cuts a tombstone's ticket link, so the fold never sees which ticket it was)."""
     for ev in stream:
         if ev.seq > position:
             return
+        if ev.redacted_at is not None and ev.type == "ticket.created":
+            erased[0] += 1
         yield ev
 
 
@@ -154,18 +160,25 @@ def build_records(
     db: Database, ctx: Context, position: int, *, ticket_ids: set[str] | None = None,
     require: str | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Rows of the snapshot and what was excluded (opted-out subjects, erased tickets)."""
+    """Rows of the snapshot and what was excluded (opted-out subjects, erased tickets).
+
+    A ticket whose opening is not in the log (erased, with later events of other authors
+    left) has no text and no open-time fields: it is left out too."""
     opted_out = opted_out_subjects(db, ctx, as_of=position)
-    rows = fold_tickets(_bounded(log.iter_events(db, ctx, batch=20000), position))
+    erased_openings = [0]
+    rows = fold_tickets(_bounded(log.iter_events(db, ctx, batch=20000), position,
+                                 erased_openings))
     records: list[dict[str, Any]] = []
     excluded_subjects: set[str] = set()
-    erased = 0
+    if ticket_ids is None:
+        erased = erased_openings[0]
+    else:  # the asked-for tickets whose opening is gone
+        erased = sum(1 for t in ticket_ids if t not in rows or rows[t].created is None)
     for ticket_id in sorted(rows):
         row = rows[ticket_id]
         if ticket_ids is not None and ticket_id not in ticket_ids:
             continue
-        if row.redacted:
-            erased += 1
+        if row.redacted or row.created is None:
             continue
         if row.state.subject is not None and row.state.subject in opted_out:
             excluded_subjects.add(row.state.subject)
@@ -247,15 +260,20 @@ def get_snapshot(db: Database, ctx: Context, snapshot_id: str) -> Snapshot:
 
 def rebuild_flagged(db: Database, ctx: Context, root: Path) -> list[dict[str, str]]:
     """Carry out erasure's pending snapshot rebuilds: a new snapshot without the erased data
-    replaces each flagged one, whose file is deleted. Returns old -> new ids."""
+    replaces each flagged one, whose file is deleted. A snapshot of chosen tickets is rebuilt
+    from the same tickets (less the erased ones). Returns old -> new ids."""
     ctx.require(*SNAPSHOT_ROLES, action="rebuild dataset snapshots")
     done: list[dict[str, str]] = []
     for action in lineage.pending(db, ctx):
         if action["action"] != "rebuild_snapshot":
             continue
         old = get_snapshot(db, ctx, action["target"])
+        same_tickets = None
+        if old.filters.get("tickets") is not None and old.path.exists():
+            same_tickets = {str(t) for t in pq.read_table(old.path, columns=["ticket_id"])
+                            .column("ticket_id").to_pylist()}
         new = create_snapshot(db, ctx, root, old.name, position=_position(db, ctx),
-                              require=old.filters.get("require"))
+                              ticket_ids=same_tickets, require=old.filters.get("require"))
         old.path.unlink(missing_ok=True)
         with db.begin(ctx.tenant_id) as conn:
             conn.execute(update(dataset_snapshots).where(

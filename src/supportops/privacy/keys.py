@@ -27,7 +27,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Connection, Table, delete, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from supportops import settings
 from supportops.errors import ConfigError
@@ -117,12 +116,26 @@ def _decode_master(value: str) -> bytes:
     return raw
 
 
+def _db_value(value: object, sqlite: bool) -> object:
+    """What ``UTCDateTime`` would store for a datetime; anything else as it is."""
+    if not isinstance(value, datetime):
+        return value
+    naive = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    return naive.isoformat(sep=" ", timespec="microseconds") if sqlite else naive
+
+
 def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, object]]) -> None:
-    """Insert rows, skipping those whose primary key exists (both back-ends)."""
+    """Insert rows (identical keys), skipping those whose key exists: one driver
+    ``executemany`` with ``ON CONFLICT DO NOTHING`` (SQLite and PostgreSQL alike)."""
     if not rows:
         return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+    columns = list(rows[0])
+    sqlite = conn.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
+           f"({', '.join([mark] * len(columns))}) ON CONFLICT DO NOTHING")
+    conn.exec_driver_sql(sql, [tuple(_db_value(row[c], sqlite) for c in columns)
+                               for row in rows])
 
 
 def _derive(key: bytes, purpose: bytes) -> bytes:

@@ -4,8 +4,8 @@ Identity fields (customer id, names, e-mail, phone, assignees, person-like attri
 replaced wholesale by a typed token; free text goes through the PII detector, batched over the
 whole ingest batch, and every span becomes a token too. Values a subject's records declare in
 the batch (its customer id, name, e-mail...) are also replaced wherever they occur in that
-subject's free text, so that a detector miss cannot leak a value the input itself names. Originals go to the vault under
-the subject's key, in the append's transaction.
+subject's free text, so that a detector miss cannot leak a value the input itself names.
+Originals go to the vault under the subject's key, in the append's transaction.
 """
 
 from __future__ import annotations
@@ -53,21 +53,27 @@ _KEY_KINDS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("ssn", "national", "passport", "nino", "tax_id", "license"), "NATIONAL_ID"),
     (("birth", "dob"), "DATE_OF_BIRTH"),
     (("address", "street", "postcode", "zip", "city"), "LOCATION"),
-    (("ip_", "_ip", "ip"), "IP_ADDRESS"),
+    (("ip",), "IP_ADDRESS"),
     (("name", "caller", "owner", "customer", "assignee", "contact", "user", "agent"), "PERSON"),
 )
+
+
+#: Words that make a person-like attribute name descriptive ("owner_country", "user_group").
+_NOT_PERSONAL = ("country", "count", "group", "level", "type", "status", "category")
 
 
 @lru_cache(maxsize=4096)
 def attribute_kind(key: str) -> str | None:
     """Token kind of an attribute whose name says it holds personal data (else ``None``)."""
-    k = key.lower().replace(" ", "_")
-    if k.endswith("_by"):
-        return "PERSON"
+    k = key.lower().replace(" ", "_").replace("-", "_")
     for needles, kind in _KEY_KINDS:
         if any(k == n or (len(n) > 3 and n in k) or k.startswith(n + "_") or
                k.endswith("_" + n) for n in needles):
+            if kind == "PERSON" and any(word in k for word in _NOT_PERSONAL):
+                return None
             return kind
+    if k.endswith("_by") and not any(word in k for word in _NOT_PERSONAL):
+        return "PERSON"
     return None
 
 
@@ -143,7 +149,7 @@ class Pseudonymiser:
             self._attributes(batch, index, attributes, free=True)
         state = payload.get("state")
         if isinstance(state, dict):
-            self._replace_path(batch, index, state, "assignee", "PERSON")
+            self._replace(batch, index, state, "assignee", "PERSON")
             if isinstance(state.get("attributes"), dict):
                 self._attributes(batch, index, state["attributes"], free=False)
         for key in FREE_TEXT.get(draft.type, ()):
@@ -156,20 +162,25 @@ class Pseudonymiser:
         holder: Any = payload
         for part in parents:
             holder = holder.get(part) if isinstance(holder, dict) else None
-        if isinstance(holder, dict) and isinstance(holder.get(leaf), str) and holder[leaf]:
-            value = holder[leaf]
+        if isinstance(holder, dict):
+            self._replace(batch, index, holder, leaf, kind)
+
+    def _replace(self, batch: _Batch, index: int, holder: dict[str, Any], key: str,
+                 kind: str) -> None:
+        value = holder.get(key)
+        if isinstance(value, str) and value:
             batch.known[batch.subjects[index]][value] = kind
-            holder[leaf] = self.tokenise(batch, index, kind, value)
+            holder[key] = self.tokenise(batch, index, kind, value)
 
     def _attributes(self, batch: _Batch, index: int, attributes: dict[str, Any],
                     free: bool) -> None:
         for key, value in attributes.items():
-            if not isinstance(value, str) or not value.strip():
+            if value.__class__ is not str or not value:
                 continue
             kind = attribute_kind(key)
             if kind is not None:
-                self._replace_path(batch, index, attributes, key, kind)
-            elif free:
+                self._replace(batch, index, attributes, key, kind)
+            elif free and value.strip():
                 batch.slots.append(_Slot(index, attributes, key))
 
     # -- free text ----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from supportops.privacy.keys import Keyring, insert_ignore
 from supportops.privacy.tables import vault
 
 #: A pseudonym in stored text: ``<EMAIL_ADDRESS_1f3a9c2b7d10e4f5>``.
-TOKEN_RE = re.compile(r"<([A-Z][A-Z_]*)_([0-9a-f]{16})>")
+TOKEN_RE = re.compile(r"<([A-Z][A-Z0-9_]*)_([0-9a-f]{16})>")
 #: Vault subject for values of events that name no data subject.
 UNATTRIBUTED = "<UNATTRIBUTED>"
 _CHUNK = 2000

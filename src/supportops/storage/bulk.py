@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -16,6 +17,7 @@ from sqlalchemy import Connection, Table
 from supportops.storage.schema import UTCDateTime
 
 
+@lru_cache(maxsize=65536)
 def _sqlite_datetime(value: datetime) -> str:
     v = value.astimezone(UTC) if value.tzinfo else value
     return (f"{v.year:04d}-{v.month:02d}-{v.day:02d} {v.hour:02d}:{v.minute:02d}:"

@@ -30,14 +30,33 @@ LEAKY = frozenset({"group", "assignee", "status", "resolved_by", "closed_code", 
                    "sys_created_at", "sys_created_by", "opened_by", "notify", "activity"})
 
 
+#: The value of a field that a row does not have (one category of its own for the trees).
+MISSING = "<missing>"
+
+
 def row_fields(row: dict[str, Any]) -> dict[str, Any]:
-    """Open-time fields of a snapshot row (or a predict input line)."""
+    """Open-time fields of a snapshot row (or a predict input line).
+
+    Only a row without ``open_fields`` at all (a bare dict of fields) falls back to its own
+    ``channel`` / ``category`` / ``priority``: in a snapshot row those columns are the
+    ticket's final state, known only later, so they never stand in for a missing open value.
+    """
     raw = row.get("open_fields")
-    fields = dict(orjson.loads(raw)) if isinstance(raw, str) else dict(raw or {})
-    for key in ("channel", "category", "priority"):
-        if key not in fields and row.get(key) is not None:
-            fields[key] = row[key]
-    return fields
+    if raw is None:
+        return {k: row[k] for k in ("channel", "category", "priority") if row.get(k) is not None}
+    return dict(orjson.loads(raw)) if isinstance(raw, str) else dict(raw)
+
+
+def field_frame(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> Any:
+    """Open-time fields as a frame of strings, one column per field (sorted when not given);
+    absent and null values are :data:`MISSING`, so every cell is a plain ``str``."""
+    import pandas as pd
+
+    records = [{k: str(v) for k, v in row_fields(r).items() if v is not None} for r in rows]
+    if columns is None:
+        columns = sorted({k for record in records for k in record})
+    return pd.DataFrame({c: pd.Series([rec.get(c, MISSING) for rec in records], dtype=object)
+                         for c in columns}, columns=list(columns))
 
 
 class TriageModel(BaseEstimator):  # type: ignore[misc]
@@ -67,16 +86,7 @@ class TriageModel(BaseEstimator):  # type: ignore[misc]
     def _inputs(self, rows: Sequence[dict[str, Any]]) -> Any:
         if self.kind == "text":
             return [str(r.get("text") or "") for r in rows]
-        import pandas as pd
-
-        frame = pd.DataFrame([row_fields(r) for r in rows])
-        columns = getattr(self, "columns_", None)
-        if columns is None:
-            return frame
-        for column in columns:
-            if column not in frame:
-                frame[column] = None
-        return frame[columns]
+        return field_frame(rows, getattr(self, "columns_", None))
 
     def fit(self, rows: Sequence[dict[str, Any]], y: Sequence[Any]) -> TriageModel:
         if self.kind not in ("text", "fields"):
@@ -90,8 +100,9 @@ class TriageModel(BaseEstimator):  # type: ignore[misc]
                                             random_state=self.random_state, stratify=stratify)
         fit_rows = [rows[i] for i in fit_idx]
         if self.kind == "fields":
-            frame = self._inputs(rows)
-            self.columns_ = [c for c in frame.columns if c not in LEAKY and c != self.target]
+            frame = field_frame(rows)
+            self.columns_: list[str] | None = [c for c in frame.columns
+                                               if c not in LEAKY and c != self.target]
             self.classifier_ = FieldClassifier(self.columns_, random_state=self.random_state)
         else:
             self.columns_ = None

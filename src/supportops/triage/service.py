@@ -8,6 +8,7 @@ record lineage, and make it ``champion``. Promotion and rollback are audited.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,13 +17,14 @@ from typing import Any
 
 import numpy as np
 from sklearn.model_selection import train_test_split
+from sqlalchemy import Connection
 
 from supportops.datasets.snapshots import LABELS, create_snapshot, fold_tickets, to_record
 from supportops.errors import ValidationFailed
 from supportops.events.ingest import Parsed, validate_draft
 from supportops.events.schemas import Event, EventDraft
 from supportops.governance import audit, lineage
-from supportops.governance.context import Context
+from supportops.governance.context import Context, Role
 from supportops.ml import embedding_cache
 from supportops.ml.embeddings import Encoder
 from supportops.ml.registry import DatasetRef, Registry
@@ -30,9 +32,12 @@ from supportops.storage import Database
 from supportops.triage.abstention import coverage_at_precision, triage_metrics
 from supportops.triage.model import TriageModel
 
-TRAIN_ROLES = ("admin", "ml_engineer")
+TRAIN_ROLES: tuple[Role, ...] = ("admin", "ml_engineer")
 TEST_FRACTION = 0.2
 DEFAULT_ENCODER = "minilm-onnx-int8"
+#: ``--encoder none``: text models on TF-IDF word and char n-grams alone (no sentence
+#: encoder to build or load: fast cold starts, small models, quick tests).
+NO_ENCODER = "none"
 
 
 @dataclass
@@ -47,7 +52,11 @@ class TriageService:
     def registry(self) -> Registry:
         return Registry.for_workspace(self.workspace_path)
 
-    def encoder(self, kind: str = DEFAULT_ENCODER) -> Encoder:
+    def encoder(self, kind: str = DEFAULT_ENCODER) -> Encoder | None:
+        """The sentence encoder ``kind`` (see ``ml.embeddings.KINDS``), or None for ``"none"``
+        (TF-IDF n-grams only)."""
+        if kind == NO_ENCODER:
+            return None
         return Encoder(kind, self.workspace_path / "artifacts" / "encoders")  # type: ignore[arg-type]
 
     # -- training --------------------------------------------------------------------------
@@ -95,48 +104,57 @@ class TriageService:
     # -- registry --------------------------------------------------------------------------
 
     def promote(self, name: str, version: str, alias: str = "champion") -> dict[str, Any]:
-        """Point ``alias`` at ``version``; the old champion becomes ``challenger``'s fallback."""
+        """Point ``alias`` at ``version``; a new champion goes on top of the champion history
+        that :meth:`rollback` walks back."""
         self.ctx.require(*TRAIN_ROLES, action="promote models")
-        previous = self.registry.alias(self.ctx.tenant_id, name, alias)
-        self.registry.set_alias(self.ctx.tenant_id, name, alias, version)
-        with self.db.begin(self.ctx.tenant_id) as conn:
-            lineage.record_deployment(conn, self.ctx, name, version, alias)
+        tenant = self.ctx.tenant_id
+        previous = self.registry.alias(tenant, name, alias)
+        self.registry.set_alias(tenant, name, alias, version)
+        if alias == "champion":
+            history = self.registry.champion_history(tenant, name)
+            if not history or history[-1] != version:
+                self.registry.set_champion_history(tenant, name, [*history, version])
+        with self.db.begin(tenant) as conn:
+            self._record_deployment(conn, name, version, alias)
             audit.record(conn, self.ctx, "model.promote", details={
                 "model": name, "version": version, "alias": alias, "previous": previous})
         _bump_pointer(self.workspace_path, self.ctx.tenant_id, name)
         return {"model": name, "alias": alias, "version": version, "previous": previous}
 
     def rollback(self, name: str) -> dict[str, Any]:
-        """Make the champion before the current one champion again."""
+        """Make the champion before the current one champion again (each rollback walks one
+        step further back through the promotions)."""
         self.ctx.require(*TRAIN_ROLES, action="roll back models")
-        current = self.registry.alias(self.ctx.tenant_id, name, "champion")
-        history = [d for d in self._deployments(name) if d != current]
+        tenant = self.ctx.tenant_id
+        current = self.registry.alias(tenant, name, "champion")
+        history = self.registry.champion_history(tenant, name)
+        while history and history[-1] == current:
+            history.pop()
         if current is None or not history:
             raise ValidationFailed(f"Model {name!r} has no earlier champion to roll back to.")
         target = history[-1]
-        self.registry.set_alias(self.ctx.tenant_id, name, "champion", target)
-        with self.db.begin(self.ctx.tenant_id) as conn:
-            lineage.record_deployment(conn, self.ctx, name, target, "champion")
+        self.registry.set_alias(tenant, name, "champion", target)
+        self.registry.set_champion_history(tenant, name, history)
+        with self.db.begin(tenant) as conn:
+            self._record_deployment(conn, name, target, "champion")
             audit.record(conn, self.ctx, "model.rollback", details={
                 "model": name, "from": current, "to": target})
         _bump_pointer(self.workspace_path, self.ctx.tenant_id, name)
         return {"model": name, "alias": "champion", "version": target, "previous": current}
 
-    def _deployments(self, name: str) -> list[str]:
-        """Champion versions in the order they were deployed, repeats collapsed."""
+    def _record_deployment(self, conn: Connection, name: str, version: str,
+                           target: str) -> None:
+        """Lineage keeps each (version, target) once, from its first deployment; the order of
+        promotions and rollbacks is in the champion history and the audit log."""
         from sqlalchemy import select
 
         from supportops.governance.tables import lineage_deployments as dep
 
-        with self.db.begin(self.ctx.tenant_id) as conn:
-            rows = conn.execute(select(dep.c.version).where(
-                dep.c.tenant_id == self.ctx.tenant_id, dep.c.model_name == name,
-                dep.c.target == "champion").order_by(dep.c.deployed_at)).scalars().all()
-        out: list[str] = []
-        for v in rows:
-            if not out or out[-1] != v:
-                out.append(v)
-        return out
+        known = conn.execute(select(dep.c.version).where(
+            dep.c.tenant_id == self.ctx.tenant_id, dep.c.model_name == name,
+            dep.c.version == str(version), dep.c.target == target)).first()
+        if known is None:
+            lineage.record_deployment(conn, self.ctx, name, version, target)
 
     def models(self, name: str | None = None) -> list[dict[str, Any]]:
         versions = self.registry.versions(self.ctx.tenant_id, name)
@@ -300,7 +318,9 @@ def _bump_pointer(workspace_path: Path, tenant_id: str, name: str) -> None:
     """Serving processes watch this file's mtime to hot-swap at once on promotion."""
     pointer = serving_pointer(workspace_path, tenant_id, name)
     pointer.parent.mkdir(parents=True, exist_ok=True)
-    pointer.write_text(str(time.time_ns()))
+    fresh = pointer.with_name(f"{pointer.name}.{os.getpid()}.tmp")
+    fresh.write_text(str(time.time_ns()))
+    fresh.replace(pointer)  # atomic: a reader sees the old stamp or the new one, never half
 
 
 def serving_pointer(workspace_path: Path, tenant_id: str, name: str) -> Path:

@@ -1,7 +1,9 @@
 """In-process serving: load the champion once, hot-swap it the moment it is promoted.
 
-Promotion and rollback touch a per-model stamp file; each call compares its mtime (a ``stat``,
-microseconds) and reloads from the registry only when it changed.
+Promotion and rollback replace a per-model stamp file holding a fresh nanosecond stamp; each
+call reads it (a few microseconds) and reloads from the registry only when it changed. The
+content is compared, not the mtime: two promotions inside one filesystem timestamp tick
+would leave the mtime unchanged.
 """
 
 from __future__ import annotations
@@ -27,19 +29,30 @@ class TriageServer:
         self.service = service
         self.name = name
         self._pointer = serving_pointer(service.workspace_path, service.ctx.tenant_id, name)
-        self._stamp: float | None = None
+        self._stamp: str | None = None
         self._model: TriageModel | None = None
         self.version: str | None = None
         self._lock = threading.Lock()
 
+    def _read_stamp(self) -> str:
+        try:
+            return self._pointer.read_text()
+        except FileNotFoundError:
+            return ""
+
     def _current(self) -> TriageModel:
-        stamp = self._pointer.stat().st_mtime_ns if self._pointer.exists() else 0.0
+        stamp = self._read_stamp()
         if self._model is None or stamp != self._stamp:
             with self._lock:
                 if self._model is None or stamp != self._stamp:
                     self._model, self.version = self.service.load(self.name)
                     self._stamp = stamp
         return self._model
+
+    @property
+    def target(self) -> str:
+        """The label the served model predicts (``category``, ``group``, ...)."""
+        return str(self._current().target)
 
     def predict(self, lines: Sequence[dict[str, Any]], top_k: int = 3) -> list[dict[str, Any]]:
         """Prediction records (``{id, label|None, confidence, top, abstained}``) for lines."""

@@ -9,6 +9,7 @@ where the source system ended.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,22 @@ def _sn_time(row: dict[str, str], column: str) -> datetime | None:
         return parse_dayfirst(value)
     except (ValueError, TypeError):
         raise FieldError(column, f"not a D/M/YYYY HH:MM timestamp: {value!r}") from None
+
+
+def _sn_iso(row: dict[str, str], column: str) -> str | None:
+    """ISO form of a ServiceNow time column (values repeat a lot, so conversions are cached)."""
+    value = row[column]
+    if value == _MISSING or value == "":
+        return None
+    try:
+        return _iso_dayfirst(value)
+    except (ValueError, TypeError):
+        raise FieldError(column, f"not a D/M/YYYY HH:MM timestamp: {value!r}") from None
+
+
+@lru_cache(maxsize=65536)
+def _iso_dayfirst(value: str) -> str:
+    return parse_dayfirst(value).isoformat()
 
 
 def _transition(prev: dict[str, Any] | None, cur: dict[str, Any], reopened: bool) -> str:
@@ -106,9 +123,9 @@ def _servicenow_row(row: dict[str, str], prev: dict[str, Any] | None) -> tuple[E
         "status": _opt(row["incident_state"]), "priority": _opt(row["priority"]),
         "category": _opt(row.get("category", "?")), "group": _opt(row["assignment_group"]),
         "assignee": _opt(row.get("assigned_to", "?")), "channel": _opt(row.get("contact_type", "?")),
-        "opened_at": opened.isoformat() if opened else None,
-        "resolved_at": (t.isoformat() if (t := _sn_time(row, "resolved_at")) else None),
-        "closed_at": (t.isoformat() if (t := _sn_time(row, "closed_at")) else None),
+        "opened_at": _sn_iso(row, "opened_at"),
+        "resolved_at": _sn_iso(row, "resolved_at"),
+        "closed_at": _sn_iso(row, "closed_at"),
         "reassignment_count": reassignments, "reopen_count": reopens,
         "attributes": {k: _opt(row[k]) for k in SN_ATTRIBUTES if k in row},
     }
