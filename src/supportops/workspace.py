@@ -182,7 +182,8 @@ class Tenant:
     def triage_models(self) -> TriageService:
         from supportops.triage.service import TriageService
 
-        return TriageService(self.workspace.db, self.ctx, self.workspace.path)
+        privacy = self.privacy if self.workspace.protector_factory else None
+        return TriageService(self.workspace.db, self.ctx, self.workspace.path, privacy)
 
     def train_triage(self, data: str | Path, format: str, target: str, name: str,  # noqa: A002
                      **options: Any) -> dict[str, Any]:

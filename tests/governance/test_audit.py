@@ -112,3 +112,16 @@ def test_reading_the_audit_log_is_privileged(workspace: Workspace, tenant: Tenan
     tenant.create_principal("dave", "analyst", "person")
     with pytest.raises(PermissionDenied):
         workspace.tenant("acme", principal="dave").audit.verify()
+
+
+def test_principal_changes_are_audited(workspace: Workspace, tenant: Tenant) -> None:
+    from supportops.governance import roles
+
+    tenant.create_principal("erin", "analyst", "person")
+    assert roles.set_principal_role(workspace.db, tenant.ctx, "erin", "agent") == "analyst"
+    assert workspace.tenant("acme", principal="erin").ctx.role == "agent"
+    roles.disable_principal(workspace.db, tenant.ctx, "erin")
+    actions = [(e.action, e.subject) for e in tenant.audit.list(action="principal.*")]
+    assert actions == [("principal.create", "erin"), ("principal.role_change", "erin"),
+                       ("principal.disable", "erin")]
+    assert tenant.audit.verify().ok

@@ -236,28 +236,27 @@ def test_train_predict_eval_promote_rollback_and_write_back(
     served = tenant.triage(probe["text"], name="intents")  # same handle: hot-swapped
     assert served["version"] == "2" and {lab for lab, _ in served["top"]} <= set(narrow)
 
-    def cli_top_labels() -> set[str]:
-        (rec,) = _jsonl(ws, "predict", "triage", "--name", "intents", "--file",
-                        str(write_jsonl(tmp_path / "one.jsonl", [inputs[-1]])))
-        return {lab for lab, _ in rec["top"]}
-
-    assert cli_top_labels() <= set(narrow)
     rolled = _json(ws, "models", "rollback", "intents")
     assert (rolled["version"], rolled["previous"]) == ("1", "2")
     assert tenant.triage(probe["text"], name="intents")["version"] == "1"
-    assert not cli_top_labels() <= set(narrow)
-    promoted = _json(ws, "models", "promote", "intents", "2")
+    (rec,) = _jsonl(ws, "predict", "triage", "--name", "intents", "--file",
+                    str(write_jsonl(tmp_path / "one.jsonl", [inputs[-1]])))
+    assert rec["top"][0][0] == wide_only[0]  # v1 again: it knows the intent v2 never saw
+    promoted = tenant.triage_models.promote("intents", "2")
     assert (promoted["version"], promoted["previous"]) == ("2", "1")
     assert tenant.triage(probe["text"], name="intents")["version"] == "2"
+    with pytest.raises(ValidationFailed, match="no earlier champion"):
+        tenant.triage_models.rollback("intents")
+        tenant.triage_models.rollback("intents")
 
     audit = [(e.action, e.details) for e in tenant.audit.list(action="model.*")]
     assert [a for a, _ in audit] == ["model.promote", "model.promote", "model.rollback",
-                                     "model.promote"]
+                                     "model.promote", "model.rollback"]
     assert audit[2][1] == {"model": "intents", "from": "2", "to": "1"}
     assert audit[3][1]["version"] == "2" and audit[3][1]["previous"] == "1"
     assert tenant.audit.verify().ok
-    listed = _json(ws, "models", "list", "--name", "intents")
-    assert {v["version"]: v["aliases"] for v in listed["data"]} == {"1": [], "2": ["champion"]}
+    listed = tenant.triage_models.models("intents")
+    assert {v["version"]: v["aliases"] for v in listed} == {"1": ["champion"], "2": []}
 
 
 @pytest.mark.parametrize("name", ["", "a/b", "x y"])

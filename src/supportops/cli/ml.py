@@ -143,8 +143,9 @@ def eval_triage(
     from supportops.events.importers import importer_for
     from supportops.triage.service import rows_from_items
 
-    rows = rows_from_items(importer_for(fmt)(data, None))
-    result = handle.triage_models.evaluate(name, rows)
+    service = handle.triage_models
+    rows = rows_from_items(importer_for(fmt)(data, None), service.privacy)
+    result = service.evaluate(name, rows)
     if as_json:
         emit_json(result)
         return

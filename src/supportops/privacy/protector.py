@@ -123,6 +123,15 @@ class Pseudonymiser:
         if len(self._stored) < 1_000_000:
             self._stored.update(fresh)
 
+    def transient(self, drafts: list[EventDraft]) -> None:
+        """Pseudonymise drafts in place exactly as ingestion would, but keep nothing: for
+        inference on data that is not ingested (models only ever saw tokens). The keyring
+        must be loaded."""
+        batch = _Batch()
+        for i, draft in enumerate(drafts):
+            self._identity(batch, i, draft)
+        self._free_text(batch)
+
     def tokenise(self, batch: _Batch, index: int, kind: str, value: str) -> str:
         token = self.keyring.token(kind, value)
         batch.entries.setdefault((batch.subjects[index], token), value)

@@ -10,10 +10,11 @@ when it connects, so the Python API, the CLI and the HTTP API all ingest through
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from supportops.events.schemas import EventDraft
 from supportops.governance.context import Context
 from supportops.privacy import erasure, optout, retention
 from supportops.privacy.keys import KeyProvider, Keyring, provider_for
@@ -53,6 +54,20 @@ class Privacy:
         with self.db.begin(self.ctx.tenant_id) as conn:
             keyring.load(conn)
         return keyring.token("CUSTOMER", subject)
+
+    def pseudonymise(self, drafts: list[EventDraft]) -> None:
+        """Tokens in place of personal data, as at ingestion, with nothing stored (inference)."""
+        protector = self.protector()
+        with self.db.begin(self.ctx.tenant_id) as conn:
+            protector.keyring.load(conn)
+        protector.transient(drafts)
+
+    def pseudonymise_texts(self, texts: list[str]) -> list[str]:
+        """Free texts with personal data replaced by this tenant's tokens (nothing stored)."""
+        drafts = [EventDraft("ticket.created", datetime.now(UTC), {"text": t}, "transient")
+                  for t in texts]
+        self.pseudonymise(drafts)
+        return [str(d.payload["text"]) for d in drafts]
 
     def reveal(self, ticket_id: str) -> dict[str, Any]:
         return reveal_ticket(self.db, self.ctx, self.keyring(), ticket_id)

@@ -28,6 +28,7 @@ from supportops.governance.context import Context, Role
 from supportops.ml import embedding_cache
 from supportops.ml.embeddings import Encoder
 from supportops.ml.registry import DatasetRef, Registry
+from supportops.privacy.service import Privacy
 from supportops.storage import Database
 from supportops.triage.abstention import coverage_at_precision, triage_metrics
 from supportops.triage.model import TriageModel
@@ -47,6 +48,11 @@ class TriageService:
     db: Database
     ctx: Context
     workspace_path: Path
+    #: Pseudonymises inference inputs as ingestion would (None: texts are used as given).
+    privacy: Privacy | None = None
+
+    def pseudonymise_texts(self, texts: list[str]) -> list[str]:
+        return self.privacy.pseudonymise_texts(texts) if self.privacy and texts else texts
 
     @property
     def registry(self) -> Registry:
@@ -290,23 +296,32 @@ def _split(rows: list[dict[str, Any]], target: str) -> tuple[list[dict[str, Any]
     return list(train), list(test), "stratified"
 
 
-def rows_from_items(items: Iterable[Any]) -> list[dict[str, Any]]:
-    """Snapshot-shaped rows straight from an importer's records, without storing anything
-    (for evaluation on data that must not enter the tenant's log)."""
+def rows_from_items(items: Iterable[Any], privacy: Privacy | None = None,
+                    batch: int = 2000) -> list[dict[str, Any]]:
+    """Snapshot-shaped rows straight from an importer's records, pseudonymised as ingestion
+    would but without storing anything (evaluation data must not enter the tenant's log)."""
     from datetime import UTC, datetime
 
-    def events() -> Iterable[Event]:
-        seq = 0
+    def drafts() -> Iterable[EventDraft]:
+        pending: list[EventDraft] = []
         for item in items:
             if not isinstance(item, Parsed):
                 continue
-            for draft in item.drafts:
-                if validate_draft(item.record, draft) is not None:
-                    continue
-                seq += 1
-                yield _as_event(draft, seq, datetime.now(UTC))
+            pending.extend(d for d in item.drafts if validate_draft(item.record, d) is None)
+            if len(pending) >= batch:
+                yield from _protected(pending, privacy)
+                pending = []
+        yield from _protected(pending, privacy)
 
-    return [to_record(row) for row in fold_tickets(events()).values()]
+    now = datetime.now(UTC)
+    events = (_as_event(d, seq, now) for seq, d in enumerate(drafts(), start=1))
+    return [to_record(row) for row in fold_tickets(events).values()]
+
+
+def _protected(drafts: list[EventDraft], privacy: Privacy | None) -> list[EventDraft]:
+    if privacy is not None and drafts:
+        privacy.pseudonymise(drafts)
+    return drafts
 
 
 def _as_event(draft: EventDraft, seq: int, now: Any) -> Event:

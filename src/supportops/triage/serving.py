@@ -58,6 +58,9 @@ class TriageServer:
         """Prediction records (``{id, label|None, confidence, top, abstained}``) for lines."""
         model = self._current()
         rows = [input_row(line) for line in lines]
+        texts = self.service.pseudonymise_texts([r["text"] for r in rows])
+        for row, text in zip(rows, texts, strict=True):
+            row["text"] = text
         return model.predict_records([line.get("id") for line in lines], rows, top_k=top_k)
 
     def predict_one(self, text: str, **fields: Any) -> dict[str, Any]:
