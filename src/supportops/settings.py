@@ -28,6 +28,8 @@ SETTINGS: tuple[Setting, ...] = (
             "PostgreSQL role the application acts as, so row-level security applies to it."),
     Setting("tenant", "SUPPORTOPS_TENANT", None,
             "Default tenant for tenant-scoped CLI commands."),
+    Setting("mlflow_tracking_uri", "SUPPORTOPS_MLFLOW_TRACKING_URI", None,
+            "MLflow tracking and registry store; default: mlflow.db inside the workspace."),
     Setting("master_key", "SUPPORTOPS_MASTER_KEY", None,
             "Base64 key that wraps tenant keys; default: the workspace key file (mode 0600)."),
 )

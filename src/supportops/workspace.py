@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import supportops.ml.embedding_cache  # noqa: F401 - registers the embeddings' erasure hook
 from supportops import settings
 from supportops.errors import ConfigError, NotFound, PermissionDenied
 from supportops.events import log, projection
@@ -32,11 +33,10 @@ from supportops.governance.lineage import LineageView
 from supportops.privacy.service import Privacy
 from supportops.privacy.service import enable as enable_privacy
 from supportops.storage import Database
-import supportops.ml.embedding_cache  # noqa: F401 - registers the embeddings' erasure hook
 
 if TYPE_CHECKING:
-    from supportops.triage.serving import TriageServer
     from supportops.triage.service import TriageService
+    from supportops.triage.serving import TriageServer
 
 CONFIG_FILE = "config.json"
 DB_FILE = "supportops.db"
@@ -185,7 +185,7 @@ class Tenant:
         privacy = self.privacy if self.workspace.protector_factory else None
         return TriageService(self.workspace.db, self.ctx, self.workspace.path, privacy)
 
-    def train_triage(self, data: str | Path, format: str, target: str, name: str,  # noqa: A002
+    def train_triage(self, data: str | Path, format: str, target: str, name: str,
                      **options: Any) -> dict[str, Any]:
         """Ingest ``data`` (idempotent), snapshot its tickets, train, evaluate, register and
         make the new version champion."""

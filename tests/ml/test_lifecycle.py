@@ -22,6 +22,7 @@ from supportops import Tenant, ValidationFailed, Workspace
 from supportops.datasets.snapshots import Snapshot, create_snapshot, get_snapshot
 from supportops.events import log
 from supportops.ml.registry import Registry
+from supportops.triage.model import TriageModel, row_fields
 from tests.conftest import shared_file
 from tests.helpers import event, write_jsonl
 
@@ -184,7 +185,8 @@ def test_train_predict_eval_promote_rollback_and_write_back(
     snap = get_snapshot(ws.db, tenant.ctx, out["snapshot"])
     client = Registry.for_workspace(ws.path).client
     mv = client.get_model_version("acme.intents", "1")
-    run = client.get_run(mv.run_id)
+    run = client.get_run(str(mv.run_id))
+    assert run.inputs is not None
     (dataset_input,) = run.inputs.dataset_inputs
     assert dataset_input.dataset.digest == snap.digest[:32]
     assert dataset_input.dataset.name == snap.id
@@ -263,3 +265,20 @@ def test_train_predict_eval_promote_rollback_and_write_back(
 def test_model_names_are_validated(name: str) -> None:
     with pytest.raises(ValidationFailed, match="model name"):
         Registry.model_name("acme", name)
+
+
+def test_field_models_see_open_time_fields_only() -> None:
+    """Routing features are the fields of a ticket's opening, never what is known later."""
+    rows = [{"open_fields": json.dumps({
+                "category": f"cat-{i % 4}", "impact": f"{i % 3}", "group": f"g-{i % 2}",
+                "resolved_by": f"r-{i % 2}", "made_sla": "true", "closed_code": f"c-{i % 2}",
+                "sys_updated_by": "u", "reassignment_count": 1, "status": "New"}),
+             "group": f"g-{i % 2}", "priority": "3 - Moderate", "channel": "Phone",
+             "category": "final-category"} for i in range(60)]
+    model = TriageModel("fields", target="group").fit(rows, [r["group"] for r in rows])
+    assert model.columns_ == ["category", "impact"]
+    # a value missing at open stays missing: the final state never stands in for it
+    assert row_fields({"open_fields": "{}", "priority": "1 - Critical"}) == {}
+    assert row_fields({"priority": "1 - Critical"}) == {"priority": "1 - Critical"}
+    (record,) = model.predict_records(["x"], [{"open_fields": {"category": "cat-1"}}])
+    assert set(record) == {"id", "label", "confidence", "top", "abstained"}

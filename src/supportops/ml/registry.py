@@ -9,13 +9,13 @@ shows everything), or ``SUPPORTOPS_MLFLOW_TRACKING_URI``.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from supportops import settings
 from supportops.errors import NotFound, ValidationFailed
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -66,7 +66,7 @@ class Registry:
 
     @classmethod
     def for_workspace(cls, workspace_path: Path) -> Registry:
-        uri = os.environ.get("SUPPORTOPS_MLFLOW_TRACKING_URI") or \
+        uri = settings.get("mlflow_tracking_uri") or \
             f"sqlite:///{workspace_path.resolve() / 'mlflow.db'}"
         return cls(uri, workspace_path.resolve() / "artifacts" / "mlflow")
 
@@ -182,6 +182,3 @@ class Registry:
         info = self.version(tenant_id, name, version)
         return mlflow.sklearn.load_model(info["source"]), version
 
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 from sklearn.model_selection import train_test_split
-from sqlalchemy import Connection
 
 from supportops.datasets.snapshots import LABELS, create_snapshot, fold_tickets, to_record
 from supportops.errors import ValidationFailed
@@ -121,7 +120,7 @@ class TriageService:
             if not history or history[-1] != version:
                 self.registry.set_champion_history(tenant, name, [*history, version])
         with self.db.begin(tenant) as conn:
-            self._record_deployment(conn, name, version, alias)
+            lineage.record_deployment(conn, self.ctx, name, version, alias)
             audit.record(conn, self.ctx, "model.promote", details={
                 "model": name, "version": version, "alias": alias, "previous": previous})
         _bump_pointer(self.workspace_path, self.ctx.tenant_id, name)
@@ -142,25 +141,11 @@ class TriageService:
         self.registry.set_alias(tenant, name, "champion", target)
         self.registry.set_champion_history(tenant, name, history)
         with self.db.begin(tenant) as conn:
-            self._record_deployment(conn, name, target, "champion")
+            lineage.record_deployment(conn, self.ctx, name, target, "champion")
             audit.record(conn, self.ctx, "model.rollback", details={
                 "model": name, "from": current, "to": target})
         _bump_pointer(self.workspace_path, self.ctx.tenant_id, name)
         return {"model": name, "alias": "champion", "version": target, "previous": current}
-
-    def _record_deployment(self, conn: Connection, name: str, version: str,
-                           target: str) -> None:
-        """Lineage keeps each (version, target) once, from its first deployment; the order of
-        promotions and rollbacks is in the champion history and the audit log."""
-        from sqlalchemy import select
-
-        from supportops.governance.tables import lineage_deployments as dep
-
-        known = conn.execute(select(dep.c.version).where(
-            dep.c.tenant_id == self.ctx.tenant_id, dep.c.model_name == name,
-            dep.c.version == str(version), dep.c.target == target)).first()
-        if known is None:
-            lineage.record_deployment(conn, self.ctx, name, version, target)
 
     def models(self, name: str | None = None) -> list[dict[str, Any]]:
         versions = self.registry.versions(self.ctx.tenant_id, name)
