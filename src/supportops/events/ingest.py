@@ -38,10 +38,11 @@ class RecordError:
 
 @dataclass
 class Parsed:
-    """One input record turned into one or more (not yet validated) event drafts."""
+    """One input record turned into one or more event drafts (``validated`` once checked)."""
 
     record: int
     drafts: list[EventDraft]
+    validated: bool = False
 
 
 ImportItem = Parsed | RecordError
@@ -97,17 +98,25 @@ def validate_draft(record: int, draft: EventDraft) -> RecordError | None:
     return None
 
 
+def validated(items: Iterable[ImportItem]) -> Iterator[ImportItem]:
+    """Records with their drafts validated; a record with a bad draft becomes its error."""
+    for item in items:
+        if isinstance(item, Parsed) and not item.validated:
+            problems = [e for d in item.drafts if (e := validate_draft(item.record, d))]
+            if problems:
+                yield problems[0]
+                continue
+            item.validated = True
+        yield item
+
+
 def _batches(
     items: Iterable[ImportItem], size: int, report: IngestReport, seen: set[str] | None
 ) -> Iterator[list[EventDraft]]:
     batch: list[EventDraft] = []
-    for item in items:
+    for item in validated(items):
         if isinstance(item, RecordError):
             report.reject(item)
-            continue
-        problems = [e for d in item.drafts if (e := validate_draft(item.record, d))]
-        if problems:
-            report.reject(problems[0])
             continue
         batch.extend(item.drafts)
         if seen is not None:

@@ -40,8 +40,7 @@ def warm(db: Database, ctx: Context, encoder: Encoder, event_ids: Sequence[str |
                 found[event_id] = blob
     for event_id, text, _ in keyed:
         if event_id in found:
-            # Encoder has no public way to seed its LRU yet (ml/embeddings.py is not ours).
-            encoder._remember(text, np.frombuffer(found[event_id], dtype=np.float32))
+            encoder.remember(text, np.frombuffer(found[event_id], dtype=np.float32))
     missing = [(e, t, s) for e, t, s in keyed if e not in found]
     if missing:
         vectors = encoder.encode([t for _, t, _ in missing])

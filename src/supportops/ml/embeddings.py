@@ -321,10 +321,11 @@ class Encoder:
             fresh = self._backend(list(missing))
             for vec, (text, rows) in zip(fresh, missing.items(), strict=True):
                 out[rows] = vec
-                self._remember(text, vec)
+                self.remember(text, vec)
         return out
 
-    def _remember(self, text: str, vec: FloatArray) -> None:
+    def remember(self, text: str, vec: FloatArray) -> None:
+        """Seed the cache with a known vector (one stored per event): it is not encoded again."""
         self._cache[text] = vec.copy()
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

@@ -83,8 +83,21 @@ def _transition(prev: dict[str, Any] | None, cur: dict[str, Any], reopened: bool
     return "ticket.updated"
 
 
-def _payload(kind: str, state: dict[str, Any]) -> dict[str, Any]:
-    payload: dict[str, Any] = {"state": state}
+def _delta(prev: dict[str, Any] | None, state: dict[str, Any]) -> dict[str, Any]:
+    """What the row states differently from the incident's previous row (all of it for the
+    first row): the projection overlays it, and the log does not repeat unchanged fields."""
+    if prev is None:
+        return state
+    out = {k: v for k, v in state.items() if k != "attributes" and prev.get(k) != v}
+    before = prev.get("attributes") or {}
+    changed = {k: v for k, v in state["attributes"].items() if before.get(k) != v}
+    if changed:
+        out["attributes"] = changed
+    return out
+
+
+def _payload(kind: str, state: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    payload: dict[str, Any] = {"state": delta}
     if kind == "ticket.created":
         payload.update({k: state[k] for k in ("priority", "category", "group", "assignee",
                                               "channel") if state.get(k) is not None})
@@ -93,7 +106,7 @@ def _payload(kind: str, state: dict[str, Any]) -> dict[str, Any]:
     elif kind == "ticket.assigned":
         payload.update(group=state["group"], assignee=state["assignee"])
         if payload["group"] is None and payload["assignee"] is None:
-            return {"state": state}
+            return {"state": delta}
     elif kind == "ticket.priority_changed":
         payload["priority"] = state["priority"]
     elif kind == "ticket.status_changed":
@@ -130,7 +143,7 @@ def _servicenow_row(row: dict[str, str], prev: dict[str, Any] | None) -> tuple[E
         "attributes": {k: _opt(row[k]) for k in SN_ATTRIBUTES if k in row},
     }
     kind = _transition(prev, state, prev is not None and reopens > prev["reopen_count"])
-    payload = _payload(kind, state)
+    payload = _payload(kind, state, _delta(prev, state))
     kind = _fallback(kind, payload)
     key = "servicenow:" + number + ":" + key_of(*row.values())
     draft = EventDraft(kind, updated, payload, key, ticket_id=number,
@@ -188,7 +201,7 @@ def _bpic_row(row: dict[str, str], prev: dict[str, Any] | None) -> tuple[EventDr
         kind = _transition(prev["state"], state, False)
         if kind in ("ticket.resolved", "ticket.closed"):
             kind = "ticket.status_changed"
-    payload = _payload(kind, state)
+    payload = _payload(kind, state, _delta(prev["state"] if prev else None, state))
     kind = _fallback(kind, payload)
     key = "bpic2013:" + sr + ":" + key_of(*row.values())
     draft = EventDraft(kind, when, payload, key, ticket_id=sr, subject=None, canonical=True)
