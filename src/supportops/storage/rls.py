@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from alembic import op
+from sqlalchemy import Table
 
 
 def ensure_app_role(role: str) -> None:
@@ -27,6 +30,22 @@ def ensure_app_role(role: str) -> None:
     op.execute(
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {role}"
     )
+
+
+def create_tenant_tables(tables: Sequence[Table]) -> None:
+    """Create tenant-scoped tables, with their row-level-security policies on PostgreSQL."""
+    bind = op.get_bind()
+    for table in tables:
+        table.create(bind)
+    if bind.dialect.name == "postgresql":
+        for table in tables:
+            enable_tenant_rls(table.name)
+
+
+def drop_tables(tables: Sequence[Table]) -> None:
+    bind = op.get_bind()
+    for table in reversed(tables):
+        table.drop(bind)
 
 
 def enable_tenant_rls(table: str) -> None:

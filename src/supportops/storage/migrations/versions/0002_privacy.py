@@ -47,16 +47,9 @@ def _append_only_audit(dialect: str) -> None:
 
 
 def upgrade() -> None:
-    bind = op.get_bind()
-    for table in _TABLES:
-        table.create(bind)
-    _append_only_audit(bind.dialect.name)
-    if bind.dialect.name == "postgresql":
-        for table in _TABLES:
-            rls.enable_tenant_rls(table.name)
+    rls.create_tenant_tables(_TABLES)
+    _append_only_audit(op.get_bind().dialect.name)
 
 
 def downgrade() -> None:
-    bind = op.get_bind()
-    for table in reversed(_TABLES):
-        table.drop(bind)
+    rls.drop_tables(_TABLES)

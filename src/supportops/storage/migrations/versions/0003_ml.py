@@ -6,8 +6,6 @@ Revises: 0001_foundation
 
 from __future__ import annotations
 
-from alembic import op
-
 from supportops.datasets.tables import TABLES as DATASET_TABLES
 from supportops.ml.tables import TABLES as ML_TABLES
 from supportops.storage import rls
@@ -21,15 +19,8 @@ _TABLES = [*DATASET_TABLES, *ML_TABLES]
 
 
 def upgrade() -> None:
-    bind = op.get_bind()
-    for table in _TABLES:
-        table.create(bind)
-    if bind.dialect.name == "postgresql":
-        for table in _TABLES:
-            rls.enable_tenant_rls(table.name)
+    rls.create_tenant_tables(_TABLES)
 
 
 def downgrade() -> None:
-    bind = op.get_bind()
-    for table in reversed(_TABLES):
-        table.drop(bind)
+    rls.drop_tables(_TABLES)

@@ -6,8 +6,6 @@ Revises: 0001_foundation
 
 from __future__ import annotations
 
-from alembic import op
-
 from supportops.analytics.sla import sla_targets_table
 from supportops.storage import rls
 
@@ -18,11 +16,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    bind = op.get_bind()
-    sla_targets_table.create(bind)
-    if bind.dialect.name == "postgresql":
-        rls.enable_tenant_rls(sla_targets_table.name)
+    rls.create_tenant_tables([sla_targets_table])
 
 
 def downgrade() -> None:
-    sla_targets_table.drop(op.get_bind())
+    rls.drop_tables([sla_targets_table])
