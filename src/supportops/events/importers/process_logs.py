@@ -84,11 +84,12 @@ def _transition(prev: dict[str, Any] | None, cur: dict[str, Any], reopened: bool
 
 
 def _delta(prev: dict[str, Any] | None, state: dict[str, Any]) -> dict[str, Any]:
-    """What the row states differently from the incident's previous row (all of it for the
-    first row): the projection overlays it, and the log does not repeat unchanged fields."""
+    """The row's statement of the ticket: every core field (the projection's own inference
+    from the event type must never outlive it), and only the attributes that differ from the
+    incident's previous row (all of them on the first), so the log does not repeat them."""
     if prev is None:
         return state
-    out = {k: v for k, v in state.items() if k != "attributes" and prev.get(k) != v}
+    out = {k: v for k, v in state.items() if k != "attributes"}
     before = prev.get("attributes") or {}
     changed = {k: v for k, v in state["attributes"].items() if before.get(k) != v}
     if changed:
