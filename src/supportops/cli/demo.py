@@ -16,7 +16,31 @@ from supportops.cli.common import JsonOpt, WorkspaceOpt, emit_json
 from supportops.cli.wiring import install
 from supportops.demo import generate
 from supportops.errors import AlreadyExists
-from supportops.workspace import Workspace
+from supportops.workspace import Tenant, Workspace
+
+
+def _analytics(handle: Tenant) -> dict[str, Any]:
+    """A few headline figures of the analytics report."""
+    report = handle.report(period="week")
+    overall = report["resolution_hours"]["overall"]
+    return {"resolution_median_h": _round(overall["median"], 1),
+            "resolution_p90_h": _round(overall["p90"], 1),
+            "reopen_rate": _round(report["reopen_rate"], 3),
+            "first_contact_resolution": _round(report["first_contact_resolution"]["rate"], 3),
+            "ping_pong_tickets": report["ping_pong"]["tickets"]}
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _stored_text(handle: Tenant) -> str | None:
+    """The first ticket text as the log holds it: tokens where personal data was."""
+    for event in handle.events_tail(200, "ticket.created"):
+        text = event.payload.get("text")
+        if isinstance(text, str) and "<" in text:
+            return text
+    return None
 
 
 def demo_command(
@@ -47,6 +71,8 @@ def demo_command(
         "by_group": dict(Counter(r["group"] for r in rows).most_common()),
         "reassigned": sum(1 for r in rows if r["reassignment_count"]),
         "reopened": sum(1 for r in rows if r["reopen_count"]),
+        "analytics": _analytics(handle),
+        "stored_text_example": _stored_text(handle),
     }
     if as_json:
         emit_json(summary)
@@ -61,4 +87,11 @@ def demo_command(
     out.print(table)
     out.print("by status: " + ", ".join(f"{k}={v}" for k, v in summary["by_status"].items()))
     out.print(f"reassigned: {summary['reassigned']}, reopened: {summary['reopened']}")
-    out.print(f"Next: supportops tickets list --tenant {tenant} --workspace {ws.path}")
+    stats = summary["analytics"]
+    out.print(f"resolution hours: median {stats['resolution_median_h']}, p90 "
+              f"{stats['resolution_p90_h']}; reopen rate {stats['reopen_rate']}; first-contact "
+              f"resolution {stats['first_contact_resolution']}; ping-pong tickets "
+              f"{stats['ping_pong_tickets']}")
+    out.print("As stored (pseudonymised at ingestion): " + repr(summary["stored_text_example"]))
+    out.print(f"Next: supportops analytics report --tenant {tenant} --workspace {ws.path} "
+              f"--out charts/")
