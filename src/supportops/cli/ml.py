@@ -44,7 +44,8 @@ def train_triage(
     data: Annotated[Path, typer.Option("--data", help="Training file (ingested if needed).")],
     fmt: Annotated[str, typer.Option(
         "--format", "-f", help="banking77, csv, servicenow-incidents, jsonl, ...")],
-    target: Annotated[str, typer.Option(help="Label: category, group, priority, sentiment (from CSAT ratings), ...")],
+    target: Annotated[str, typer.Option(
+        help="Label: category, group, priority, sentiment (from CSAT ratings), ...")],
     name: NameOpt,
     tenant: MlTenantOpt = "default",
     kind: Annotated[str, typer.Option(help="auto, text or fields.")] = "auto",
