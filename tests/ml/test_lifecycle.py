@@ -227,6 +227,8 @@ def test_train_predict_eval_promote_rollback_and_write_back(
     assert {"accuracy", "macro_f1", "coverage_at_p90", "coverage_at_p95",
             "coverage_at_p99"} <= set(metrics)
     assert metrics["rows"] == 8 * 15 and metrics["accuracy"] > 0.6
+    assert all(scored[k] == metrics[k] for k in ("accuracy", "macro_f1", "coverage_at_p90",
+                                                 "coverage_at_p95", "coverage_at_p99"))
     assert all(0.0 <= metrics[k] <= 1.0 for k in ("accuracy", "macro_f1", "coverage_at_p90",
                                                     "coverage_at_p95", "coverage_at_p99"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -9,6 +10,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+from supportops.errors import AlreadyExists
 from supportops.workspace import Tenant, Workspace
 
 WorkspaceOpt = Annotated[
@@ -26,16 +28,24 @@ AsOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
-def open_workspace(workspace: Path | None) -> Workspace:
-    ws = Workspace.open(workspace)
+def open_workspace(workspace: Path | None, create: bool = False) -> Workspace:
+    """The workspace with the optional rooms wired in; ``create`` makes (or upgrades) it."""
+    ws = Workspace.init(workspace) if create else Workspace.open(workspace)
     from supportops.cli.wiring import install
 
     install(ws)
     return ws
 
 
-def open_tenant(workspace: Path | None, tenant: str, principal: str | None = None) -> Tenant:
-    return open_workspace(workspace).tenant(tenant, principal=principal)
+def open_tenant(workspace: Path | None, tenant: str, principal: str | None = None,
+                create: bool = False, name: str | None = None) -> Tenant:
+    """A tenant handle; ``create`` also makes the workspace and the tenant (display ``name``)
+    when missing."""
+    ws = open_workspace(workspace, create)
+    if create:
+        with contextlib.suppress(AlreadyExists):
+            ws.create_tenant(tenant, name)
+    return ws.tenant(tenant, principal=principal)
 
 
 def to_json(data: Any) -> bytes:

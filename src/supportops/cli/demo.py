@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -12,11 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from supportops.cli.common import JsonOpt, WorkspaceOpt, emit_json
-from supportops.cli.wiring import install
+from supportops.cli.common import JsonOpt, WorkspaceOpt, emit_json, open_tenant
 from supportops.demo import generate
-from supportops.errors import AlreadyExists
-from supportops.workspace import Tenant, Workspace
+from supportops.workspace import Tenant
 
 
 def _analytics(handle: Tenant) -> dict[str, Any]:
@@ -55,11 +52,8 @@ def demo_command(
 
     Example: supportops demo --tickets 1000
     """
-    ws = Workspace.init(workspace)
-    install(ws)
-    with contextlib.suppress(AlreadyExists):
-        ws.create_tenant(tenant, "Demo tenant")
-    handle = ws.tenant(tenant)
+    handle = open_tenant(workspace, tenant, create=True, name="Demo tenant")
+    ws = handle.workspace
     with tempfile.TemporaryDirectory() as tmp:  # generated PII never lands in the workspace
         source = file or generate(Path(tmp) / "demo-events.jsonl", tickets=tickets)
         report = handle.ingest(source, fmt if file else "jsonl")

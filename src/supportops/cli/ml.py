@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,10 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from supportops.cli.common import AsOpt, JsonOpt, WorkspaceOpt, emit_json, emit_jsonl
-from supportops.cli.wiring import install
-from supportops.errors import AlreadyExists, ValidationFailed
-from supportops.workspace import Tenant, Workspace
+from supportops.cli.common import AsOpt, JsonOpt, WorkspaceOpt, emit_json, emit_jsonl, open_tenant
+from supportops.errors import ValidationFailed
 
 MlTenantOpt = Annotated[str, typer.Option(
     "--tenant", "-t", envvar="SUPPORTOPS_TENANT", help="Tenant id (created if missing).")]
@@ -27,16 +24,6 @@ eval_app = typer.Typer(help="Evaluate a model's champion on labelled data.", no_
 datasets_app = typer.Typer(help="Point-in-time dataset snapshots.", no_args_is_help=True)
 models_app = typer.Typer(help="Registered models, promotion and rollback.", no_args_is_help=True)
 console = Console()
-
-
-def _tenant(workspace: Path | None, tenant: str, principal: str | None,
-            create: bool = False) -> Tenant:
-    ws = Workspace.init(workspace) if create else Workspace.open(workspace)
-    install(ws)
-    if create:
-        with contextlib.suppress(AlreadyExists):
-            ws.create_tenant(tenant)
-    return ws.tenant(tenant, principal=principal)
 
 
 @train_app.command("triage")
@@ -61,7 +48,7 @@ def train_triage(
     Example: supportops train triage --data train.csv --format banking77 --target category
     --name intents --json
     """
-    handle = _tenant(workspace, tenant, acting_as, create=True)
+    handle = open_tenant(workspace, tenant, acting_as, create=True)
     result = handle.train_triage(data, fmt, target, name, kind=kind, encoder=encoder,
                                  precision=precision)
     out = {"model": result["model"], "version": result["version"], "metrics": result["metrics"],
@@ -106,7 +93,7 @@ def predict_triage(
 
     Example: supportops predict triage --name intents --file new.jsonl --json
     """
-    handle = _tenant(workspace, tenant, acting_as)
+    handle = open_tenant(workspace, tenant, acting_as)
     from supportops.triage.serving import TriageServer
 
     server = TriageServer(handle.triage_models, name)
@@ -140,7 +127,7 @@ def eval_triage(
 
     Example: supportops eval triage --name intents --data test.csv --format banking77 --json
     """
-    handle = _tenant(workspace, tenant, acting_as)
+    handle = open_tenant(workspace, tenant, acting_as)
     from supportops.events.importers import importer_for
     from supportops.triage.service import rows_from_items
 
@@ -168,7 +155,7 @@ def datasets_create(
     """
     from supportops.datasets.snapshots import create_snapshot
 
-    handle = _tenant(workspace, tenant, acting_as)
+    handle = open_tenant(workspace, tenant, acting_as)
     snap = create_snapshot(handle.workspace.db, handle.ctx, handle.workspace.artifacts, name,
                            require=require)
     if as_json:
@@ -189,7 +176,7 @@ def datasets_list(
     """
     from supportops.datasets.snapshots import list_snapshots
 
-    handle = _tenant(workspace, tenant, acting_as)
+    handle = open_tenant(workspace, tenant, acting_as)
     snaps = list_snapshots(handle.workspace.db, handle.ctx)
     if as_json:
         emit_json({"data": [s.as_dict() for s in snaps], "count": len(snaps)})
@@ -212,7 +199,7 @@ def datasets_show(
     """
     from supportops.datasets.snapshots import get_snapshot
 
-    handle = _tenant(workspace, tenant, acting_as)
+    handle = open_tenant(workspace, tenant, acting_as)
     snap = get_snapshot(handle.workspace.db, handle.ctx, snapshot_id).as_dict()
     if as_json:
         emit_json(snap)
@@ -232,7 +219,7 @@ def datasets_rebuild_flagged(
     """
     from supportops.datasets.snapshots import rebuild_flagged
 
-    handle = _tenant(workspace, tenant, acting_as)
+    handle = open_tenant(workspace, tenant, acting_as)
     done = rebuild_flagged(handle.workspace.db, handle.ctx, handle.workspace.artifacts)
     if as_json:
         emit_json({"rebuilt": done, "count": len(done)})
@@ -250,7 +237,7 @@ def models_list(
 
     Example: supportops models list --tenant acme --json
     """
-    versions = _tenant(workspace, tenant, acting_as).triage_models.models(name)
+    versions = open_tenant(workspace, tenant, acting_as).triage_models.models(name)
     if as_json:
         emit_json({"data": versions, "count": len(versions)})
         return
@@ -274,7 +261,7 @@ def models_promote(
 
     Example: supportops models promote intents 3 --tenant acme
     """
-    result = _tenant(workspace, tenant, acting_as).triage_models.promote(name, version, alias)
+    result = open_tenant(workspace, tenant, acting_as).triage_models.promote(name, version, alias)
     if as_json:
         emit_json(result)
     else:
@@ -291,7 +278,7 @@ def models_rollback(
 
     Example: supportops models rollback intents --tenant acme
     """
-    result = _tenant(workspace, tenant, acting_as).triage_models.rollback(name)
+    result = open_tenant(workspace, tenant, acting_as).triage_models.rollback(name)
     if as_json:
         emit_json(result)
     else:
