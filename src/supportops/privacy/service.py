@@ -37,6 +37,7 @@ class Privacy:
         self.ctx = ctx
         self.provider = provider
         self.detect = detect
+        self._inference: Pseudonymiser | None = None
 
     @classmethod
     def of(cls, path: Path, config: dict[str, Any], db: Database, ctx: Context) -> Privacy:
@@ -56,11 +57,14 @@ class Privacy:
         return keyring.token("CUSTOMER", subject)
 
     def pseudonymise(self, drafts: list[EventDraft]) -> None:
-        """Tokens in place of personal data, as at ingestion, with nothing stored (inference)."""
-        protector = self.protector()
-        with self.db.begin(self.ctx.tenant_id) as conn:
-            protector.keyring.load(conn)
-        protector.transient(drafts)
+        """Tokens in place of personal data, as at ingestion, with nothing stored (inference).
+        The tenant key is loaded once per ``Privacy``: serving calls this for every ticket."""
+        if self._inference is None:
+            protector = self.protector()
+            with self.db.begin(self.ctx.tenant_id) as conn:
+                protector.keyring.load(conn)
+            self._inference = protector
+        self._inference.transient(drafts)
 
     def pseudonymise_texts(self, texts: list[str]) -> list[str]:
         """Free texts with personal data replaced by this tenant's tokens (nothing stored)."""
