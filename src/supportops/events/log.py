@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import orjson
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, func, select, update
 
 from supportops.events.schemas import Event, EventDraft
 from supportops.governance.context import Context
@@ -144,8 +144,6 @@ def tail(db: Database, ctx: Context, n: int = 20, event_type: str | None = None)
 
 
 def count(db: Database, ctx: Context) -> int:
-    from sqlalchemy import func
-
     with db.begin(ctx.tenant_id) as conn:
         return int(conn.execute(
             select(func.count()).select_from(events).where(events.c.tenant_id == ctx.tenant_id)

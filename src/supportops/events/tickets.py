@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from sqlalchemy import func, select
 
-from supportops.errors import NotFound
+from supportops.errors import NotFound, ValidationFailed
 from supportops.events import log
 from supportops.governance.context import Context
 from supportops.storage import Database
@@ -34,7 +34,8 @@ class TicketsView:
             if value is not None:
                 column = "group_name" if key == "group" else key
                 if column not in _FILTERS:
-                    raise ValueError(f"cannot filter tickets by {key!r}")
+                    raise ValidationFailed(f"Tickets cannot be filtered by {key!r}; use one of "
+                                           f"{', '.join(_FILTERS)}.")
                 clauses.append(tickets.c[column] == value)
         return clauses
 
