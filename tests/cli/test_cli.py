@@ -70,6 +70,7 @@ def test_strict_failure_exits_nonzero_with_one_line(tmp_path: Path) -> None:
     ("ingest", "x", "--format", "xml", "--tenant", "acme"),
     ("tenants", "create", "Bad Id!"),
     ("principals", "create", "p", "--role", "king", "--tenant", "acme"),
+    ("pii", "detect", "--file", "/no/such/texts.jsonl", "--json"),
 ])
 def test_user_errors_are_one_clear_line(tmp_path: Path, args: tuple[str, ...]) -> None:
     ws = tmp_path / "ws"
@@ -80,6 +81,16 @@ def test_user_errors_are_one_clear_line(tmp_path: Path, args: tuple[str, ...]) -
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().startswith("Error")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [("tickets", "count"), ("no-such-command",),
+                                  ("ingest", "--tenant", "acme")])
+def test_usage_errors_exit_2_without_a_traceback(tmp_path: Path, args: tuple[str, ...]) -> None:
+    ws = tmp_path / "ws"
+    run("init", workspace=ws)
+    result = run(*args, workspace=ws, check=False)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and result.stderr.strip()
 
 
 def test_missing_workspace_says_what_to_do(tmp_path: Path) -> None:

@@ -253,24 +253,17 @@ def rebuild(
 
 
 def run() -> None:
-    """Entry point: user errors exit 2 with one line on stderr, never a traceback."""
+    """Entry point: user errors exit 2 with one line on stderr, never a traceback. Usage
+    errors are Typer's own (standalone mode: usage, the error, exit 2)."""
     try:
-        app(standalone_mode=False)
+        app()
     except SupportopsError as err:
         print(f"Error: {err}", file=sys.stderr)
         sys.exit(2)
-    except (typer.Abort, KeyboardInterrupt):
-        print("Aborted.", file=sys.stderr)
-        sys.exit(130)
-    except typer.Exit as exit_:
-        sys.exit(exit_.exit_code)
-    except Exception as err:  # click usage errors and the like
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
-            sys.exit(err.exit_code)
-        raise
+    except OSError as err:  # a file the user named cannot be read or written
+        print(f"Error: {err.strerror or err}: {err.filename!r}." if err.filename
+              else f"Error: {err}", file=sys.stderr)
+        sys.exit(2)
 
 
 __all__ = ["Path", "app", "run"]
