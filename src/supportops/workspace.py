@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import supportops.datasets.snapshots
-import supportops.ml.embedding_cache  # noqa: F401 - registers the embeddings' erasure hook
+import supportops.datasets.erasure  # registers the snapshots' erasure hook
+import supportops.ml.erasure  # noqa: F401 - registers the embeddings' erasure hook
 from supportops import settings
 from supportops.errors import ConfigError, NotFound, PermissionDenied
 from supportops.events import log, projection

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,9 +20,8 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import insert, select, update
 
 from supportops.datasets.tables import dataset_snapshots
 from supportops.errors import NotFound, ValidationFailed
@@ -31,7 +30,6 @@ from supportops.events.projection import TicketState, apply
 from supportops.events.schemas import Event
 from supportops.governance import audit, lineage
 from supportops.governance.context import Context, Role
-from supportops.privacy.erasure import register_erasure_hook
 from supportops.privacy.optout import opted_out_subjects
 from supportops.storage import Database
 from supportops.storage.schema import tenants
@@ -298,36 +296,3 @@ def rebuild_flagged(db: Database, ctx: Context, root: Path) -> list[dict[str, st
     return done
 
 
-
-def purge_subject(conn: Connection, ctx: Context, subject: str, event_ids: Sequence[str]) -> int:
-    """Erasure hook: drop the subject's rows from every snapshot file at once, so no bytes of
-    its (pseudonymised) text outlive the erasure on disk. The catalogue keeps the digest the
-    models were trained on, marks the snapshot ``redacted`` until ``rebuild_flagged`` replaces
-    it, and counts what was dropped. Returns the number of rows removed."""
-    rows = conn.execute(select(dataset_snapshots).where(
-        dataset_snapshots.c.tenant_id == ctx.tenant_id,
-        dataset_snapshots.c.state.in_(("current", "redacted")))).all()
-    removed = 0
-    for row in rows:
-        path = Path(row.path)
-        if not path.exists():
-            continue
-        table = pq.read_table(path)
-        keep = pc.invert(pc.fill_null(pc.equal(table.column("subject"), subject), False))
-        dropped = table.num_rows - int(pc.sum(keep).as_py() or 0)
-        if not dropped:
-            continue
-        scratch = path.with_suffix(".redacting")
-        pq.write_table(table.filter(keep), scratch)
-        scratch.replace(path)
-        exclusions = orjson.loads(row.exclusions)
-        exclusions["erased_rows"] = int(exclusions.get("erased_rows", 0)) + dropped
-        conn.execute(update(dataset_snapshots).where(
-            dataset_snapshots.c.tenant_id == ctx.tenant_id, dataset_snapshots.c.id == row.id)
-            .values(state="redacted", row_count=row.row_count - dropped,
-                    exclusions=orjson.dumps(exclusions).decode()))
-        removed += dropped
-    return removed
-
-
-register_erasure_hook("dataset_snapshots", purge_subject)

@@ -2,7 +2,7 @@
 
 Nothing is embedded twice: vectors are stored per (event, encoder) in ``event_embeddings``
 and loaded into the encoder's in-memory cache before training or batch inference. Erasure
-purges a subject's vectors in its own transaction through the hook registered here.
+purges a subject's vectors in its own transaction (``ml/erasure.py``).
 """
 
 from __future__ import annotations
@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import select
 
 from supportops.governance.context import Context
 from supportops.ml.embeddings import Encoder
 from supportops.ml.tables import event_embeddings
-from supportops.privacy.erasure import register_erasure_hook
 from supportops.storage import Database
 from supportops.storage.bulk import bulk_insert
 
@@ -52,18 +51,3 @@ def warm(db: Database, ctx: Context, encoder: Encoder, event_ids: Sequence[str |
                 bulk_insert(conn, event_embeddings, rows[i : i + _CHUNK])
     return {"cached": len(found), "computed": len(missing)}
 
-
-def purge(conn: Connection, ctx: Context, subject: str, event_ids: Sequence[str]) -> int:
-    """Erasure hook: delete the vectors of a subject's events."""
-    removed = 0
-    removed += conn.execute(delete(event_embeddings).where(
-        event_embeddings.c.tenant_id == ctx.tenant_id,
-        event_embeddings.c.subject == subject)).rowcount or 0
-    for i in range(0, len(event_ids), _CHUNK):
-        removed += conn.execute(delete(event_embeddings).where(
-            event_embeddings.c.tenant_id == ctx.tenant_id,
-            event_embeddings.c.event_id.in_(list(event_ids[i : i + _CHUNK])))).rowcount or 0
-    return removed
-
-
-register_erasure_hook("event_embeddings", purge)

@@ -1,0 +1,54 @@
+"""Erasure reaches dataset snapshots: the hook that drops a subject's rows from their files.
+
+Registered at import, and light to import (pyarrow loads only when an erasure runs), so every
+face can afford to import it before anything could be erased.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+from sqlalchemy import Connection, select, update
+
+from supportops.datasets.tables import dataset_snapshots
+from supportops.governance.context import Context
+from supportops.privacy.erasure import register_erasure_hook
+
+
+def purge_subject(conn: Connection, ctx: Context, subject: str, event_ids: Sequence[str]) -> int:
+    """Erasure hook: drop the subject's rows from every snapshot file at once, so no bytes of
+    its (pseudonymised) text outlive the erasure on disk. The catalogue keeps the digest the
+    models were trained on, marks the snapshot ``redacted`` until ``rebuild_flagged`` replaces
+    it, and counts what was dropped. Returns the number of rows removed."""
+    rows = conn.execute(select(dataset_snapshots).where(
+        dataset_snapshots.c.tenant_id == ctx.tenant_id,
+        dataset_snapshots.c.state.in_(("current", "redacted")))).all()
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    removed = 0
+    for row in rows:
+        path = Path(row.path)
+        if not path.exists():
+            continue
+        table = pq.read_table(path)
+        keep = pc.invert(pc.fill_null(pc.equal(table.column("subject"), subject), False))
+        dropped = table.num_rows - int(pc.sum(keep).as_py() or 0)
+        if not dropped:
+            continue
+        scratch = path.with_suffix(".redacting")
+        pq.write_table(table.filter(keep), scratch)
+        scratch.replace(path)
+        exclusions = orjson.loads(row.exclusions)
+        exclusions["erased_rows"] = int(exclusions.get("erased_rows", 0)) + dropped
+        conn.execute(update(dataset_snapshots).where(
+            dataset_snapshots.c.tenant_id == ctx.tenant_id, dataset_snapshots.c.id == row.id)
+            .values(state="redacted", row_count=row.row_count - dropped,
+                    exclusions=orjson.dumps(exclusions).decode()))
+        removed += dropped
+    return removed
+
+
+register_erasure_hook("dataset_snapshots", purge_subject)

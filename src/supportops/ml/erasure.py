@@ -1,0 +1,32 @@
+"""Erasure reaches the embedding cache: the hook that deletes a subject's vectors.
+
+Registered at import and light to import (no numpy, no encoder), so every face imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, delete
+
+from supportops.governance.context import Context
+from supportops.ml.tables import event_embeddings
+from supportops.privacy.erasure import register_erasure_hook
+
+_CHUNK = 2000
+
+
+def purge(conn: Connection, ctx: Context, subject: str, event_ids: Sequence[str]) -> int:
+    """Erasure hook: delete the vectors of a subject's events."""
+    removed = 0
+    removed += conn.execute(delete(event_embeddings).where(
+        event_embeddings.c.tenant_id == ctx.tenant_id,
+        event_embeddings.c.subject == subject)).rowcount or 0
+    for i in range(0, len(event_ids), _CHUNK):
+        removed += conn.execute(delete(event_embeddings).where(
+            event_embeddings.c.tenant_id == ctx.tenant_id,
+            event_embeddings.c.event_id.in_(list(event_ids[i : i + _CHUNK])))).rowcount or 0
+    return removed
+
+
+register_erasure_hook("event_embeddings", purge)
