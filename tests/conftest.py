@@ -90,6 +90,6 @@ def tenant(workspace: Workspace) -> Tenant:
 def plain_tenant(workspace: Workspace) -> Tenant:
     """Tenant ``plain`` with pseudonymisation switched off through its seam: for tests of the
     events room on its own (fold semantics), where tokens would hide what is being checked."""
-    workspace.protector_factory = None
+    workspace.privacy_factory = None
     workspace.create_tenant("plain")
     return workspace.tenant("plain")

@@ -18,6 +18,7 @@ from supportops.errors import (
     SupportopsError,
     ValidationFailed,
 )
+from supportops.version import __version__
 from supportops.workspace import Tenant, Workspace
 
 __all__ = [
@@ -29,5 +30,5 @@ __all__ = [
     "Tenant",
     "ValidationFailed",
     "Workspace",
+    "__version__",
 ]
-__version__ = "0.1.0"

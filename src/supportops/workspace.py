@@ -12,6 +12,7 @@ The CLI and the API are thin faces over these objects.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,21 +20,21 @@ from typing import TYPE_CHECKING, Any
 
 import supportops.datasets.erasure  # registers the snapshots' erasure hook
 import supportops.ml.erasure  # noqa: F401 - registers the embeddings' erasure hook
-from supportops import settings
 from supportops.errors import ConfigError, NotFound, PermissionDenied
 from supportops.events import log, projection
 from supportops.events.importers import importer_for
 from supportops.events.ingest import IngestReport, ingest
-from supportops.events.log import Protector
 from supportops.events.schemas import Event
 from supportops.events.tickets import TicketsView
 from supportops.governance import tenants as tenant_store
 from supportops.governance.audit import AuditTrail
 from supportops.governance.context import OWNER_PRINCIPAL, Context
 from supportops.governance.lineage import LineageView
+from supportops.privacy.availability import privacy_room
 from supportops.privacy.service import Privacy
-from supportops.privacy.service import enable as enable_privacy
-from supportops.storage import Database
+from supportops.settings import get as setting
+from supportops.settings import workspace_path
+from supportops.storage import Database, provision
 
 if TYPE_CHECKING:
     from supportops.triage.service import TriageService
@@ -42,25 +43,31 @@ if TYPE_CHECKING:
 CONFIG_FILE = "config.json"
 DB_FILE = "supportops.db"
 
-#: Builds the protector (pseudonymisation) for a tenant; installed by the privacy room.
-ProtectorFactory = Callable[["Workspace", Context], Protector | None]
+#: Builds the privacy room (pseudonymisation, reveal, erasure) for one tenant context; handed
+#: to ``Workspace.open``/``init``. ``None`` switches pseudonymisation off (tests of the events
+#: room on their own).
+PrivacyFactory = Callable[[Path, dict[str, Any], Database, Context], Privacy]
 
 
 class Workspace:
     """A folder with the database (or a pointer to PostgreSQL), artifacts and config."""
 
-    def __init__(self, path: Path, db: Database, config: dict[str, Any]) -> None:
+    def __init__(self, path: Path, db: Database, config: dict[str, Any],
+                 privacy: PrivacyFactory | None = privacy_room) -> None:
         self.path = path
         self.db = db
         self.config = config
-        self.protector_factory: ProtectorFactory | None = None
+        self.privacy_factory = privacy
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     @classmethod
-    def init(cls, path: str | Path | None = None, database_url: str | None = None) -> Workspace:
-        """Create (or upgrade) a workspace and its schema; safe to run twice."""
-        root = settings.workspace_path(path)
+    def init(cls, path: str | Path | None = None, database_url: str | None = None, *,
+             privacy: PrivacyFactory | None = privacy_room) -> Workspace:
+        """Create (or upgrade) a workspace and its schema; safe to run twice. Given a
+        PostgreSQL admin URL, also creates the application role and records the URL every
+        later command logs in with (see ``storage/provision.py``)."""
+        root = workspace_path(path)
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
         (root / "artifacts").mkdir(exist_ok=True)
         config_path = root / CONFIG_FILE
@@ -69,35 +76,36 @@ class Workspace:
             config = json.loads(config_path.read_text())
         config.setdefault("created_at", datetime.now(UTC).isoformat())
         config.setdefault("version", 1)
-        config_path.write_text(json.dumps(config, indent=2))
-        ws = cls._connect(root, config, database_url)
-        ws.db.migrate()
-        return ws
+        url = _checked_url(database_url or setting("database_url") or config.get("database_url"))
+        if url and url.startswith("postgresql"):
+            config["database_url"] = _provisioned(url)
+        _write_config(config_path, config)
+        if not url or url.startswith("sqlite"):
+            embedded = Database(url or _sqlite_url(root))
+            embedded.migrate()
+            embedded.dispose()
+        return cls._connect(root, config, database_url, privacy)
 
     @classmethod
-    def open(cls, path: str | Path | None = None, database_url: str | None = None) -> Workspace:
-        root = settings.workspace_path(path)
+    def open(cls, path: str | Path | None = None, database_url: str | None = None, *,
+             privacy: PrivacyFactory | None = privacy_room) -> Workspace:
+        root = workspace_path(path)
         config_path = root / CONFIG_FILE
         if not config_path.exists():
             raise NotFound(
                 f"No workspace at {str(root)!r}. Create one with 'supportops init' "
                 f"(or pass --workspace / set SUPPORTOPS_WORKSPACE)."
             )
-        return cls._connect(root, json.loads(config_path.read_text()), database_url)
+        return cls._connect(root, json.loads(config_path.read_text()), database_url, privacy)
 
     @classmethod
-    def _connect(cls, root: Path, config: dict[str, Any], database_url: str | None) -> Workspace:
-        url = database_url or settings.get("database_url")
-        if url and not url.startswith(("postgresql", "sqlite")):
-            raise ConfigError(
-                f"Setting 'SUPPORTOPS_DATABASE_URL' must be a postgresql+psycopg:// or sqlite:// "
-                f"URL. Got {url.split(':', 1)[0]!r}."
-            )
-        db = Database(url, settings.get("database_app_role")) if url else \
-            Database.sqlite(root / DB_FILE)
-        ws = cls(root, db, config)
-        enable_privacy(ws)  # pseudonymisation on by default, for every face
-        return ws
+    def _connect(cls, root: Path, config: dict[str, Any], database_url: str | None,
+                 privacy: PrivacyFactory | None) -> Workspace:
+        url = _app_url(_checked_url(database_url or setting("database_url")),
+                       config.get("database_url"))
+        db = Database(url or _sqlite_url(root))
+        db.check_boundary()
+        return cls(root, db, config, privacy)
 
     def close(self) -> None:
         self.db.dispose()
@@ -140,18 +148,87 @@ class Workspace:
         return Tenant(self, ctx)
 
 
+def _sqlite_url(root: Path) -> str:
+    return f"sqlite:///{root / DB_FILE}"
+
+
+def _checked_url(url: str | None) -> str | None:
+    if url and not url.startswith(("postgresql", "sqlite")):
+        raise ConfigError(
+            f"Setting 'SUPPORTOPS_DATABASE_URL' must be a postgresql+psycopg:// or sqlite:// "
+            f"URL. Got {url.split(':', 1)[0]!r}."
+        )
+    return url
+
+
+def _provisioned(url: str) -> str:
+    """The application's URL for ``url``: provisioned when ``url`` is an admin's, as given
+    (schema checked) when it already logs in as the application role."""
+    role = provision.check_role_name(setting("database_app_role") or "")
+    if provision.login_role(url) == role:
+        provision.require_current_schema(url)
+        return provision.app_url(url, role)
+    return provision.provision(url, role)
+
+
+def _app_url(given: str | None, recorded: str | None) -> str | None:
+    """The URL to log in with: the recorded application URL when ``given`` is absent or names
+    another login to the same database (an admin URL: commands never run as the admin)."""
+    if not given or not recorded:
+        return given or recorded
+    if provision.same_database(given, recorded) and not provision.same_login(given, recorded):
+        return recorded
+    return given
+
+
+def _write_config(path: Path, config: dict[str, Any]) -> None:
+    """Written owner-only: it names the database the workspace logs in to."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(config, indent=2))
+
+
 class Tenant:
-    """Everything one principal may do in one tenant; every call carries its context."""
+    """Everything one principal may do in one tenant; every call carries its context.
+
+    The handle holds its workspace privately and a database bound to its tenant: a handle
+    obtained with an API key or as a named principal cannot open other tenants or act as the
+    owner through it.
+    """
 
     def __init__(self, workspace: Workspace, ctx: Context) -> None:
-        self.workspace = workspace
+        self._workspace = workspace
         self.ctx = ctx
-        self.tickets = TicketsView(workspace.db, ctx)
+        self.db = workspace.db.scoped(ctx.tenant_id)
+        self.tickets = TicketsView(self.db, ctx)
         self._servers: dict[str, TriageServer] = {}
 
     @property
     def id(self) -> str:
         return self.ctx.tenant_id
+
+    @property
+    def is_owner(self) -> bool:
+        return self.ctx.principal_id == OWNER_PRINCIPAL
+
+    @property
+    def workspace(self) -> Workspace:
+        """The workspace, for the owner's handle only (it can open every tenant)."""
+        if not self.is_owner:
+            raise PermissionDenied(
+                f"Principal {self.ctx.principal_id!r} acts in tenant {self.id!r} only; the "
+                "workspace is the owner's. Use this handle's own methods."
+            )
+        return self._workspace
+
+    @property
+    def path(self) -> Path:
+        """The workspace folder (models and their stores live under it)."""
+        return self._workspace.path
+
+    @property
+    def artifacts(self) -> Path:
+        return self._workspace.artifacts
 
     def ingest(
         self,
@@ -165,9 +242,9 @@ class Tenant:
     ) -> IngestReport:
         """Ingest a file; bad records are reported, good ones kept (all-or-nothing if strict)."""
         reader = importer_for(format)
-        factory = self.workspace.protector_factory
-        protector = factory(self.workspace, self.ctx) if factory else None
-        return ingest(self.workspace.db, self.ctx, reader(Path(path), on_read), strict=strict,
+        privacy = self._privacy_or_none()
+        protector = privacy.protector() if privacy else None
+        return ingest(self.db, self.ctx, reader(Path(path), on_read), strict=strict,
                       protector=protector, batch_size=batch_size, seen_tickets=seen_tickets)
 
     def report(self, **options: Any) -> dict[str, Any]:
@@ -175,7 +252,7 @@ class Tenant:
         :func:`supportops.analytics.report` takes them (start, end, period, by, top)."""
         from supportops.analytics import report
 
-        return report(self.workspace.db, self.ctx, **options)
+        return report(self.db, self.ctx, **options)
 
     # -- triage (ML imports stay lazy: the foundation must not pay for them) ----------------
 
@@ -183,8 +260,7 @@ class Tenant:
     def triage_models(self) -> TriageService:
         from supportops.triage.service import TriageService
 
-        privacy = self.privacy if self.workspace.protector_factory else None
-        return TriageService(self.workspace.db, self.ctx, self.workspace.path, privacy)
+        return TriageService(self.db, self.ctx, self.path, self._privacy_or_none())
 
     def train_triage(self, data: str | Path, format: str, target: str, name: str,
                      **options: Any) -> dict[str, Any]:
@@ -208,31 +284,35 @@ class Tenant:
     @property
     def privacy(self) -> Privacy:
         """Reveal, opt-out, erasure and retention, acting as this context."""
-        return Privacy.of(self.workspace.path, self.workspace.config, self.workspace.db,
-                          self.ctx)
+        factory = self._workspace.privacy_factory or Privacy.of
+        return factory(self.path, self._workspace.config, self.db, self.ctx)
+
+    def _privacy_or_none(self) -> Privacy | None:
+        """The privacy room when pseudonymisation is on (``None`` when switched off)."""
+        return self.privacy if self._workspace.privacy_factory is not None else None
 
     @property
     def audit(self) -> AuditTrail:
-        return AuditTrail(self.workspace.db, self.ctx)
+        return AuditTrail(self.db, self.ctx)
 
     @property
     def lineage(self) -> LineageView:
-        return LineageView(self.workspace.db, self.ctx)
+        return LineageView(self.db, self.ctx)
 
     def events_tail(self, n: int = 20, event_type: str | None = None) -> list[Event]:
-        return log.tail(self.workspace.db, self.ctx, n, event_type)
+        return log.tail(self.db, self.ctx, n, event_type)
 
     def events_count(self) -> int:
-        return log.count(self.workspace.db, self.ctx)
+        return log.count(self.db, self.ctx)
 
     def rebuild(self) -> int:
         """Replay the log into the ticket projection; returns the number of tickets."""
-        return projection.rebuild(self.workspace.db, self.ctx)
+        return projection.rebuild(self.db, self.ctx)
 
     def create_principal(
         self, name: str, role: str, kind: str = "api_key"
     ) -> tuple[tenant_store.Principal, str | None]:
-        return tenant_store.create_principal(self.workspace.db, self.ctx, name, role, kind)
+        return tenant_store.create_principal(self.db, self.ctx, name, role, kind)
 
     def principals(self) -> list[tenant_store.Principal]:
-        return tenant_store.list_principals(self.workspace.db, self.ctx)
+        return tenant_store.list_principals(self.db, self.ctx)

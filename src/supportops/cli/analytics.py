@@ -53,7 +53,7 @@ def report_command(
     from supportops.analytics import report
 
     handle = open_tenant(workspace, tenant, acting_as)
-    data = report(handle.workspace.db, handle.ctx, start=start, end=end, period=period,
+    data = report(handle.db, handle.ctx, start=start, end=end, period=period,
                   by=_split(by), top=top)
     if out is not None:
         from supportops.analytics.charts import write_charts
@@ -106,8 +106,8 @@ def clusters_command(
     from supportops.analytics.clusters import clusters, default_embedder
 
     handle = open_tenant(workspace, tenant, acting_as)
-    embed = default_embedder(handle.workspace.artifacts / "encoders")
-    data = clusters(handle.workspace.db, handle.ctx, embed, start=start, end=end,
+    embed = default_embedder(handle.artifacts / "encoders")
+    data = clusters(handle.db, handle.ctx, embed, start=start, end=end,
                     method=method, k=k, period=period, top=top)
     if as_json:
         emit_json(data)
@@ -136,7 +136,7 @@ def sla_set(
     from supportops.analytics import SlaTarget, set_target
 
     handle = open_tenant(workspace, tenant, acting_as)
-    target = set_target(handle.workspace.db, handle.ctx,
+    target = set_target(handle.db, handle.ctx,
                         SlaTarget(priority, first_response_hours, resolution_hours))
     if as_json:
         emit_json(target.__dict__)
@@ -156,7 +156,7 @@ def sla_list(
     from supportops.analytics import targets
 
     handle = open_tenant(workspace, tenant, acting_as)
-    rows = [t.__dict__ for t in targets(handle.workspace.db, handle.ctx)]
+    rows = [t.__dict__ for t in targets(handle.db, handle.ctx)]
     if as_json:
         emit_json({"data": rows, "count": len(rows)})
         return
@@ -178,7 +178,7 @@ def sla_remove(
     from supportops.analytics import remove_target
 
     handle = open_tenant(workspace, tenant, acting_as)
-    removed = remove_target(handle.workspace.db, handle.ctx, priority)
+    removed = remove_target(handle.db, handle.ctx, priority)
     if as_json:
         emit_json({"removed": removed})
     else:

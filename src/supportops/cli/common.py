@@ -30,11 +30,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 
 def open_workspace(workspace: Path | None, create: bool = False) -> Workspace:
     """The workspace with the optional rooms wired in; ``create`` makes (or upgrades) it."""
-    ws = Workspace.init(workspace) if create else Workspace.open(workspace)
-    from supportops.cli.wiring import install
-
-    install(ws)
-    return ws
+    return Workspace.init(workspace) if create else Workspace.open(workspace)
 
 
 def open_tenant(workspace: Path | None, tenant: str, principal: str | None = None,

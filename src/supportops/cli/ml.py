@@ -156,7 +156,7 @@ def datasets_create(
     from supportops.datasets.snapshots import create_snapshot
 
     handle = open_tenant(workspace, tenant, acting_as)
-    snap = create_snapshot(handle.workspace.db, handle.ctx, handle.workspace.artifacts, name,
+    snap = create_snapshot(handle.db, handle.ctx, handle.artifacts, name,
                            require=require)
     if as_json:
         emit_json(snap.as_dict())
@@ -177,7 +177,7 @@ def datasets_list(
     from supportops.datasets.snapshots import list_snapshots
 
     handle = open_tenant(workspace, tenant, acting_as)
-    snaps = list_snapshots(handle.workspace.db, handle.ctx)
+    snaps = list_snapshots(handle.db, handle.ctx)
     if as_json:
         emit_json({"data": [s.as_dict() for s in snaps], "count": len(snaps)})
         return
@@ -200,7 +200,7 @@ def datasets_show(
     from supportops.datasets.snapshots import get_snapshot
 
     handle = open_tenant(workspace, tenant, acting_as)
-    snap = get_snapshot(handle.workspace.db, handle.ctx, snapshot_id).as_dict()
+    snap = get_snapshot(handle.db, handle.ctx, snapshot_id).as_dict()
     if as_json:
         emit_json(snap)
     else:
@@ -220,7 +220,7 @@ def datasets_rebuild_flagged(
     from supportops.datasets.snapshots import rebuild_flagged
 
     handle = open_tenant(workspace, tenant, acting_as)
-    done = rebuild_flagged(handle.workspace.db, handle.ctx, handle.workspace.artifacts)
+    done = rebuild_flagged(handle.db, handle.ctx, handle.artifacts)
     if as_json:
         emit_json({"rebuilt": done, "count": len(done)})
     else:

@@ -20,6 +20,9 @@ from supportops.storage.schema import principals, tenants
 
 _TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 KEY_PREFIX = "so"
+#: Keys read ``so_<tenant>_<secret>``; tenant ids may hold '_', so a key is tried against each
+#: tenant id its underscores could end (the secret, hex, has none), the longest first.
+_MAX_KEY_SPLITS = 16
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,7 @@ def create_principal(
     api_key = None
     key_hash = None
     if kind == "api_key":
-        api_key = f"{KEY_PREFIX}_{ctx.tenant_id}_{secrets.token_urlsafe(32)}"
+        api_key = f"{KEY_PREFIX}_{ctx.tenant_id}_{secrets.token_hex(32)}"
         key_hash = hash_key(api_key)
     principal = Principal(str(uuid.uuid4()), ctx.tenant_id, name, kind, role,
                           datetime.now(UTC))
@@ -133,22 +136,41 @@ def _principal(row: object) -> Principal:
     return Principal(r.id, r.tenant_id, r.name, r.kind, r.role, r.created_at)  # type: ignore[attr-defined]
 
 
+def key_tenants(api_key: str) -> list[str]:
+    """The tenant ids an API key may name, most likely first (``so_<tenant>_<secret>``)."""
+    head = f"{KEY_PREFIX}_"
+    if not api_key or not api_key.startswith(head):
+        return []
+    rest = api_key[len(head):]
+    cuts = [i for i, ch in enumerate(rest) if ch == "_" and i < len(rest) - 1]
+    candidates = [rest[:i] for i in reversed(cuts) if _TENANT_ID.match(rest[:i])]
+    return candidates[:_MAX_KEY_SPLITS]
+
+
 def authenticate(db: Database, api_key: str) -> Context:
-    """The context an API key acts in. The key names its tenant, so lookup stays tenant-scoped."""
-    parts = api_key.split("_", 2) if api_key else []
-    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+    """The context an API key acts in. The key names its tenant, so lookup stays tenant-scoped
+    (each candidate tenant is asked inside its own transaction)."""
+    candidates = key_tenants(api_key)
+    if not candidates:
         raise PermissionDenied("That API key is malformed; keys look like 'so_<tenant>_<secret>'.")
-    tenant_id = parts[1]
+    for tenant_id in candidates:
+        ctx = _key_context(db, tenant_id, hash_key(api_key))
+        if ctx is not None:
+            return ctx
+    raise PermissionDenied("That API key is unknown or disabled.")
+
+
+def _key_context(db: Database, tenant_id: str, key_hash: str) -> Context | None:
     with db.begin(tenant_id) as conn:
         row = conn.execute(
             select(principals).where(
                 principals.c.tenant_id == tenant_id,
-                principals.c.key_hash == hash_key(api_key),
+                principals.c.key_hash == key_hash,
                 principals.c.disabled_at.is_(None),
             )
         ).first()
     if row is None:
-        raise PermissionDenied("That API key is unknown or disabled.")
+        return None
     return Context(tenant_id=row.tenant_id, principal_id=row.id, role=row.role)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from supportops import settings
+import supportops.settings as settings
 from supportops.errors import NotFound, ValidationFailed
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -44,7 +44,7 @@ class DatasetRef:
 
 def code_version() -> str:
     """The git commit of the code that trained a model, or the package version."""
-    from supportops import __version__
+    from supportops.version import __version__
 
     try:
         sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True,

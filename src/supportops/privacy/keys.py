@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Connection, Table, delete, insert, select
 
-from supportops import settings
+import supportops.settings as settings
 from supportops.errors import ConfigError
 from supportops.governance import audit
 from supportops.governance.context import Context

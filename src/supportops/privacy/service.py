@@ -1,18 +1,19 @@
-"""The privacy room's face for one tenant context, and its wiring into a workspace.
+"""The privacy room's face for one tenant context.
 
     acme = ws.tenant("acme", principal="alice")     # an agent
     acme.privacy.reveal("T-1001")                   # originals back, audited
     acme.privacy.erase("CUST-42")                   # report as a dict
 
-``enable(ws)`` installs the pseudonymising protector on a workspace; ``Workspace`` calls it
-when it connects, so the Python API, the CLI and the HTTP API all ingest through it.
+The workspace builds one per tenant context (its ``PrivacyFactory``, see
+``privacy/availability.py``), so the Python API, the CLI and the HTTP API all ingest through
+its protector; this room knows nothing of the workspace.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from supportops.events.schemas import EventDraft
 from supportops.governance.context import Context
@@ -22,10 +23,6 @@ from supportops.privacy.policy import Policy, get_policy, set_policy
 from supportops.privacy.protector import Detect, Pseudonymiser
 from supportops.privacy.reveal import reveal_ticket
 from supportops.storage import Database
-
-if TYPE_CHECKING:
-    from supportops.events.log import Protector
-    from supportops.workspace import Workspace
 
 
 class Privacy:
@@ -101,11 +98,3 @@ class Privacy:
     def enforce_retention(self, now: datetime | None = None) -> dict[str, Any]:
         return retention.enforce(self.db, self.ctx, self.keyring(), now)
 
-
-def enable(ws: Workspace) -> None:
-    """Install pseudonymisation on ``ws`` (idempotent)."""
-
-    def factory(workspace: Workspace, ctx: Context) -> Protector | None:
-        return Privacy.of(workspace.path, workspace.config, workspace.db, ctx).protector()
-
-    ws.protector_factory = factory

@@ -1,14 +1,16 @@
 """Engines, migrations and tenant-scoped transactions for both back-ends.
 
 SQLite is tuned for the embedded default (WAL, ``secure_delete`` so that deleted data does not
-linger in free pages). On PostgreSQL the application switches to a role that row-level
-security applies to, and every tenant transaction sets ``supportops.tenant`` with
-``SET LOCAL`` semantics (``set_config(..., true)``).
+linger in free pages). On PostgreSQL the application logs in as its own role (created by
+``supportops init``, see ``provision.py``): never a superuser, never a role that bypasses
+row-level security, so nothing in its session can regain those powers. Every tenant
+transaction sets ``supportops.tenant`` with ``SET LOCAL`` semantics (``set_config(..., true)``);
+workspace-level transactions set ``supportops.scope`` to ``workspace`` instead, which lets them
+read the tenants directory and nothing else.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,42 +18,56 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 
-from supportops.errors import ConfigError
+from supportops.errors import ConfigError, PermissionDenied
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-_ROLE_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+VERSION_TABLE = "supportops_alembic_version"
+
+#: True when the login role is, or may become, a role that row-level security does not bind:
+#: a superuser, a BYPASSRLS or CREATEROLE role (or a member of one), or the owner of a table.
+_POWERFUL_LOGIN = text(
+    """
+    SELECT current_user AS login,
+           EXISTS (SELECT 1 FROM pg_roles s
+                   WHERE (s.rolsuper OR s.rolbypassrls OR s.rolcreaterole)
+                     AND pg_has_role(current_user, s.oid, 'MEMBER'))
+        OR EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                   WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+                     AND pg_has_role(current_user, c.relowner, 'MEMBER')) AS powerful
+    """
+)
+
+
+def alembic_config(connection: Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def describe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 class Database:
     """One database (SQLite file or PostgreSQL), used through tenant-scoped transactions."""
 
-    def __init__(self, url: str, app_role: str | None = "supportops_app") -> None:
+    def __init__(self, url: str) -> None:
         self.url = url
         self.is_postgres = url.startswith("postgresql")
-        if app_role is not None and not _ROLE_RE.match(app_role):
-            raise ConfigError(
-                f"Setting 'SUPPORTOPS_DATABASE_APP_ROLE' must be a plain role name. Got {app_role!r}."
-            )
-        self.app_role = app_role if self.is_postgres else None
-        self.engine = self._make_engine(role=self.app_role)
+        self.engine = self._make_engine()
 
     @classmethod
     def sqlite(cls, path: Path) -> Database:
         return cls(f"sqlite:///{path}")
 
-    def _make_engine(self, role: str | None) -> Engine:
+    def _make_engine(self) -> Engine:
         if self.is_postgres:
-            engine = create_engine(self.url, pool_pre_ping=True)
-            if role:
-                @event.listens_for(engine, "connect")
-                def _set_role(dbapi_conn: Any, _record: Any) -> None:
-                    with dbapi_conn.cursor() as cur:
-                        cur.execute(f"SET ROLE {role}")
-                    dbapi_conn.commit()
-            return engine
-        engine = create_engine(self.url, connect_args={"timeout": 30})
+            return create_engine(self.url, pool_pre_ping=True, hide_parameters=True)
+        engine = create_engine(self.url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -65,20 +81,29 @@ class Database:
 
         return engine
 
+    # -- the boundary -------------------------------------------------------------------------
+
+    def check_boundary(self) -> None:
+        """Refuse to work through a PostgreSQL login that row-level security does not bind."""
+        if not self.is_postgres:
+            return
+        with self.engine.connect() as conn:
+            row = conn.execute(_POWERFUL_LOGIN).one()
+        if row.powerful:
+            raise ConfigError(
+                f"The database URL {describe_url(self.url)!r} logs in as {row.login!r}, which "
+                "row-level security does not bind (superuser, BYPASSRLS, CREATEROLE, a table "
+                "owner or a member of one). Run 'supportops init' with it once to create the "
+                "application role; later commands then connect as that role."
+            )
+
     # -- schema -------------------------------------------------------------------------------
 
     def migrate(self) -> None:
-        """Bring the schema to the newest revision (every branch head), as the owner role."""
-        owner = self._make_engine(role=None)
-        try:
-            with owner.begin() as conn:
-                cfg = Config()
-                cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-                cfg.attributes["connection"] = conn
-                cfg.attributes["app_role"] = self.app_role
-                command.upgrade(cfg, "heads")
-        finally:
-            owner.dispose()
+        """Bring the schema to the newest revision (every branch head). On PostgreSQL this
+        needs the admin URL: ``provision.provision`` calls it there."""
+        with self.engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "heads")
 
     # -- transactions -------------------------------------------------------------------------
 
@@ -88,8 +113,9 @@ class Database:
         with self.engine.begin() as conn:
             if self.is_postgres:
                 conn.execute(
-                    text("SELECT set_config('supportops.tenant', :t, true)"),
-                    {"t": tenant_id or ""},
+                    text("SELECT set_config('supportops.tenant', :t, true), "
+                         "set_config('supportops.scope', :s, true)"),
+                    {"t": tenant_id or "", "s": "tenant" if tenant_id else "workspace"},
                 )
             yield conn
 
@@ -102,3 +128,40 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def scoped(self, tenant_id: str) -> Database:
+        """This database as one tenant's handle sees it: its transactions only."""
+        return TenantDatabase(self, tenant_id)
+
+
+class TenantDatabase(Database):
+    """A database bound to one tenant: a transaction for another tenant, or a workspace-level
+    one, is refused, and the schema and the engine's life belong to the workspace."""
+
+    def __init__(self, db: Database, tenant_id: str) -> None:  # shares the workspace's engine
+        self.url = db.url
+        self.is_postgres = db.is_postgres
+        self.engine = db.engine
+        self.tenant_id = tenant_id
+
+    @contextmanager
+    def begin(self, tenant_id: str | None) -> Iterator[Connection]:
+        if tenant_id != self.tenant_id:
+            raise PermissionDenied(
+                f"A handle of tenant {self.tenant_id!r} may not open a transaction for "
+                f"{tenant_id or 'the workspace'!r}; open that tenant from the workspace."
+            )
+        with super().begin(tenant_id) as conn:
+            yield conn
+
+    def migrate(self) -> None:
+        raise PermissionDenied("A tenant handle may not change the schema; run 'supportops init'.")
+
+    def scoped(self, tenant_id: str) -> Database:
+        if tenant_id != self.tenant_id:
+            raise PermissionDenied(f"A handle of tenant {self.tenant_id!r} may not act for "
+                                   f"{tenant_id!r}.")
+        return self
+
+    def dispose(self) -> None:
+        """The workspace owns the engine."""

@@ -1,4 +1,7 @@
-"""PostgreSQL row-level security and append-only guards, called from migrations."""
+"""PostgreSQL row-level security and append-only guards, for migrations.
+
+The application role is not made here: ``supportops init`` provisions it (``provision.py``).
+"""
 
 from __future__ import annotations
 
@@ -6,30 +9,6 @@ from collections.abc import Sequence
 
 from alembic import op
 from sqlalchemy import Table
-
-
-def ensure_app_role(role: str) -> None:
-    """Create the application role (no login, no BYPASSRLS) and grant it table access."""
-    op.execute(
-        f"""
-        DO $$ BEGIN
-          IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN
-            CREATE ROLE {role} NOLOGIN NOSUPERUSER NOBYPASSRLS;
-          END IF;
-        END $$;
-        """
-    )
-    op.execute(f"GRANT {role} TO CURRENT_USER")
-    op.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
-    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
-    op.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
-    op.execute(
-        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public "
-        f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}"
-    )
-    op.execute(
-        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {role}"
-    )
 
 
 def create_tenant_tables(tables: Sequence[Table]) -> None:
