@@ -4,7 +4,7 @@ Usage::
 
     .venv/bin/python bench/pii.py [--n 2000] [--seed 20261123] [--split test]
 
-Data: ``supportops.privacy.pii_fixtures.make_examples`` (seeded Faker, synthetic people).
+Data: ``tests/pii_fixtures.make_examples`` (seeded Faker, synthetic people).
 The detector was iterated on ``--split dev --seed 1``; report with ``--split test`` (held-out
 templates) and a fresh seed.
 
@@ -33,6 +33,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 from collections import Counter  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
@@ -40,8 +41,11 @@ from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fixtures live in tests/
+
+from tests.pii_fixtures import FAMILY, Example, make_examples  # noqa: E402
+
 from supportops.privacy.detection import PiiDetector  # noqa: E402
-from supportops.privacy.pii_fixtures import FAMILY, Example, make_examples  # noqa: E402
 
 Pred = tuple[int, int, str]
 

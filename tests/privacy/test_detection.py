@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from supportops.privacy.detection import PiiDetector, PiiInputError, detect_jsonl
-from supportops.privacy.pii_fixtures import FAMILY, hard_negatives, make_examples
+from tests.pii_fixtures import FAMILY, hard_negatives, make_examples
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,20 @@ from rich.console import Console
 from rich.table import Table
 
 from supportops.cli.common import JsonOpt, WorkspaceOpt, emit_json, open_tenant
-from supportops.demo import generate
+from supportops.errors import ConfigError
 from supportops.workspace import Tenant
+
+
+def _generate(path: Path, tickets: int) -> Path:
+    """The generated workload; Faker, which makes its people up, is the ``demo`` extra."""
+    try:
+        from supportops.demo import generate
+    except ModuleNotFoundError as err:
+        if err.name != "faker":
+            raise
+        raise ConfigError("The generated demo workload needs Faker: pip install "
+                          "'supportops[demo]', or pass --file.") from None
+    return generate(path, tickets=tickets)
 
 
 def _analytics(handle: Tenant) -> dict[str, Any]:
@@ -55,7 +67,7 @@ def demo_command(
     handle = open_tenant(workspace, tenant, create=True, name="Demo tenant")
     ws = handle.workspace
     with tempfile.TemporaryDirectory() as tmp:  # generated PII never lands in the workspace
-        source = file or generate(Path(tmp) / "demo-events.jsonl", tickets=tickets)
+        source = file or _generate(Path(tmp) / "demo-events.jsonl", tickets)
         report = handle.ingest(source, fmt if file else "jsonl")
     rows = handle.tickets.all_rows()
     summary: dict[str, Any] = {

@@ -11,6 +11,7 @@ read the tenants directory and nothing else.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,8 @@ from supportops.errors import ConfigError, PermissionDenied
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 VERSION_TABLE = "supportops_alembic_version"
+#: Alembic's ``context`` is one module-level object: one migration at a time per process.
+MIGRATING = threading.Lock()
 
 #: True when the login role is, or may become, a role that row-level security does not bind:
 #: a superuser, a BYPASSRLS or CREATEROLE role (or a member of one), or the owner of a table.
@@ -102,7 +105,7 @@ class Database:
     def migrate(self) -> None:
         """Bring the schema to the newest revision (every branch head). On PostgreSQL this
         needs the admin URL: ``provision.provision`` calls it there."""
-        with self.engine.begin() as conn:
+        with MIGRATING, self.engine.begin() as conn:
             command.upgrade(alembic_config(conn), "heads")
 
     # -- transactions -------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, create_engine, make_url, text
 from sqlalchemy.exc import DBAPIError
 
 from supportops.errors import ConfigError
-from supportops.storage.database import VERSION_TABLE, alembic_config, describe_url
+from supportops.storage.database import MIGRATING, VERSION_TABLE, alembic_config, describe_url
 
 _ROLE_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _ROLE_SQL = "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB NOINHERIT"
@@ -45,7 +45,7 @@ def check_role_name(role: str) -> str:
 def app_url(admin_url: str, role: str) -> str:
     """The application's URL: the admin's server, database and options; the role's name; no
     password."""
-    url = make_url(admin_url).set(username=role, password=None)
+    url = make_url(admin_url)._replace(username=role, password=None)  # ``set`` keeps a None
     return url.render_as_string(hide_password=False)
 
 
@@ -74,7 +74,7 @@ def provision(admin_url: str, role: str) -> str:
     try:
         with engine.connect() as conn:
             _retry(lambda: ensure_role(conn, role))
-        with engine.connect() as conn, conn.begin():
+        with MIGRATING, engine.connect() as conn, conn.begin():
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('supportops.migrate'))"))
             command.upgrade(alembic_config(conn), "heads")
             grant(conn, role)
