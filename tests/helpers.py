@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+from sqlalchemy import make_url
+
+if TYPE_CHECKING:
+    from supportops import Workspace
 
 
 def event(kind: str, ticket: str | None, at: str, subject: str | None = "cust-1",
@@ -30,3 +35,12 @@ def write_jsonl(path: Path, lines: list[Any]) -> Path:
                 out.write(item)
             out.write(b"\n")
     return path
+
+
+def admin_url(ws: Workspace) -> str:
+    """The suite's superuser login to a PostgreSQL workspace's database: what a scan of
+    everything, or an attacker holding the server, reads with (the application's own login
+    sees one tenant at a time)."""
+    base = os.environ["SUPPORTOPS_TEST_DATABASE_URL"]
+    database = make_url(ws.db.url).database
+    return make_url(base).set(database=database).render_as_string(hide_password=False)

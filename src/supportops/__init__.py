@@ -18,7 +18,7 @@ from supportops.errors import (
     SupportopsError,
     ValidationFailed,
 )
-from supportops.version import __version__
+from supportops.version import __version__ as __version__
 from supportops.workspace import Tenant, Workspace
 
 __all__ = [
@@ -30,5 +30,4 @@ __all__ = [
     "Tenant",
     "ValidationFailed",
     "Workspace",
-    "__version__",
 ]

@@ -22,10 +22,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("workspace", "SUPPORTOPS_WORKSPACE", "./supportops-workspace",
             "Folder holding the SQLite database, artifacts and config."),
     Setting("database_url", "SUPPORTOPS_DATABASE_URL", None,
-            "SQLAlchemy URL of a PostgreSQL server (postgresql+psycopg://...); "
+            "SQLAlchemy URL of a PostgreSQL server (postgresql+psycopg://...): an admin's for "
+            "'supportops init', which records the application's URL in the workspace; "
             "default: SQLite inside the workspace."),
     Setting("database_app_role", "SUPPORTOPS_DATABASE_APP_ROLE", "supportops_app",
-            "PostgreSQL role the application acts as, so row-level security applies to it."),
+            "PostgreSQL role the application logs in as (created by 'supportops init' given "
+            "an admin URL): never superuser, so row-level security binds it."),
     Setting("tenant", "SUPPORTOPS_TENANT", None,
             "Default tenant for tenant-scoped CLI commands."),
     Setting("mlflow_tracking_uri", "SUPPORTOPS_MLFLOW_TRACKING_URI", None,

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from supportops import Tenant, Workspace
 from supportops.cli.main import app
 from supportops.workspace import DB_FILE
+from tests.helpers import admin_url
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def chain(tenant: Tenant) -> Tenant:
 def tamper(ws: Workspace) -> Iterator[object]:
     """A raw connection past the append-only triggers, as an attacker with file access."""
     if ws.db.is_postgres:
-        engine = create_engine(ws.db.url)
+        engine = create_engine(admin_url(ws))
         with engine.begin() as conn:
             conn.execute(text("SET LOCAL session_replication_role = replica"))
             yield lambda sql: conn.execute(text(sql))

@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 
 from supportops import Tenant, Workspace
 from supportops.storage.schema import metadata
+from tests.helpers import admin_url
 
 
 @dataclass
@@ -118,7 +119,7 @@ def scan(workspace: Workspace) -> Scan:
         workspace.db.checkpoint()
         haystack = _files(workspace.path)
         if workspace.db.is_postgres:
-            haystack += _tables(workspace.db.url)
+            haystack += _tables(admin_url(workspace))
         return [v for v in values if v.encode() in haystack]
 
     return run

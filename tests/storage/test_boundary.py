@@ -18,17 +18,10 @@ from supportops import ConfigError, PermissionDenied, Tenant, Workspace
 from supportops.analytics.sla import SlaTarget, set_target
 from supportops.storage import provision
 from tests.conftest import PG_URL, _create_pg_database, _drop_pg_database
-from tests.helpers import event, write_jsonl
+from tests.helpers import admin_url, event, write_jsonl
 
 #: Tables of the application that hold no tenant's data (read-only to the application).
 WORKSPACE_TABLES = {"supportops_alembic_version"}
-
-
-def admin_url(ws: Workspace) -> str:
-    """The superuser URL of the workspace's database (the suite's own server login)."""
-    assert PG_URL
-    return make_url(PG_URL).set(database=make_url(ws.db.url).database).render_as_string(
-        hide_password=False)
 
 
 @pytest.fixture
@@ -107,7 +100,7 @@ def test_application_logs_in_as_its_own_role(pg_workspace: Workspace) -> None:
     "UPDATE supportops_alembic_version SET version_num = 'x'",
 ])
 def test_session_cannot_regain_superuser_powers(pg_workspace: Workspace, statement: str) -> None:
-    with pytest.raises(DBAPIError, match="denied|must be|permission|only superuser|owner"), \
+    with pytest.raises(DBAPIError, match=r"denied|must be|permission|only superuser|owner"), \
             pg_workspace.db.begin("acme") as conn:
         conn.execute(text(statement))
 
@@ -186,7 +179,7 @@ def test_admin_url_without_init_is_refused(pg_workspace: Workspace, tmp_path: Pa
     fresh = tmp_path / "other"
     fresh.mkdir()
     (fresh / "config.json").write_text("{}")
-    with pytest.raises(ConfigError, match="logs in as 'postgres'.*supportops init"):
+    with pytest.raises(ConfigError, match=r"logs in as 'postgres'.*supportops init"):
         Workspace.open(fresh, database_url=admin_url(pg_workspace))
 
 
@@ -232,7 +225,7 @@ def test_role_creation_is_idempotent_under_concurrent_inits(fresh_role: str) -> 
     def run(url: str) -> None:
         try:
             provision.provision(url, fresh_role)
-        except BaseException as err:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as err:  # reported by the assertion below
             errors.append(err)
 
     try:

@@ -16,11 +16,12 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from typing import Any
 
 from alembic import command
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, create_engine, make_url, text
+from sqlalchemy import Connection, Row, create_engine, make_url, text
 from sqlalchemy.exc import DBAPIError
 
 from supportops.errors import ConfigError
@@ -102,7 +103,7 @@ def ensure_role(conn: Connection, role: str) -> None:
         conn.execute(text(f"ALTER ROLE {role} LOGIN"))
 
 
-def _role(conn: Connection, role: str) -> object | None:
+def _role(conn: Connection, role: str) -> Row[Any] | None:
     return conn.execute(
         text(
             "SELECT r.rolcanlogin, EXISTS (SELECT 1 FROM pg_roles s "

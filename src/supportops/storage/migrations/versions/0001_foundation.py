@@ -11,6 +11,8 @@ The application role is not created here: ``supportops init`` provisions it (see
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -22,7 +24,7 @@ depends_on = None
 _md = sa.MetaData()
 
 
-def _tenant_table(name: str, *columns: sa.SchemaItem) -> sa.Table:
+def _tenant_table(name: str, *columns: Any) -> sa.Table:
     return sa.Table(name, _md, sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id"),
                                          nullable=False), *columns)
 

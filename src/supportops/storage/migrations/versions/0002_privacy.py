@@ -8,6 +8,8 @@ Frozen history: the tables are written out here as they were at this revision.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -20,7 +22,7 @@ _md = sa.MetaData()
 sa.Table("tenants", _md, sa.Column("id", sa.String(64), primary_key=True))  # referenced only
 
 
-def _tenant_table(name: str, *columns: sa.SchemaItem) -> sa.Table:
+def _tenant_table(name: str, *columns: Any) -> sa.Table:
     return sa.Table(name, _md, sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id"),
                                          nullable=False), *columns)
 
