@@ -120,6 +120,12 @@ class Workspace:
     def artifacts(self) -> Path:
         return self.path / "artifacts"
 
+    def rotate_master_key(self) -> dict[str, Any]:
+        """Re-wrap every tenant key under a new master key (content is not re-encrypted)."""
+        from supportops.privacy.rotation import rotate_master
+
+        return rotate_master(self.db, self.path, self.config).as_dict()
+
     # -- tenants ------------------------------------------------------------------------------
 
     def create_tenant(self, tenant_id: str, name: str | None = None) -> tenant_store.TenantInfo:
@@ -290,6 +296,13 @@ class Tenant:
     def _privacy_or_none(self) -> Privacy | None:
         """The privacy room when pseudonymisation is on (``None`` when switched off)."""
         return self.privacy if self._workspace.privacy_factory is not None else None
+
+    def export_subject(self, subject: str, out: str | Path) -> dict[str, Any]:
+        """Subject access: the subject's events, tickets and derived records, originals
+        restored, written to ``out`` (roles that may reveal; audited)."""
+        from supportops.privacy.export import export_subject
+
+        return export_subject(self.db, self.ctx, self.privacy.keyring(), subject, Path(out))
 
     @property
     def audit(self) -> AuditTrail:

@@ -114,13 +114,18 @@ class Database:
     def begin(self, tenant_id: str | None) -> Iterator[Connection]:
         """A transaction scoped to one tenant (``None``: workspace-level tables only)."""
         with self.engine.begin() as conn:
-            if self.is_postgres:
-                conn.execute(
-                    text("SELECT set_config('supportops.tenant', :t, true), "
-                         "set_config('supportops.scope', :s, true)"),
-                    {"t": tenant_id or "", "s": "tenant" if tenant_id else "workspace"},
-                )
+            self.enter(conn, tenant_id)
             yield conn
+
+    def enter(self, conn: Connection, tenant_id: str | None) -> None:
+        """Scope the rest of ``conn``'s transaction to ``tenant_id`` (``None``: workspace);
+        for the owner's work that spans tenants in one transaction (key rotation)."""
+        if self.is_postgres:
+            conn.execute(
+                text("SELECT set_config('supportops.tenant', :t, true), "
+                     "set_config('supportops.scope', :s, true)"),
+                {"t": tenant_id or "", "s": "tenant" if tenant_id else "workspace"},
+            )
 
     def checkpoint(self) -> None:
         """Fold the SQLite WAL back into the main file and truncate it (no stale bytes left)."""
@@ -156,6 +161,12 @@ class TenantDatabase(Database):
             )
         with super().begin(tenant_id) as conn:
             yield conn
+
+    def enter(self, conn: Connection, tenant_id: str | None) -> None:
+        if tenant_id != self.tenant_id:
+            raise PermissionDenied(f"A handle of tenant {self.tenant_id!r} may not act for "
+                                   f"{tenant_id or 'the workspace'!r}.")
+        super().enter(conn, tenant_id)
 
     def migrate(self) -> None:
         raise PermissionDenied("A tenant handle may not change the schema; run 'supportops init'.")

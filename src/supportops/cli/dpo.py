@@ -1,0 +1,67 @@
+"""What a data-protection officer also asks for: ``privacy export`` and ``keys rotate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from supportops.cli.common import (
+    AsOpt,
+    JsonOpt,
+    TenantOpt,
+    WorkspaceOpt,
+    emit_json,
+    open_tenant,
+    open_workspace,
+)
+from supportops.cli.privacy import privacy_app
+
+keys_app = typer.Typer(help="Key management: rotation.", no_args_is_help=True)
+console = Console()
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(keys_app, name="keys")
+
+
+@privacy_app.command("export")
+def privacy_export(
+    subject: Annotated[str, typer.Argument(help="Customer id as it appeared in the input.")],
+    tenant: TenantOpt,
+    out: Annotated[Path, typer.Option("--out", "-o", help="JSON file to write (mode 0600).")],
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Export everything held about a subject, originals revealed (agent, privacy_officer;
+    audited).
+
+    Example: supportops privacy export CUST-42 --tenant acme --as dpo --out cust-42.json
+    """
+    summary = open_tenant(workspace, tenant, acting_as).export_subject(subject, out)
+    if as_json:
+        emit_json(summary)
+        return
+    console.print(f"Exported {summary['events']} events and {summary['tickets']} tickets of "
+                  f"{summary['subject']} to {summary['out']}.")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    master: Annotated[bool, typer.Option("--master", help="Rotate the master key.")] = False,
+    workspace: WorkspaceOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Re-wrap every tenant key under a new master key; content is not re-encrypted (audited
+    in each tenant).
+
+    Example: supportops keys rotate --master
+    """
+    if not master:
+        raise typer.BadParameter("say what to rotate: --master", param_hint="--master")
+    result = open_workspace(workspace).rotate_master_key()
+    if as_json:
+        emit_json(result)
+        return
+    console.print(f"Master key rotated: {result['rewrapped']} tenant key(s) re-wrapped "
+                  f"({result['key_source']}).")
