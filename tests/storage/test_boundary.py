@@ -5,6 +5,8 @@ handle cannot reach the owner's powers."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
@@ -299,3 +301,37 @@ def test_api_keys_work_for_ids_with_underscores(workspace: Workspace, tenant_id:
     forged = key[: -4] + ("0000" if not key.endswith("0000") else "1111")
     with pytest.raises(PermissionDenied, match="unknown"):
         workspace.tenant(tenant_id, api_key=forged)
+
+
+def test_operator_script_then_owner_init(fresh_role: str, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator's path: a superuser runs postgres_roles.sql; the database's owner, no
+    superuser and no CREATEROLE, runs init; the application logs in as the role."""
+    psql = shutil.which("psql")
+    if psql is None:
+        pytest.skip("needs the psql client")
+    assert PG_URL
+    server = make_url(PG_URL)
+    script = Path(provision.__file__).with_name("postgres_roles.sql")
+    subprocess.run([psql, "-h", server.host or "127.0.0.1", "-p", str(server.port or 5432),
+                    "-U", server.username or "postgres", "-d", server.database or "postgres",
+                    "-q", "-v", f"app_role={fresh_role}", "-f", str(script)], check=True)
+    owner, database = f"{fresh_role}_owner", f"{fresh_role}_db"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE ROLE {owner} LOGIN"))
+        conn.execute(text(f'CREATE DATABASE "{database}" OWNER {owner}'))
+    monkeypatch.setenv("SUPPORTOPS_DATABASE_APP_ROLE", fresh_role)
+    owner_url = server.set(username=owner, password=None, database=database)
+    try:
+        ws = Workspace.init(tmp_path / "ws", owner_url.render_as_string(hide_password=False))
+        ws.create_tenant("acme")
+        with ws.db.begin("acme") as conn:
+            assert conn.execute(text("SELECT session_user")).scalar_one() == fresh_role
+            assert conn.execute(text("SELECT count(*) FROM tenants")).scalar_one() == 1
+        ws.close()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            conn.execute(text(f"DROP ROLE IF EXISTS {owner}"))
+        admin.dispose()
