@@ -11,6 +11,7 @@ The CLI and the API are thin faces over these objects.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -28,9 +29,11 @@ from supportops.events.log import Protector
 from supportops.events.schemas import Event
 from supportops.events.tickets import TicketsView
 from supportops.governance import tenants as tenant_store
-from supportops.governance.audit import AuditTrail
 from supportops.governance.context import OWNER_PRINCIPAL, Context
+from supportops.governance.integrity import AuditTrail
 from supportops.governance.lineage import LineageView
+from supportops.governance.seal import INTEGRITY_PURPOSE, AuditSealer
+from supportops.privacy.keys import derived_key, provider_for
 from supportops.privacy.service import Privacy
 from supportops.privacy.service import enable as enable_privacy
 from supportops.storage import Database
@@ -71,7 +74,7 @@ class Workspace:
         config.setdefault("version", 1)
         config_path.write_text(json.dumps(config, indent=2))
         ws = cls._connect(root, config, database_url)
-        ws.db.migrate()
+        ws.db.migrate(audit_sealer=ws.audit_sealer)
         return ws
 
     @classmethod
@@ -112,6 +115,11 @@ class Workspace:
     def artifacts(self) -> Path:
         return self.path / "artifacts"
 
+    def audit_sealer(self, tenant_id: str) -> AuditSealer:
+        """The tenant's audit and anchor keys, derived from the master key (never stored)."""
+        provider = provider_for(self.path, self.config)
+        return AuditSealer(tenant_id, derived_key(provider, INTEGRITY_PURPOSE))
+
     # -- tenants ------------------------------------------------------------------------------
 
     def create_tenant(self, tenant_id: str, name: str | None = None) -> tenant_store.TenantInfo:
@@ -137,7 +145,7 @@ class Workspace:
             ctx = tenant_store.principal_context(self.db, tenant_id, principal)
         else:
             ctx = Context(tenant_id=tenant_id, principal_id=OWNER_PRINCIPAL, role="admin")
-        return Tenant(self, ctx)
+        return Tenant(self, dataclasses.replace(ctx, sealer=self.audit_sealer(tenant_id)))
 
 
 class Tenant:
@@ -213,7 +221,7 @@ class Tenant:
 
     @property
     def audit(self) -> AuditTrail:
-        return AuditTrail(self.workspace.db, self.ctx)
+        return AuditTrail(self.workspace.db, self.ctx, log.verify_log)
 
     @property
     def lineage(self) -> LineageView:

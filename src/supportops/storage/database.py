@@ -9,7 +9,7 @@ security applies to, and every tenant transaction sets ``supportops.tenant`` wit
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -67,8 +67,10 @@ class Database:
 
     # -- schema -------------------------------------------------------------------------------
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest revision (every branch head), as the owner role."""
+    def migrate(self, audit_sealer: Callable[[str], Any] | None = None) -> None:
+        """Bring the schema to the newest revision (every branch head), as the owner role.
+        ``audit_sealer(tenant_id)`` gives the keys with which an upgrade re-keys audit chains
+        (``0005_integrity``); they are never stored."""
         owner = self._make_engine(role=None)
         try:
             with owner.begin() as conn:
@@ -76,6 +78,7 @@ class Database:
                 cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
                 cfg.attributes["connection"] = conn
                 cfg.attributes["app_role"] = self.app_role
+                cfg.attributes["audit_sealer"] = audit_sealer
                 command.upgrade(cfg, "heads")
         finally:
             owner.dispose()
