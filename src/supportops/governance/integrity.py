@@ -24,7 +24,7 @@ import orjson
 
 from supportops.errors import ValidationFailed
 from supportops.governance import audit
-from supportops.governance.audit import READ_ROLES, AuditEntry, ChainCheck, Verification
+from supportops.governance.audit import READ_ROLES, AuditEntry, Verification
 from supportops.governance.context import Context
 from supportops.storage import Database
 
@@ -158,8 +158,8 @@ def _parse_anchor(ctx: Context, data: Mapping[str, Any]) -> Anchor | str:
 
 def verify_all(db: Database, ctx: Context, log_verifier: LogVerifier,
                anchor: Mapping[str, Any] | str | Path | None = None) -> IntegrityReport:
-    """Anchor signature, audit chain, event chain, redactions against audit entries, then
-    the anchored positions; stops at the first problem."""
+    """Anchor signature, audit chain (and its anchored entry), event chain (and its anchored
+    event), then redactions against audit entries; stops at the first problem."""
     ctx.require(*READ_ROLES, action="verify the audit log")
     report = IntegrityReport()
     parsed: Anchor | None = None
@@ -174,39 +174,44 @@ def verify_all(db: Database, ctx: Context, log_verifier: LogVerifier,
                     "head_hash": chain.head_hash}
     if chain.problem is not None:
         return report.fail("audit", chain.bad_seq, chain.problem)
+    if parsed and (problem := _anchored("audit entry", "chain", parsed.audit_seq,
+                                        parsed.audit_hash, chain, parsed.at)):
+        return report.fail("anchor", parsed.audit_seq, problem)
     log = log_verifier(db, ctx, frozenset({parsed.events_seq} if parsed else ()))
     report.events = {"checked": log.checked, "head_seq": log.head_seq,
                      "head_hash": log.head_hash, "redacted": len(log.redacted)}
     if log.problem is not None:
         return report.fail("events", log.bad_seq, log.problem)
+    if parsed and (problem := _anchored("event", "log", parsed.events_seq, parsed.events_hash,
+                                        log, parsed.at)):
+        return report.fail("anchor", parsed.events_seq, problem)
     unrecorded = next((seq for seq in log.redacted if seq not in chain.redacted), None)
     if unrecorded is not None:
         return report.fail("redactions", unrecorded, (
             f"event #{unrecorded} is redacted but no audit entry records its redaction "
             "(a forged redaction)"))
-    return _check_anchored(report, parsed, chain, log) if parsed else report
-
-
-def _check_anchored(report: IntegrityReport, anchor: Anchor, chain: ChainCheck,
-                    log: LogState) -> IntegrityReport:
-    since = f"since the anchor of {anchor.at}"
-    if anchor.audit_seq > chain.head_seq:
-        return report.fail("anchor", anchor.audit_seq, (
-            f"audit entry #{anchor.audit_seq} named by the anchor is missing: the chain was "
-            f"truncated or wiped {since} (head is now #{chain.head_seq})"))
-    if chain.hashes.get(anchor.audit_seq, audit.GENESIS) != anchor.audit_hash:
-        return report.fail("anchor", anchor.audit_seq, (
-            f"audit entry #{anchor.audit_seq} differs from the anchored one: the chain was "
-            f"rewritten {since}"))
-    if anchor.events_seq > log.head_seq:
-        return report.fail("anchor", anchor.events_seq, (
-            f"event #{anchor.events_seq} named by the anchor is missing: the log was truncated "
-            f"or wiped {since} (head is now #{log.head_seq})"))
-    if log.hashes.get(anchor.events_seq, audit.GENESIS) != anchor.events_hash:
-        return report.fail("anchor", anchor.events_seq, (
-            f"event #{anchor.events_seq} differs from the anchored one: the log was rewritten "
-            f"{since}"))
     return report
+
+
+class _Walked(Protocol):
+    @property
+    def head_seq(self) -> int: ...
+    @property
+    def hashes(self) -> Mapping[int, str]: ...
+
+
+def _anchored(what: str, whole: str, seq: int, expected: str, walked: _Walked,
+              at: str) -> str | None:
+    """Why the anchored position no longer holds (``None`` when it does)."""
+    if seq == 0:
+        return None
+    if seq > walked.head_seq:
+        return (f"{what} #{seq} named by the anchor is missing: the {whole} was truncated or "
+                f"wiped since the anchor of {at} (its head is now #{walked.head_seq})")
+    if walked.hashes.get(seq) != expected:
+        return (f"{what} #{seq} differs from the anchored one: the {whole} was rewritten or "
+                f"rolled back since the anchor of {at}")
+    return None
 
 
 def _write_private(path: Path, data: bytes) -> None:
