@@ -234,6 +234,7 @@ def verify_log(db: Database, ctx: Context, positions: frozenset[int] = frozenset
     """Walk the tenant's chain from genesis: sequence gaps, content hashes, tombstones and
     links, then the tenant's sequence counter. Needs no key (tombstones hold no content)."""
     check = LogCheck()
+    last = _counter(db, ctx)  # read first: events appended during the walk are not "missing"
     while True:
         with db.begin(ctx.tenant_id) as conn:
             rows = conn.execute(select(*_CHECKED).where(
@@ -249,7 +250,11 @@ def verify_log(db: Database, ctx: Context, positions: frozenset[int] = frozenset
                 check.hashes[row.seq] = row.hash
             check.checked, check.head_seq, check.head_hash = row.seq, row.seq, row.hash
         if len(rows) < batch:
-            return _check_counter(db, ctx, check)
+            break
+    if last > check.head_seq:
+        return check.fail(check.head_seq + 1, f"events #{check.head_seq + 1} to #{last} are "
+                          f"missing (the log was truncated; the tenant's sequence is at #{last})")
+    return check
 
 
 def _check_event(tenant_id: str, row: Any, expected: int, prev: str) -> tuple[int, str] | None:
@@ -269,13 +274,9 @@ def _check_event(tenant_id: str, row: Any, expected: int, prev: str) -> tuple[in
     return None
 
 
-def _check_counter(db: Database, ctx: Context, check: LogCheck) -> LogCheck:
-    """The tenant's sequence counter names the last event handed out: events after the last
-    one found are missing."""
+def _counter(db: Database, ctx: Context) -> int:
+    """The tenant's sequence counter: the last seq handed out."""
     with db.begin(ctx.tenant_id) as conn:
         last = conn.execute(select(tenants.c.last_seq).where(
             tenants.c.id == ctx.tenant_id)).scalar()
-    if last is not None and last > check.head_seq:
-        return check.fail(check.head_seq + 1, f"events #{check.head_seq + 1} to #{last} are "
-                          f"missing (the log was truncated; the tenant's sequence is at #{last})")
-    return check
+    return int(last or 0)
