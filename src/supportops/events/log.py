@@ -56,9 +56,9 @@ def tombstone(reason: RedactionReason) -> str:
 TOMBSTONES: frozenset[str] = frozenset(tombstone(r) for r in REDACTION_REASONS)
 
 
-def payload_hash(stored: str) -> str:
+def payload_hash(stored: str | bytes) -> str:
     """SHA-256 of the payload exactly as stored (ciphertext when encrypted at rest)."""
-    return hashlib.sha256(stored.encode()).hexdigest()
+    return hashlib.sha256(stored.encode() if isinstance(stored, str) else stored).hexdigest()
 
 
 def _utc_text(value: datetime) -> str:

@@ -8,7 +8,7 @@ an action and its entry commit together. Chains are per tenant. Each hash is an 
 under the tenant's audit key, which the workspace derives from the master key and hands in
 through the context (``ctx.sealer``): it is never in the database, so whoever can write the
 database cannot recompute the chain. A head row keeps the newest (seq, hash), so deleting
-the last entries is caught as well as edits, gaps and reorders; an anchor (``anchor.py``)
+the last entries is caught as well as edits, gaps and reorders; an anchor (``integrity.py``)
 kept elsewhere catches a truncation or wipe of everything, head included.
 """
 

@@ -222,13 +222,25 @@ def _ranges(seqs: list[int]) -> list[list[int]]:
     return ranges
 
 
+def _legacy_broken(tenant_id: str, row: Any, previous: Any) -> bool:
+    """Whether an entry fails the old unkeyed check (recorded in ``audit.upgrade``, since
+    re-keying would otherwise hide it)."""
+    content = _entry_content(tenant_id, row.seq, row.at, row.actor, row.role, row.action,
+                             row.subject, row.details, row.prev_hash)
+    expected = (previous.seq + 1, previous.hash) if previous is not None else (1, GENESIS)
+    return (row.seq, row.prev_hash) != expected or \
+        hashlib.sha256(content).hexdigest() != row.hash
+
+
 def _rekey_audit(conn: sa.Connection, tenant_id: str, mac: Mac, redacted: list[int]) -> None:
     """HMAC every entry in order, then append ``audit.upgrade`` and set the head."""
     rows = conn.execute(sa.select(_audit_log).where(_audit_log.c.tenant_id == tenant_id)
                         .order_by(_audit_log.c.seq)).all()
-    prev, seq = GENESIS, 0
+    prev, seq, broken, previous = GENESIS, 0, None, None
     for row in rows:
-        seq = row.seq
+        if broken is None and _legacy_broken(tenant_id, row, previous):
+            broken = row.seq
+        seq, previous = row.seq, row
         digest = mac(_entry_content(tenant_id, row.seq, row.at, row.actor, row.role, row.action,
                                     row.subject, row.details, prev))
         conn.execute(sa.update(_audit_log).where(
@@ -236,8 +248,9 @@ def _rekey_audit(conn: sa.Connection, tenant_id: str, mac: Mac, redacted: list[i
             .values(prev_hash=prev, hash=digest))
         prev = digest
     now = datetime.now(UTC).replace(tzinfo=None)
+    legacy = "intact" if broken is None else f"broken at #{broken} before the upgrade"
     details = orjson.dumps({"migration": revision, "rekeyed_entries": len(rows),
-                            "redacted_seqs": _ranges(redacted)},
+                            "legacy_chain": legacy, "redacted_seqs": _ranges(redacted)},
                            option=orjson.OPT_SORT_KEYS).decode()
     seq += 1
     digest = mac(_entry_content(tenant_id, seq, now, "owner", "admin", "audit.upgrade", None,
