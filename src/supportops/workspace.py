@@ -116,9 +116,10 @@ class Workspace:
         return self.path / "artifacts"
 
     def audit_sealer(self, tenant_id: str) -> AuditSealer:
-        """The tenant's audit and anchor keys, derived from the master key (never stored)."""
-        provider = provider_for(self.path, self.config)
-        return AuditSealer(tenant_id, derived_key(provider, INTEGRITY_PURPOSE))
+        """The tenant's audit and anchor keys, derived from the master key (never stored) on
+        first use."""
+        return AuditSealer(tenant_id, lambda: derived_key(provider_for(self.path, self.config),
+                                                          INTEGRITY_PURPOSE))
 
     # -- tenants ------------------------------------------------------------------------------
 

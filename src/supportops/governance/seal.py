@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable
 from typing import NoReturn
 
 from cryptography.exceptions import InvalidSignature
@@ -28,29 +29,38 @@ def _derive(secret: bytes, purpose: str) -> bytes:
 
 
 class AuditSealer:
-    """HMAC-SHA256 for the audit chain and Ed25519 for anchors, both per tenant."""
+    """HMAC-SHA256 for the audit chain and Ed25519 for anchors, both per tenant. ``secret``
+    may be a callable: it is then resolved on first use (opening a tenant asks no key)."""
 
-    def __init__(self, tenant_id: str, secret: bytes) -> None:
+    def __init__(self, tenant_id: str, secret: bytes | Callable[[], bytes]) -> None:
         self.tenant_id = tenant_id
-        self._mac_key = _derive(secret, f"supportops audit-mac v1\x1f{tenant_id}")
-        self._signer = Ed25519PrivateKey.from_private_bytes(
-            _derive(secret, f"supportops anchor-ed25519 v1\x1f{tenant_id}"))
+        self._secret = secret
+        self._keys: tuple[bytes, Ed25519PrivateKey] | None = None
+
+    def _resolved(self) -> tuple[bytes, Ed25519PrivateKey]:
+        if self._keys is None:
+            secret = self._secret() if callable(self._secret) else self._secret
+            self._keys = (_derive(secret, f"supportops audit-mac v1\x1f{self.tenant_id}"),
+                          Ed25519PrivateKey.from_private_bytes(_derive(
+                              secret, f"supportops anchor-ed25519 v1\x1f{self.tenant_id}")))
+            self._secret = b""
+        return self._keys
 
     def mac(self, data: bytes) -> str:
-        return hmac.new(self._mac_key, data, hashlib.sha256).hexdigest()
+        return hmac.new(self._resolved()[0], data, hashlib.sha256).hexdigest()
 
     @property
     def public_key(self) -> str:
-        raw = self._signer.public_key().public_bytes(serialization.Encoding.Raw,
+        raw = self._resolved()[1].public_key().public_bytes(serialization.Encoding.Raw,
                                                      serialization.PublicFormat.Raw)
         return base64.b64encode(raw).decode()
 
     def sign(self, data: bytes) -> str:
-        return base64.b64encode(self._signer.sign(data)).decode()
+        return base64.b64encode(self._resolved()[1].sign(data)).decode()
 
     def signature_holds(self, data: bytes, signature: str) -> bool:
         try:
-            self._signer.public_key().verify(base64.b64decode(signature, validate=True), data)
+            self._resolved()[1].public_key().verify(base64.b64decode(signature, validate=True), data)
         except (InvalidSignature, ValueError):
             return False
         return True
