@@ -11,6 +11,7 @@ The CLI and the API are thin faces over these objects.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable
@@ -27,10 +28,12 @@ from supportops.events.ingest import IngestReport, ingest
 from supportops.events.schemas import Event
 from supportops.events.tickets import TicketsView
 from supportops.governance import tenants as tenant_store
-from supportops.governance.audit import AuditTrail
 from supportops.governance.context import OWNER_PRINCIPAL, Context
+from supportops.governance.integrity import AuditTrail
 from supportops.governance.lineage import LineageView
+from supportops.governance.seal import INTEGRITY_PURPOSE, AuditSealer
 from supportops.privacy.availability import privacy_room
+from supportops.privacy.keys import derived_key, provider_for
 from supportops.privacy.service import Privacy
 from supportops.settings import get as setting
 from supportops.settings import workspace_path
@@ -77,12 +80,13 @@ class Workspace:
         config.setdefault("created_at", datetime.now(UTC).isoformat())
         config.setdefault("version", 1)
         url = _checked_url(database_url or setting("database_url") or config.get("database_url"))
+        sealer = _audit_sealers(root, config)
         if url and url.startswith("postgresql"):
-            config["database_url"] = _provisioned(url)
+            config["database_url"] = _provisioned(url, sealer)
         _write_config(config_path, config)
         if not url or url.startswith("sqlite"):
             embedded = Database(url or _sqlite_url(root))
-            embedded.migrate()
+            embedded.migrate(audit_sealer=sealer)
             embedded.dispose()
         return cls._connect(root, config, database_url, privacy)
 
@@ -126,6 +130,11 @@ class Workspace:
 
         return rotate_master(self.db, self.path, self.config).as_dict()
 
+    def audit_sealer(self, tenant_id: str) -> AuditSealer:
+        """The tenant's audit and anchor keys, derived from the master key (never stored) on
+        first use."""
+        return _audit_sealers(self.path, self.config)(tenant_id)
+
     # -- tenants ------------------------------------------------------------------------------
 
     def create_tenant(self, tenant_id: str, name: str | None = None) -> tenant_store.TenantInfo:
@@ -151,7 +160,7 @@ class Workspace:
             ctx = tenant_store.principal_context(self.db, tenant_id, principal)
         else:
             ctx = Context(tenant_id=tenant_id, principal_id=OWNER_PRINCIPAL, role="admin")
-        return Tenant(self, ctx)
+        return Tenant(self, dataclasses.replace(ctx, sealer=self.audit_sealer(tenant_id)))
 
 
 def _sqlite_url(root: Path) -> str:
@@ -167,14 +176,20 @@ def _checked_url(url: str | None) -> str | None:
     return url
 
 
-def _provisioned(url: str) -> str:
+def _audit_sealers(root: Path, config: dict[str, Any]) -> Callable[[str], AuditSealer]:
+    """Per tenant, the audit and anchor keys derived from the master key (never stored)."""
+    return lambda tenant_id: AuditSealer(
+        tenant_id, lambda: derived_key(provider_for(root, config), INTEGRITY_PURPOSE))
+
+
+def _provisioned(url: str, sealer: Callable[[str], AuditSealer]) -> str:
     """The application's URL for ``url``: provisioned when ``url`` is an admin's, as given
     (schema checked) when it already logs in as the application role."""
     role = provision.check_role_name(setting("database_app_role") or "")
     if provision.login_role(url) == role:
         provision.require_current_schema(url)
         return provision.app_url(url, role)
-    return provision.provision(url, role)
+    return provision.provision(url, role, sealer)
 
 
 def _app_url(given: str | None, recorded: str | None) -> str | None:
@@ -306,7 +321,7 @@ class Tenant:
 
     @property
     def audit(self) -> AuditTrail:
-        return AuditTrail(self.db, self.ctx)
+        return AuditTrail(self.db, self.ctx, log.verify_log)
 
     @property
     def lineage(self) -> LineageView:

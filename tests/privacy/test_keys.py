@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import stat
 
@@ -63,6 +64,10 @@ class _FakeKms:
 
     def unwrap(self, tenant_id: str, wrapped: bytes) -> bytes:
         return wrapped[::-1]
+
+    def derive(self, purpose: str) -> bytes:
+        """The audit chain's key comes from the provider too (never from the database)."""
+        return hashlib.sha256(f"fake-kms\x1f{purpose}".encode()).digest()
 
 
 def test_external_kms_plugs_in(workspace: Workspace, tenant: Tenant) -> None:

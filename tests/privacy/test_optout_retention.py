@@ -49,8 +49,8 @@ def test_retention_redacts_old_bodies_once(tenant: Tenant, ingested: PiiData) ->
     assert first["subjects_shredded"] == 6
     ticket = tenant.tickets.get(ingested.customers[0].tickets[0])
     created = ticket["events"][0]["payload"]
-    assert created["text"] == "" and created["customer"] == {}
-    assert created["redacted"] == "retention" and ticket["status"] == "resolved"
+    assert created == {"redacted": "retention"} and ticket["status"] == "resolved"
+    assert tenant.audit.verify().ok  # each redaction is recorded by the retention entry
     second = tenant.privacy.enforce_retention()
     assert second["events_stripped"] == second["tickets_stripped"] == 0
     assert second["subjects_shredded"] == 0
@@ -71,7 +71,7 @@ def test_retention_of_message_bodies(tenant: Tenant, tmp_path: Path) -> None:
     tenant.privacy.set_policy(message_body_days=30)
     assert tenant.privacy.enforce_retention()["messages_redacted"] == 1
     texts = [e.payload.get("text") for e in tenant.events_tail(10, "message.added")]
-    assert texts == ["", "new body"]
+    assert texts == [None, "new body"]  # the old body became the canonical tombstone
     assert tenant.privacy.enforce_retention()["messages_redacted"] == 0
 
 

@@ -1,8 +1,9 @@
-"""CLI commands of governance: ``audit verify|list`` and ``lineage``."""
+"""CLI commands of governance: ``audit verify|anchor|list`` and ``lineage``."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -22,24 +23,57 @@ def register(app: typer.Typer) -> None:
     app.command("lineage")(lineage_command)
 
 
+AnchorOpt = Annotated[Path | None, typer.Option(
+    "--anchor", help="An anchor file written by 'audit anchor': also check that nothing was "
+    "rolled back, truncated or wiped since.")]
+
+
 @audit_app.command("verify")
 def audit_verify(
-    tenant: TenantOpt, workspace: WorkspaceOpt = None, acting_as: AsOpt = None,
-    as_json: JsonOpt = False,
+    tenant: TenantOpt, anchor: AnchorOpt = None, workspace: WorkspaceOpt = None,
+    acting_as: AsOpt = None, as_json: JsonOpt = False,
 ) -> None:
-    """Check the hash chain; exits 1 naming the first edited, removed or reordered entry.
+    """Check the event log (chain, content hashes, gaps, redactions against audit entries),
+    the keyed audit chain and, with --anchor, the anchored heads; exits 1 naming the first
+    problem.
 
-    Example: supportops audit verify --tenant acme
+    Example: supportops audit verify --tenant acme --anchor acme-anchor.json
     """
-    result = open_tenant(workspace, tenant, acting_as).audit.verify()
+    result = open_tenant(workspace, tenant, acting_as).audit.verify(anchor=anchor)
     if as_json:
         emit_json(result.as_dict())
     elif result.ok:
-        console.print(f"Audit chain intact: {result.checked} entries verified.")
+        held = f"; the anchor of {result.anchor['at']} holds" if result.anchor else ""
+        console.print(f"Intact: event log {result.events['checked']} events "
+                      f"(head #{result.events['head_seq']}, {result.events['redacted']} "
+                      f"redacted), audit chain {result.checked} entries verified{held}.",
+                      soft_wrap=True)
     else:
-        console.print(f"Audit chain BROKEN at entry #{result.bad_seq}: {result.problem}")
+        where = f" at #{result.bad_seq}" if result.bad_seq is not None else ""
+        console.print(f"BROKEN ({result.where}){where}: {result.problem}", soft_wrap=True)
     if not result.ok:
         raise typer.Exit(1)
+
+
+@audit_app.command("anchor")
+def audit_anchor(
+    tenant: TenantOpt,
+    out: Annotated[Path, typer.Option("--out", help="Where to write the signed statement; "
+                                      "keep it outside the workspace.")],
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Verify, then write a signed statement of both heads (event log and audit chain).
+
+    Example: supportops audit anchor --tenant acme --out /backup/acme-anchor.json
+    """
+    data = open_tenant(workspace, tenant, acting_as).audit.anchor(out)
+    statement = data["statement"]
+    if as_json:
+        emit_json({**data, "out": str(out)})
+        return
+    console.print(f"Anchored tenant {statement['tenant']!r} at event #"
+                  f"{statement['events']['seq']} and audit entry #{statement['audit']['seq']}"
+                  f"; written to {out}.", soft_wrap=True)
 
 
 @audit_app.command("list")

@@ -6,10 +6,11 @@ every statement by ``ctx.tenant_id`` (and PostgreSQL's row-level security backs 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from supportops.errors import PermissionDenied, ValidationFailed
+from supportops.governance.seal import AuditSealer
 
 Role = Literal["admin", "privacy_officer", "ml_engineer", "analyst", "agent"]
 ROLES: tuple[Role, ...] = ("admin", "privacy_officer", "ml_engineer", "analyst", "agent")
@@ -23,6 +24,8 @@ class Context:
     tenant_id: str
     principal_id: str
     role: Role
+    #: The audit chain's keys, given by the workspace when it opens the tenant.
+    sealer: AuditSealer | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.tenant_id:

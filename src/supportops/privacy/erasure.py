@@ -2,8 +2,9 @@
 
 1. destroy the subject key (crypto-shredding: backed-up ciphertexts become unreadable);
 2. delete its vault entries;
-3. redact its events to tombstones (id, seq, hash, type and time stay; payload and ticket
-   link go, so replays skip them);
+3. redact its events into the canonical tombstone (every stored field and both hashes stay;
+   the payload goes and readers no longer see the ticket link, so replays skip them); the
+   audit entry lists the redacted seqs, which ``audit verify`` checks;
 4. delete its ticket projection rows and, through registered hooks, derived rows of higher
    rooms (search index, vectors...), which privacy never imports;
 5. through lineage, mark snapshots that held it for rebuild and models trained on them as
@@ -22,6 +23,7 @@ import orjson
 from sqlalchemy import Connection, delete, insert, select, update
 
 from supportops.errors import NotFound
+from supportops.events.log import tombstone
 from supportops.governance import audit, lineage
 from supportops.governance.context import Context, Role
 from supportops.privacy import vault
@@ -32,7 +34,7 @@ from supportops.storage import Database
 from supportops.storage.schema import events, tickets
 
 ERASE_ROLES: tuple[Role, ...] = ("admin", "privacy_officer")
-TOMBSTONE = orjson.dumps({"redacted": "erasure"}).decode()
+TOMBSTONE = tombstone("erasure")
 _CHUNK = 2000
 
 #: ``(conn, ctx, subject_token, event_ids) -> rows purged``: derived data of higher rooms.
@@ -98,7 +100,8 @@ def _erase(conn: Connection, ctx: Context, keyring: Keyring, token: str) -> Eras
     report.vault_entries_deleted = vault.delete_subject(conn, keyring, token)
     event_ids = [r.id for r in rows]
     ticket_ids = sorted({r.ticket_id for r in rows if r.ticket_id})
-    report.events_redacted = _redact_events(conn, ctx, event_ids)
+    redacted = _redact_events(conn, ctx, event_ids)
+    report.events_redacted = len(redacted)
     _delete_tickets(conn, ctx, token, ticket_ids)
     report.derived = {name: hook(conn, ctx, token, event_ids) for name, hook in _HOOKS.items()}
     retrain = get_policy(conn, ctx).retrain == "on_erasure"
@@ -110,24 +113,24 @@ def _erase(conn: Connection, ctx: Context, keyring: Keyring, token: str) -> Eras
     audit.record(conn, ctx, "privacy.erase", subject=token, details={
         "events_redacted": report.events_redacted, "tickets": len(ticket_ids),
         "vault_entries_deleted": report.vault_entries_deleted, "derived": report.derived,
-        "snapshots": report.snapshots, "models": report.models})
+        "snapshots": report.snapshots, "models": report.models,
+        "redacted_seqs": audit.seq_ranges(redacted)})
     conn.execute(insert(erasure_reports).values(
         tenant_id=ctx.tenant_id, subject=token, completed_at=now,
         report=orjson.dumps(report.as_dict()).decode()))
     return report
 
 
-def _redact_events(conn: Connection, ctx: Context, event_ids: list[str]) -> int:
-    """Tombstones: payload replaced, ticket link cut (the log's identity columns stay)."""
-    count = 0
+def _redact_events(conn: Connection, ctx: Context, event_ids: list[str]) -> list[int]:
+    """Tombstones, once each (the database refuses anything else); returns their seqs."""
+    seqs: list[int] = []
     now = datetime.now(UTC)
     for i in range(0, len(event_ids), _CHUNK):
-        result = conn.execute(update(events).where(
-            events.c.tenant_id == ctx.tenant_id, events.c.id.in_(event_ids[i : i + _CHUNK]),
-            events.c.payload != TOMBSTONE)
-            .values(payload=TOMBSTONE, ticket_id=None, redacted_at=now))
-        count += int(result.rowcount or 0)
-    return count
+        where = (events.c.tenant_id == ctx.tenant_id, events.c.redacted_at.is_(None),
+                 events.c.id.in_(event_ids[i : i + _CHUNK]))
+        seqs.extend(conn.execute(select(events.c.seq).where(*where)).scalars())
+        conn.execute(update(events).where(*where).values(payload=TOMBSTONE, redacted_at=now))
+    return seqs
 
 
 def _delete_tickets(conn: Connection, ctx: Context, token: str, ticket_ids: list[str]) -> None:

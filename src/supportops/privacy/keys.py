@@ -72,6 +72,11 @@ class LocalKeyProvider:
     def wrap(self, tenant_id: str, key: bytes) -> bytes:
         return seal(self._master, key, f"tenant-key\x1f{tenant_id}".encode())
 
+    def derive(self, purpose: str) -> bytes:
+        """A key for one purpose (e.g. the audit chain's), derived from the master key by
+        HKDF: it is never stored, so the database alone cannot recompute it."""
+        return _derive(self._master, purpose.encode())
+
     def unwrap(self, tenant_id: str, wrapped: bytes) -> bytes:
         try:
             return open_sealed(self._master, wrapped, f"tenant-key\x1f{tenant_id}".encode())
@@ -278,6 +283,18 @@ _PROVIDERS: dict[str, ProviderFactory] = {
 def register_key_provider(name: str, factory: ProviderFactory) -> None:
     """Plug in an external KMS: ``factory(workspace_path)`` returns its :class:`KeyProvider`."""
     _PROVIDERS[name] = factory
+
+
+def derived_key(provider: KeyProvider, purpose: str) -> bytes:
+    """``provider.derive(purpose)``: a provider (an external KMS) must offer it to key the
+    audit chain, since that key may not live in the database."""
+    derive = getattr(provider, "derive", None)
+    if derive is None:
+        raise ConfigError(f"Key provider {provider.name!r} cannot derive keys; give it a "
+                          "'derive(purpose) -> bytes' method (HKDF or the KMS's own MAC) so "
+                          "the audit chain can be keyed.")
+    key: bytes = derive(purpose)
+    return key
 
 
 def provider_for(workspace: Path, config: Mapping[str, Any]) -> KeyProvider:

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, func, or_, select, text, update
 
+from supportops.events.log import tombstone
 from supportops.governance import audit
 from supportops.governance.context import Context
 from supportops.privacy import vault
@@ -53,43 +54,44 @@ def enforce(db: Database, ctx: Context, keyring: Keyring,
                                   "tickets_stripped": 0, "events_stripped": 0,
                                   "subjects_shredded": 0, "ran_at": now.isoformat()}
         touched: set[str] = set()
+        seqs: list[int] = []
         if policy.message_body_days is not None:
             cutoff = now - timedelta(days=policy.message_body_days)
             result["messages_redacted"] = len(_redact(conn, ctx, touched, now, and_(
-                events.c.type == "message.added", events.c.occurred_at < cutoff)))
+                events.c.type == "message.added", events.c.occurred_at < cutoff), seqs))
         if policy.closed_ticket_pii_days is not None:
             cutoff = now - timedelta(days=policy.closed_ticket_pii_days)
             ids = _closed_before(conn, ctx, cutoff)
             stripped: set[str] = set()
             for i in range(0, len(ids), _CHUNK):
                 changed = _redact(conn, ctx, touched, now,
-                                  events.c.ticket_id.in_(ids[i : i + _CHUNK]))
+                                  events.c.ticket_id.in_(ids[i : i + _CHUNK]), seqs)
                 result["events_stripped"] += len(changed)
                 stripped.update(changed)
                 _strip_tickets(conn, ctx, sorted(set(changed)))
             result["tickets_stripped"] = len(stripped)
         result["subjects_shredded"] = _shred_spent(conn, ctx, keyring, touched)
         audit.record(conn, ctx, "privacy.retention", details={
-            k: v for k, v in result.items() if k != "policy"})
+            **{k: v for k, v in result.items() if k != "policy"},
+            "redacted_seqs": audit.seq_ranges(seqs)})
     db.checkpoint()
     return result
 
 
 def _redact(conn: Connection, ctx: Context, touched: set[str], now: datetime,
-            where: Any) -> list[str]:
-    """Redact matching live events; returns their ticket ids (one per event)."""
+            where: Any, seqs: list[int]) -> list[str]:
+    """Redact matching live events into the tombstone (their seqs go to ``seqs``); returns
+    their ticket ids (one per event)."""
     rows = conn.execute(select(events.c.seq, events.c.type, events.c.subject, events.c.payload,
                                events.c.ticket_id)
                         .where(events.c.tenant_id == ctx.tenant_id,
                                events.c.redacted_at.is_(None), where)).all()
     for row in rows:
-        payload = strip_pii(row.type, orjson.loads(row.payload))
-        payload["redacted"] = "retention"
         conn.execute(update(events).where(
             events.c.tenant_id == ctx.tenant_id, events.c.seq == row.seq,
             events.c.redacted_at.is_(None))
-            .values(payload=orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode(),
-                    redacted_at=now))
+            .values(payload=tombstone("retention"), redacted_at=now))
+        seqs.append(row.seq)
         if row.subject:
             touched.add(row.subject)
     return [row.ticket_id or "" for row in rows]

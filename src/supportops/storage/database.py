@@ -12,7 +12,7 @@ read the tenants directory and nothing else.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -43,10 +43,12 @@ _POWERFUL_LOGIN = text(
 )
 
 
-def alembic_config(connection: Connection) -> Config:
+def alembic_config(connection: Connection,
+                   audit_sealer: Callable[[str], Any] | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["connection"] = connection
+    cfg.attributes["audit_sealer"] = audit_sealer
     return cfg
 
 
@@ -102,11 +104,13 @@ class Database:
 
     # -- schema -------------------------------------------------------------------------------
 
-    def migrate(self) -> None:
+    def migrate(self, audit_sealer: Callable[[str], Any] | None = None) -> None:
         """Bring the schema to the newest revision (every branch head). On PostgreSQL this
-        needs the admin URL: ``provision.provision`` calls it there."""
+        needs the admin URL: ``provision.provision`` calls it there. ``audit_sealer(tenant_id)``
+        gives the keys with which an upgrade re-keys audit chains (``0005_integrity``); they
+        are never stored."""
         with MIGRATING, self.engine.begin() as conn:
-            command.upgrade(alembic_config(conn), "heads")
+            command.upgrade(alembic_config(conn, audit_sealer), "heads")
 
     # -- transactions -------------------------------------------------------------------------
 

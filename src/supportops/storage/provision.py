@@ -68,7 +68,8 @@ def login_role(url: str) -> str:
         engine.dispose()
 
 
-def provision(admin_url: str, role: str) -> str:
+def provision(admin_url: str, role: str,
+              audit_sealer: Callable[[str], Any] | None = None) -> str:
     """Create the role (if missing), migrate, grant; returns the application's URL."""
     check_role_name(role)
     engine = create_engine(admin_url, hide_parameters=True, isolation_level="AUTOCOMMIT")
@@ -77,7 +78,7 @@ def provision(admin_url: str, role: str) -> str:
             _retry(lambda: ensure_role(conn, role))
         with MIGRATING, engine.connect() as conn, conn.begin():
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('supportops.migrate'))"))
-            command.upgrade(alembic_config(conn), "heads")
+            command.upgrade(alembic_config(conn, audit_sealer), "heads")
             grant(conn, role)
     finally:
         engine.dispose()

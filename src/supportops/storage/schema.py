@@ -100,6 +100,7 @@ events = tenant_table(
     Column("idempotency_key", String(200), nullable=False),
     Column("hash", String(64), nullable=False),
     Column("redacted_at", UTCDateTime(), nullable=True),
+    Column("payload_hash", String(64), nullable=True),  # added by 0005_integrity
     PrimaryKeyConstraint("tenant_id", "seq", name="pk_events"),
     UniqueConstraint("tenant_id", "idempotency_key", name="uq_events_idempotency"),
     Index("ix_events_ticket", "tenant_id", "ticket_id", "seq"),
