@@ -43,7 +43,7 @@ class Database:
 
     def _make_engine(self, role: str | None) -> Engine:
         if self.is_postgres:
-            engine = create_engine(self.url, pool_pre_ping=True)
+            engine = create_engine(self.url, pool_pre_ping=True, hide_parameters=True)
             if role:
                 @event.listens_for(engine, "connect")
                 def _set_role(dbapi_conn: Any, _record: Any) -> None:
@@ -51,7 +51,7 @@ class Database:
                         cur.execute(f"SET ROLE {role}")
                     dbapi_conn.commit()
             return engine
-        engine = create_engine(self.url, connect_args={"timeout": 30})
+        engine = create_engine(self.url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
