@@ -107,6 +107,20 @@ class _Lines:
         self.exhausted = False
 
 
+def _sound(lines: _Lines, row: list[str], width: int, escapechar: str | None) -> bool:
+    """A record spanning several lines is a quoted field with line breaks only if it has the
+    header's width, closes its quotes before the input ends, and parses strictly (an
+    unterminated quote that some later quote happens to close leaves text after it)."""
+    if len(row) != width:
+        return False
+    if lines.exhausted and _unterminated(lines.taken, escapechar):
+        return False
+    try:
+        return len(list(csv.reader(lines.taken, strict=True, escapechar=escapechar))) == 1
+    except csv.Error:
+        return False
+
+
 def _unterminated(lines: list[str], escapechar: str | None) -> bool:
     """The record ran to the end of the input inside a quoted field."""
     text = "".join(lines)
@@ -133,9 +147,7 @@ def _rows(reader: Any, lines: _Lines, header: list[str],
         except CORRUPT_INPUT as err:
             yield RecordError(number, "record", f"input is truncated or corrupt: {err}")
             return
-        if len(lines.taken) > 1 and (
-            len(row) != width or (lines.exhausted and _unterminated(lines.taken, escapechar))
-        ):
+        if len(lines.taken) > 1 and not _sound(lines, row, width, escapechar):
             yield _malformed(number, lines, "unterminated quoted field: this line is rejected "
                                             "and parsing resumes on the next one")
             continue
