@@ -10,7 +10,15 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-from supportops.cli.common import AsOpt, JsonOpt, TenantOpt, WorkspaceOpt, emit_json, open_tenant
+from supportops.cli.common import (
+    AsOpt,
+    JsonOpt,
+    TenantOpt,
+    WorkspaceOpt,
+    emit_json,
+    one_line_errors,
+    open_tenant,
+)
 from supportops.errors import IngestError
 from supportops.events.importers import IMPORTERS
 
@@ -37,8 +45,9 @@ def ingest_command(
                   TimeRemainingColumn(), console=Console(stderr=True), disable=not show) as bar:
         task = bar.add_task(f"ingest {file.name}", total=total)
         try:
-            report = handle.ingest(file, fmt, strict=strict,
-                                   on_read=lambda n: bar.advance(task, n))
+            with one_line_errors(f"Ingest of {str(file)!r}"):
+                report = handle.ingest(file, fmt, strict=strict,
+                                       on_read=lambda n: bar.advance(task, n))
         except IngestError as err:
             if as_json and err.report is not None:
                 emit_json(err.report.as_dict())
