@@ -30,6 +30,9 @@ def ingest_command(
     tenant: TenantOpt,
     fmt: Annotated[str, typer.Option("--format", "-f", help=f"One of: {FORMATS}.")] = "jsonl",
     strict: Annotated[bool, typer.Option(help="All-or-nothing: any bad record refuses the file.")] = False,
+    batch_size: Annotated[int, typer.Option(
+        min=1, help="Records committed per transaction (an interrupted ingest keeps every "
+                    "committed batch; run it again to go on).")] = 5000,
     workspace: WorkspaceOpt = None,
     acting_as: AsOpt = None,
     as_json: JsonOpt = False,
@@ -46,7 +49,7 @@ def ingest_command(
         task = bar.add_task(f"ingest {file.name}", total=total)
         try:
             with one_line_errors(f"Ingest of {str(file)!r}"):
-                report = handle.ingest(file, fmt, strict=strict,
+                report = handle.ingest(file, fmt, strict=strict, batch_size=batch_size,
                                        on_read=lambda n: bar.advance(task, n))
         except IngestError as err:
             if as_json and err.report is not None:
