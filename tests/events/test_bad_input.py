@@ -4,18 +4,22 @@ their own (record, field, problem); files that cannot be read at all are refused
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from supportops import IngestError, Tenant
+from supportops import IngestError, Tenant, Workspace
 from supportops.events.limits import MAX_DEPTH, MAX_TEXT_CHARS
 from tests.helpers import event, write_jsonl
 
 T0 = "2024-05-01T09:00:00Z"
 CSV_HEADER = "ticket_id,customer_id,created_at,text\n"
+EXE = str(Path(sys.executable).with_name("supportops"))
 
 
 def nested(depth: int) -> Any:
@@ -133,3 +137,40 @@ def test_nothing_of_a_payload_reaches_the_error_text(tenant: Tenant, tmp_path: P
     report = tenant.ingest(path, format="jsonl")
     assert report.rejected == 1
     assert secret not in orjson.dumps(report.as_dict()).decode()
+
+
+def test_the_cli_keeps_good_records_and_refuses_unreadable_files_in_one_line(
+    workspace: Workspace, database_url: str | None, tmp_path: Path
+) -> None:
+    workspace.create_tenant("acme")
+    env = {**os.environ, "SUPPORTOPS_WORKSPACE": str(workspace.path)}
+    if database_url:
+        env["SUPPORTOPS_DATABASE_URL"] = database_url
+
+    def ingest(path: Path, fmt: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([EXE, "ingest", str(path), "--format", fmt, "--tenant", "acme",
+                               "--json"], env=env, capture_output=True, text=True, timeout=300)
+
+    mixed = write_jsonl(tmp_path / "mixed.jsonl", [
+        good(1), event("ticket.created", "L", T0, text="z" * 1_000_001),
+        json.dumps(event("ticket.created", "D", T0, attributes=nested(300))),
+        event("ticket.created", "N", T0, text="a\x00b"), good(5),
+    ])
+    quoted = tmp_path / "q.csv"
+    quoted.write_text(CSV_HEADER + f'A,c,{T0},one\nB,c,{T0},"two\nC,c,{T0},three\n')
+    dup = tmp_path / "dup.csv"
+    dup.write_text(f"ticket_id,customer_id,created_at,text,text\nX,c,{T0},a,b\n")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+
+    done = ingest(mixed, "jsonl")
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    report = json.loads(done.stdout)
+    assert (report["accepted"], report["rejected"]) == (2, 3)
+    assert [e["record"] for e in report["errors"]] == [2, 3, 4]
+    done = ingest(quoted, "csv")
+    assert done.returncode == 0 and json.loads(done.stdout)["accepted"] == 2
+    for path, fmt, says in ((dup, "csv", "'text' twice"), (empty, "jsonl", "holds no records")):
+        refused = ingest(path, fmt)
+        assert refused.returncode == 2 and says in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr

@@ -110,11 +110,15 @@ def test_broken_csv_never_crashes(tmp_path: Path, cells: list[list[str]]) -> Non
 
 T0 = "2024-01-01T00:00:00Z"
 CSV_HEADER = "ticket_id,customer_id,created_at,text\r\n"
-cell_text = st.text(alphabet=st.sampled_from('ab ,"\n\r\u00e9'), min_size=1, max_size=12).filter(
-    lambda s: s.strip() != "")
+# Good texts may hold quotes, commas and line breaks, but quoted fields start with a letter: a
+# quote left open is closed by the next quote of the file, and when that quote opens a field
+# that starts with a line break or a comma, both readings are well-formed CSV of the right
+# width (nothing can tell them apart), so the generator leaves that one case out.
+cell_text = st.builds(lambda first, rest: first + rest, st.sampled_from("ab\u00e9"),
+                      st.text(alphabet=st.sampled_from('ab ,"\n\r\u00e9'), max_size=12))
 bad_csv_lines = st.one_of(
     st.text(alphabet=st.sampled_from("ab ,\u00e9"), max_size=12).map(  # quote never closed
-        lambda s: f'BAD,c,{T0},"{s}'),
+        lambda s: f'BAD,c,{T0},"a{s}'),
     st.text(alphabet=st.sampled_from("ab \u00e9"), max_size=12).map(   # NUL inside
         lambda s: f"BAD,c,{T0},{s}\x00{s}"),
     st.integers(MAX_TEXT_CHARS + 1, MAX_TEXT_CHARS + 300_000).map(     # over-long
@@ -163,7 +167,7 @@ def test_a_duplicated_header_refuses_the_file(tmp_path: Path, columns: list[str]
     ws.create_tenant(tenant_id)
     path = tmp_path / f"{tenant_id}.csv"
     path.write_text(",".join(columns) + "\n" + ",".join("v" for _ in columns) + "\n")
-    twice = [c for c in columns if columns.count(c) > 1]
+    twice = [c for j, c in enumerate(columns) if c in columns[:j]]  # first repeat named
     if not twice:
         return
     try:

@@ -147,7 +147,7 @@ def _rows(reader: Any, lines: _Lines, header: list[str],
         except CORRUPT_INPUT as err:
             yield RecordError(number, "record", f"input is truncated or corrupt: {err}")
             return
-        if len(lines.taken) > 1 and not _sound(lines, row, width, escapechar):
+        if (len(lines.taken) > 1 or lines.exhausted) and not _sound(lines, row, width, escapechar):
             yield _malformed(number, lines, "unterminated quoted field: this line is rejected "
                                             "and parsing resumes on the next one")
             continue
