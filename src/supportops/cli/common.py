@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 import typer
 
-from supportops.errors import AlreadyExists
+from supportops.errors import AlreadyExists, SupportopsError
+from supportops.events.ingest import unexpected
 from supportops.workspace import Tenant, Workspace
 
 WorkspaceOpt = Annotated[
@@ -42,6 +44,20 @@ def open_tenant(workspace: Path | None, tenant: str, principal: str | None = Non
         with contextlib.suppress(AlreadyExists):
             ws.create_tenant(tenant, name)
     return ws.tenant(tenant, principal=principal)
+
+
+@contextlib.contextmanager
+def one_line_errors(what: str) -> Iterator[None]:
+    """Turn an error nobody foresaw into one line (exit 2 through the CLI's error policy):
+    its kind and first line only, never a traceback, an SQL statement or a payload."""
+    try:
+        yield
+    except (SupportopsError, typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as err:
+        raise SupportopsError(f"{what} stopped: {unexpected(err)}. What was committed before "
+                              "is kept; run it again to go on (records already stored are "
+                              "counted as duplicates).") from None
 
 
 def to_json(data: Any) -> bytes:

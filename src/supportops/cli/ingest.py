@@ -10,7 +10,15 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-from supportops.cli.common import AsOpt, JsonOpt, TenantOpt, WorkspaceOpt, emit_json, open_tenant
+from supportops.cli.common import (
+    AsOpt,
+    JsonOpt,
+    TenantOpt,
+    WorkspaceOpt,
+    emit_json,
+    one_line_errors,
+    open_tenant,
+)
 from supportops.errors import IngestError
 from supportops.events.importers import IMPORTERS
 
@@ -22,6 +30,9 @@ def ingest_command(
     tenant: TenantOpt,
     fmt: Annotated[str, typer.Option("--format", "-f", help=f"One of: {FORMATS}.")] = "jsonl",
     strict: Annotated[bool, typer.Option(help="All-or-nothing: any bad record refuses the file.")] = False,
+    batch_size: Annotated[int, typer.Option(
+        min=1, help="Records committed per transaction (an interrupted ingest keeps every "
+                    "committed batch; run it again to go on).")] = 5000,
     workspace: WorkspaceOpt = None,
     acting_as: AsOpt = None,
     as_json: JsonOpt = False,
@@ -37,8 +48,9 @@ def ingest_command(
                   TimeRemainingColumn(), console=Console(stderr=True), disable=not show) as bar:
         task = bar.add_task(f"ingest {file.name}", total=total)
         try:
-            report = handle.ingest(file, fmt, strict=strict,
-                                   on_read=lambda n: bar.advance(task, n))
+            with one_line_errors(f"Ingest of {str(file)!r}"):
+                report = handle.ingest(file, fmt, strict=strict, batch_size=batch_size,
+                                       on_read=lambda n: bar.advance(task, n))
         except IngestError as err:
             if as_json and err.report is not None:
                 emit_json(err.report.as_dict())

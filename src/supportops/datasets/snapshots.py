@@ -27,7 +27,7 @@ from supportops.datasets.tables import dataset_snapshots
 from supportops.errors import NotFound, ValidationFailed
 from supportops.events import log
 from supportops.events.projection import TicketState, apply
-from supportops.events.schemas import Event
+from supportops.events.schemas import Event, is_write_back
 from supportops.governance import audit, lineage
 from supportops.governance.context import Context, Role
 from supportops.privacy.optout import opted_out_subjects
@@ -106,7 +106,7 @@ def fold_tickets(stream: Iterable[Event]) -> dict[str, _Row]:
     not folded in: labels are what people decided, never a model's own guesses."""
     rows: dict[str, _Row] = {}
     for ev in stream:
-        if ev.ticket_id is None or ev.payload.get("model") is not None:
+        if ev.ticket_id is None or is_write_back(ev.payload, ev.idempotency_key):
             continue
         row = rows.get(ev.ticket_id)
         if row is None:

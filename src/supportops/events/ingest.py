@@ -12,16 +12,21 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from supportops.errors import IngestError
 from supportops.events import log, projection
+from supportops.events.limits import draft_problem
 from supportops.events.schemas import EVENT_TYPES, TICKET_TYPES, EventDraft, validate_payload
 from supportops.governance.context import Context
 from supportops.storage import Database
 
 MAX_ERRORS_KEPT = 10_000
+#: Fresh transactions a batch gets when concurrent writers keep storing the same records.
+CONCURRENT_RETRIES = 5
 
 
 @dataclass
@@ -90,6 +95,9 @@ def validate_draft(record: int, draft: EventDraft) -> RecordError | None:
         return RecordError(record, "ticket_id", f"a {draft.type!r} event needs a ticket_id")
     if draft.occurred_at.tzinfo is None:
         return RecordError(record, "occurred_at", "timestamp needs a time zone (or 'Z')")
+    problem = draft_problem(draft)
+    if problem is not None:
+        return RecordError(record, *problem)
     try:
         draft.payload = validate_payload(draft.type, draft.payload, draft.canonical)
     except ValidationError as err:
@@ -102,28 +110,51 @@ def validated(items: Iterable[ImportItem]) -> Iterator[ImportItem]:
     """Records with their drafts validated; a record with a bad draft becomes its error."""
     for item in items:
         if isinstance(item, Parsed) and not item.validated:
-            problems = [e for d in item.drafts if (e := validate_draft(item.record, d))]
-            if problems:
-                yield problems[0]
+            problem = _first_problem(item)
+            if problem is not None:
+                yield problem
                 continue
             item.validated = True
         yield item
 
 
+def _first_problem(item: Parsed) -> RecordError | None:
+    """The record's first bad draft; an unexpected failure rejects the record, not the file."""
+    try:
+        for draft in item.drafts:
+            problem = validate_draft(item.record, draft)
+            if problem is not None:
+                return problem
+    except Exception as err:  # one record's surprise must not sink its file
+        return RecordError(item.record, "record", unexpected(err))
+    return None
+
+
+def unexpected(err: BaseException) -> str:
+    """One line for an error nobody foresaw: its kind and first line, never a payload dump."""
+    orig = getattr(err, "orig", None)  # SQLAlchemy wraps the driver's error
+    shown = orig if isinstance(orig, BaseException) else err
+    first = (str(shown).strip().splitlines() or [""])[0][:200]
+    return f"unexpected error ({type(shown).__name__}: {first})"
+
+
 def _batches(
     items: Iterable[ImportItem], size: int, report: IngestReport, seen: set[str] | None
-) -> Iterator[list[EventDraft]]:
-    batch: list[EventDraft] = []
+) -> Iterator[list[Parsed]]:
+    """Good records in batches of about ``size`` drafts; bad ones go to the report."""
+    batch: list[Parsed] = []
+    drafts = 0
     for item in validated(items):
         if isinstance(item, RecordError):
             report.reject(item)
             continue
-        batch.extend(item.drafts)
+        batch.append(item)
+        drafts += len(item.drafts)
         if seen is not None:
             seen.update(d.ticket_id for d in item.drafts if d.ticket_id)
-        if len(batch) >= size:
+        if drafts >= size:
             yield batch
-            batch = []
+            batch, drafts = [], 0
     if batch:
         yield batch
 
@@ -149,10 +180,9 @@ def ingest(
     with outer as shared:
         for batch in _batches(items, batch_size, report, seen_tickets):
             if shared is not None:
-                _append(shared, ctx, batch, protector, report)
+                _count(report, _append(shared, ctx, _drafts(batch), protector))
             else:
-                with db.begin(ctx.tenant_id) as conn:
-                    _append(conn, ctx, batch, protector, report)
+                _commit(db, ctx, batch, protector, report)
             if on_batch:
                 on_batch(report)
         if strict and report.rejected:
@@ -165,14 +195,74 @@ def ingest(
     return report
 
 
+def _drafts(batch: list[Parsed]) -> list[EventDraft]:
+    return [d for item in batch for d in item.drafts]
+
+
+def _count(report: IngestReport, counts: tuple[int, int]) -> None:
+    report.accepted += counts[0]
+    report.duplicates += counts[1]
+
+
+def _commit(db: Database, ctx: Context, batch: list[Parsed], protector: log.Protector | None,
+            report: IngestReport) -> None:
+    """Append a batch in its own transaction. If that fails for a reason other than a
+    concurrent writer, each record is tried on its own: the one that fails is rejected with
+    one line naming it, and every other record of the batch is kept."""
+    saved = _Saved(_drafts(batch), protector)
+    try:
+        _count(report, _transaction(db, ctx, saved, protector))
+        return
+    except Exception:  # narrowed below to the record(s) that cause it
+        saved.restore(protector)
+    for item in batch:
+        one = _Saved(item.drafts, protector)
+        try:
+            _count(report, _transaction(db, ctx, one, protector))
+        except Exception as err:  # this record alone fails: reject it, keep the rest
+            one.restore(protector)
+            report.reject(RecordError(item.record, "record", unexpected(err)))
+
+
+def _transaction(db: Database, ctx: Context, saved: _Saved,
+                 protector: log.Protector | None) -> tuple[int, int]:
+    """One transaction; a unique violation means another writer stored some of the same
+    records first, so the batch is retried in a fresh transaction, where they are duplicates."""
+    for attempt in range(1, CONCURRENT_RETRIES + 1):
+        try:
+            with db.begin(ctx.tenant_id) as conn:
+                return _append(conn, ctx, saved.drafts, protector)
+        except IntegrityError:
+            if attempt == CONCURRENT_RETRIES:
+                raise
+            saved.restore(protector)
+    raise AssertionError("unreachable")
+
+
+class _Saved:
+    """Drafts as they were before an attempt: the protector rewrites them in place and a
+    rolled-back attempt must not leave them half pseudonymised (nor its caches stale)."""
+
+    def __init__(self, drafts: list[EventDraft], protector: log.Protector | None) -> None:
+        self.drafts = drafts
+        self._copies = [(orjson.dumps(d.payload), d.subject) for d in drafts] if protector else []
+
+    def restore(self, protector: log.Protector | None) -> None:
+        for draft, (payload, subject) in zip(self.drafts, self._copies, strict=False):
+            draft.payload = orjson.loads(payload)
+            draft.subject = subject
+        forget = getattr(protector, "forget", None)
+        if callable(forget):
+            forget()
+
+
 def _refused(report: IngestReport) -> IngestReport:
     return IngestReport(accepted=0, duplicates=0, rejected=report.rejected, errors=report.errors,
                         errors_omitted=report.errors_omitted)
 
 
 def _append(conn: Connection, ctx: Context, batch: list[EventDraft],
-            protector: log.Protector | None, report: IngestReport) -> None:
+            protector: log.Protector | None) -> tuple[int, int]:
     stored, duplicates = log.append(conn, ctx, batch, protector)
     projection.project(conn, ctx, stored)
-    report.accepted += len(stored)
-    report.duplicates += duplicates
+    return len(stored), duplicates

@@ -39,6 +39,21 @@ class _TicketPayload(_Payload):
     state: TicketState | None = None
 
 
+class _ModelMark(_Payload):
+    """A model's write-back names the model and its version (both or neither), so that
+    snapshots leave it out: model guesses never become labels."""
+
+    model: str | None = Field(default=None, min_length=1)
+    model_version: str | None = Field(default=None, min_length=1)
+    confidence: float | None = Field(default=None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _marked_whole(self) -> _ModelMark:
+        if (self.model is None) != (self.model_version is None):
+            raise ValueError("a model's write-back names both 'model' and 'model_version'")
+        return self
+
+
 class Customer(_Payload):
     name: str | None = None
     email: str | None = None
@@ -65,16 +80,13 @@ class MessageAdded(_TicketPayload):
     author_name: str | None = None
 
 
-class StatusChanged(_TicketPayload):
+class StatusChanged(_TicketPayload, _ModelMark):
     status: str = Field(min_length=1)
 
 
-class Assigned(_TicketPayload):
+class Assigned(_TicketPayload, _ModelMark):
     group: str | None = None
     assignee: str | None = None
-    model: str | None = None
-    model_version: str | None = None
-    confidence: float | None = Field(default=None, ge=0, le=1)
 
     @model_validator(mode="after")
     def _needs_target(self) -> Assigned:
@@ -83,15 +95,12 @@ class Assigned(_TicketPayload):
         return self
 
 
-class PriorityChanged(_TicketPayload):
+class PriorityChanged(_TicketPayload, _ModelMark):
     priority: str = Field(min_length=1)
 
 
-class Categorized(_TicketPayload):
+class Categorized(_TicketPayload, _ModelMark):
     category: str = Field(min_length=1)
-    model: str | None = None
-    model_version: str | None = None
-    confidence: float | None = Field(default=None, ge=0, le=1)
 
 
 class Resolved(_TicketPayload):
@@ -108,7 +117,7 @@ class Closed(_TicketPayload):
     closed_at: datetime | None = None
 
 
-class Updated(_TicketPayload):
+class Updated(_TicketPayload, _ModelMark):
     """A change to ticket fields that no narrower type describes (snapshot logs)."""
 
 
@@ -187,6 +196,15 @@ class EventDraft:
     id: str | None = None
     #: True when an importer built the payload itself in canonical JSON form.
     canonical: bool = False
+
+
+#: Idempotency keys of model write-backs (older priority write-backs carry no other mark).
+WRITE_BACK_KEY_PREFIX = "triage:"
+
+
+def is_write_back(payload: dict[str, Any], idempotency_key: str) -> bool:
+    """Did a model write this event? Such events never become labels."""
+    return payload.get("model") is not None or idempotency_key.startswith(WRITE_BACK_KEY_PREFIX)
 
 
 @dataclass(frozen=True)

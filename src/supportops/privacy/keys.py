@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Connection, Table, delete, insert, select
+from sqlalchemy import Connection, Table, delete, select
 
 import supportops.settings as settings
 from supportops.errors import ConfigError
@@ -174,12 +174,16 @@ class Keyring:
 
     def _create_tenant_key(self, conn: Connection) -> bytes:
         wrapped = self.provider.wrap(self.ctx.tenant_id, secrets.token_bytes(32))
-        conn.execute(insert(tenant_keys).values(
-            tenant_id=self.ctx.tenant_id, provider=self.provider.name, wrapped_key=wrapped,
-            created_at=datetime.now(UTC)))
-        audit.record(conn, self.ctx, "key.create", details={"key": "tenant",
-                                                            "provider": self.provider.name})
-        return wrapped
+        insert_ignore(conn, tenant_keys, [{
+            "tenant_id": self.ctx.tenant_id, "provider": self.provider.name,
+            "wrapped_key": wrapped, "created_at": datetime.now(UTC)}])
+        # Another writer may have created it first: theirs is the one stored (and audited).
+        stored: bytes = conn.execute(select(tenant_keys.c.wrapped_key).where(
+            tenant_keys.c.tenant_id == self.ctx.tenant_id)).scalar_one()
+        if stored == wrapped:
+            audit.record(conn, self.ctx, "key.create", details={"key": "tenant",
+                                                                "provider": self.provider.name})
+        return stored
 
     def token(self, kind: str, value: str) -> str:
         """``<KIND_hex>``: the same value gives the same token within a tenant only."""

@@ -123,6 +123,12 @@ class Pseudonymiser:
         if len(self._stored) < 1_000_000:
             self._stored.update(fresh)
 
+    def forget(self) -> None:
+        """Drop what a rolled-back transaction may have cached (keys it created, vault entries
+        it stored): the retry must create and store them again."""
+        self._stored.clear()
+        self.keyring = Keyring(self.keyring.provider, self.keyring.ctx)
+
     def transient(self, drafts: list[EventDraft]) -> None:
         """Pseudonymise drafts in place exactly as ingestion would, but keep nothing: for
         inference on data that is not ingested (models only ever saw tokens). The keyring

@@ -167,20 +167,31 @@ class TriageService:
 
     def write_back(self, name: str, version: str, target: str,
                    records: Sequence[dict[str, Any]]) -> int:
-        """Record confident predictions on existing tickets as events (with model and
-        version); abstentions are not written. Returns how many events were appended."""
+        """Record confident predictions on existing tickets as events; abstentions are not
+        written. Every target's event names the model, its version and its confidence (the
+        schema refuses half a mark), so snapshots never take a model's guess for a label.
+        Channel and sentiment have no event of their own: they are ``ticket.updated`` with
+        the predicted value in ``state``. Returns how many events were appended."""
         self.ctx.require("admin", "agent", action="write predictions back")
-        kinds = {"category": ("ticket.categorized", "category"),
-                 "group": ("ticket.assigned", "group"),
-                 "priority": ("ticket.priority_changed", "priority")}
+        kinds: dict[str, tuple[str, Any]] = {
+            "category": ("ticket.categorized", lambda v: {"category": v}),
+            "group": ("ticket.assigned", lambda v: {"group": v}),
+            "assignee": ("ticket.assigned", lambda v: {"assignee": v}),
+            "priority": ("ticket.priority_changed", lambda v: {"priority": v}),
+            "status": ("ticket.status_changed", lambda v: {"status": v}),
+            "channel": ("ticket.updated", lambda v: {"state": {"channel": v}}),
+            "sentiment": ("ticket.updated", lambda v: {"state": {"attributes": {"sentiment": v}}}),
+        }
         if target not in kinds:
-            return 0
-        kind, field = kinds[target]
+            raise ValidationFailed(f"Cannot write predictions back for target {target!r}; "
+                                   f"targets: {', '.join(kinds)}.")
+        kind, body = kinds[target]
         from datetime import UTC, datetime
 
         from sqlalchemy import select
 
         from supportops.events import log, projection
+        from supportops.events.schemas import WRITE_BACK_KEY_PREFIX
         from supportops.storage.schema import tickets
 
         ids = [str(r["id"]) for r in records if not r["abstained"] and r["id"] is not None]
@@ -189,19 +200,12 @@ class TriageService:
                 tickets.c.tenant_id == self.ctx.tenant_id,
                 tickets.c.ticket_id.in_(ids))).scalars()) if ids else set()
             now = datetime.now(UTC)
-            drafts = []
-            for r in records:
-                if r["abstained"] or str(r["id"]) not in existing:
-                    continue
-                payload: dict[str, Any] = {field: r["label"], "model": name,
-                                           "model_version": version}
-                if kind != "ticket.priority_changed":
-                    payload["confidence"] = min(1.0, max(0.0, r["confidence"]))
-                else:
-                    payload = {field: r["label"]}
-                drafts.append(EventDraft(kind, now, payload,
-                                         f"triage:{name}:{version}:{r['id']}:{target}",
-                                         ticket_id=str(r["id"])))
+            drafts = [
+                EventDraft(kind, now, {**body(r["label"]), "model": name, "model_version": version,
+                                       "confidence": min(1.0, max(0.0, r["confidence"]))},
+                           f"{WRITE_BACK_KEY_PREFIX}{name}:{version}:{r['id']}:{target}",
+                           ticket_id=str(r["id"]))
+                for r in records if not r["abstained"] and str(r["id"]) in existing]
             for d in drafts:
                 problem = validate_draft(0, d)
                 if problem is not None:

@@ -16,8 +16,9 @@ from typing import Any
 
 import orjson
 
-from supportops.events.importers.common import FieldError, parse_iso
-from supportops.events.ingest import ImportItem, Parsed, RecordError
+from supportops.events.importers.common import FieldError, guarded, parse_iso
+from supportops.events.ingest import ImportItem, RecordError
+from supportops.events.limits import payload_problem
 from supportops.events.reader import CORRUPT_INPUT, open_binary
 from supportops.events.schemas import EventDraft
 
@@ -49,6 +50,9 @@ def draft_from_object(obj: Any, raw: bytes) -> EventDraft:
     payload = obj.get("payload", {})
     if not isinstance(payload, dict):
         raise FieldError("payload", "must be a JSON object")
+    problem = payload_problem(payload)  # before anything walks it (deep nesting)
+    if problem is not None:
+        raise FieldError(*problem)
     unknown = set(obj) - {"type", "occurred_at", "payload", *_OPTIONAL_TEXT}
     if unknown:
         raise FieldError(sorted(unknown)[0], "unknown top-level field")
@@ -84,7 +88,4 @@ def _line(number: int, raw: bytes) -> Iterator[ImportItem]:
             return
         yield RecordError(number, "record", f"malformed JSON: {err}")
         return
-    try:
-        yield Parsed(number, [draft_from_object(obj, raw)])
-    except FieldError as err:
-        yield RecordError(number, err.field, err.message)
+    yield guarded(number, lambda: [draft_from_object(obj, raw)])

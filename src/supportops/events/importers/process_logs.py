@@ -21,7 +21,7 @@ from supportops.events.importers.common import (
     parse_dayfirst,
     parse_iso,
 )
-from supportops.events.ingest import ImportItem, Parsed, RecordError
+from supportops.events.ingest import ImportItem, Parsed, RecordError, unexpected
 from supportops.events.schemas import EventDraft
 
 _MISSING = "?"
@@ -167,6 +167,9 @@ def read_servicenow(
         except FieldError as err:
             yield RecordError(number, err.field, err.message)
             continue
+        except Exception as err:  # a surprise in one record must not sink its file
+            yield RecordError(number, "record", unexpected(err))
+            continue
         previous[draft.ticket_id or ""] = state
         yield Parsed(number, [draft])
 
@@ -221,6 +224,9 @@ def read_bpic2013(path: Path, on_read: Callable[[int], None] | None = None) -> I
             draft, memo = _bpic_row(row, previous.get(row["SR Number"].strip()))
         except FieldError as err:
             yield RecordError(number, err.field, err.message)
+            continue
+        except Exception as err:  # a surprise in one record must not sink its file
+            yield RecordError(number, "record", unexpected(err))
             continue
         previous[draft.ticket_id or ""] = memo
         yield Parsed(number, [draft])

@@ -9,11 +9,12 @@ as a ticket attribute. A row becomes ``ticket.created`` plus, when resolved, ``t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from supportops.events.importers.common import FieldError, csv_records, parse_iso
-from supportops.events.ingest import ImportItem, Parsed, RecordError
+from supportops.events.importers.common import FieldError, csv_records, guarded, parse_iso
+from supportops.events.ingest import ImportItem, RecordError
 from supportops.events.schemas import EventDraft
 
 REQUIRED = ("ticket_id", "customer_id", "created_at", "text")
@@ -68,7 +69,4 @@ def read_tickets_csv(
             yield item
             continue
         number, row = item
-        try:
-            yield Parsed(number, _row_drafts(row))
-        except FieldError as err:
-            yield RecordError(number, err.field, err.message)
+        yield guarded(number, partial(_row_drafts, row))
