@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import supportops.datasets.erasure  # registers the snapshots' erasure hook
 import supportops.ml.erasure  # noqa: F401 - registers the embeddings' erasure hook
 from supportops import settings
+from supportops.datasets.paths import bind_workspace
 from supportops.errors import ConfigError, NotFound, PermissionDenied
 from supportops.events import log, projection
 from supportops.events.importers import importer_for
@@ -95,6 +96,7 @@ class Workspace:
             )
         db = Database(url, settings.get("database_app_role")) if url else \
             Database.sqlite(root / DB_FILE)
+        bind_workspace(db.engine, root)  # stored paths are relative to the workspace folder
         ws = cls(root, db, config)
         enable_privacy(ws)  # pseudonymisation on by default, for every face
         return ws
