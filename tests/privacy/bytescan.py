@@ -40,9 +40,11 @@ def _gzip_members(data: bytes) -> Iterator[bytes]:
     start = data.find(b"\x1f\x8b\x08")
     while start != -1:
         try:
-            yield gzip.GzipFile(fileobj=io.BytesIO(data[start:])).read(_MAX_OUT)
+            out = gzip.GzipFile(fileobj=io.BytesIO(data[start:])).read(_MAX_OUT)
         except (OSError, EOFError, zlib.error):
-            pass
+            out = b""
+        if out:
+            yield out
         start = data.find(b"\x1f\x8b\x08", start + 1)
 
 
@@ -58,7 +60,7 @@ def _zip_members(data: bytes) -> Iterator[bytes]:
 
 
 def _pickle_args(data: bytes) -> Iterator[bytes]:
-    if not data[:1] == b"\x80":
+    if data[:1] != b"\x80":
         return
     chunks: list[bytes] = []
     try:
