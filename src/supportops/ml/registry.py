@@ -40,6 +40,8 @@ HISTORY_TAG = "supportops.champion_history"
 TOMBSTONE_TAG = "supportops.tombstone"
 #: Registered-model tag: why an alias was removed (``predict`` says it in one line).
 ALIAS_REMOVED_TAG = "supportops.alias_removed."
+#: The one store of every tenant in workspaces of the previous release.
+LEGACY_STORE = "mlflow.db"
 #: (tracking URI, artefact root) pairs already checked for relocation in this process.
 _RELOCATED: set[tuple[str, str]] = set()
 #: MLflow's columns that hold artefact locations: (table, column).
@@ -137,14 +139,28 @@ class Registry:
                    database_url: str | None = None) -> Registry:
         """The tenant's own store (SQLite file, or PostgreSQL schema when ``database_url``
         names a server) and artefact root, both found from the workspace as it is now."""
-        root = workspace_path.resolve() / "mlflow" / tenant_id / "artifacts"
+        folder = workspace_path.resolve()
+        store = folder / "mlflow" / f"{tenant_id}.db"
+        if not database_url and not store.exists() and (folder / LEGACY_STORE).exists():
+            return cls._legacy(folder)
+        root = folder / "mlflow" / tenant_id / "artifacts"
         root.mkdir(parents=True, exist_ok=True)
         uri = settings.get("mlflow_tracking_uri") or (
-            postgres_store(database_url, tenant_id) if database_url else
-            f"sqlite:///{workspace_path.resolve() / 'mlflow' / f'{tenant_id}.db'}")
+            postgres_store(database_url, tenant_id) if database_url else f"sqlite:///{store}")
         registry = cls(uri, root)
         if not settings.get("mlflow_tracking_uri"):
             registry.relocate(f"/mlflow/{tenant_id}/artifacts")
+        return registry
+
+    @classmethod
+    def _legacy(cls, folder: Path) -> Registry:
+        """A workspace of the previous release keeps its one shared store (``mlflow.db``,
+        artefacts under ``artifacts/mlflow``) until it is migrated."""
+        override = settings.get("mlflow_tracking_uri")
+        registry = cls(override or f"sqlite:///{folder / LEGACY_STORE}",
+                       folder / "artifacts" / "mlflow")
+        if not override:
+            registry.relocate("/artifacts/mlflow")
         return registry
 
     def relocate(self, marker: str) -> int:
