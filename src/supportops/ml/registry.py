@@ -112,6 +112,17 @@ def _rewrite_locations(tracking_uri: str, marker: str, root_uri: str) -> int:
     return changed
 
 
+def _forget_artifact_repos() -> None:
+    """MLflow caches each run's artefact repository (its old location) per process."""
+    try:
+        from mlflow.tracking._tracking_service import utils
+    except ImportError:  # pragma: no cover - a future MLflow without the cache
+        return
+    cache = getattr(utils, "_artifact_repos_cache", None)
+    if cache is not None:
+        cache.clear()
+
+
 def code_version() -> str:
     """The git commit of the code that trained a model, or the package version."""
     from supportops import __version__
@@ -171,6 +182,8 @@ class Registry:
             return 0
         self.client.search_experiments(max_results=1)  # creates the store's tables
         changed = _rewrite_locations(self.tracking_uri, marker, self.artifact_root.as_uri())
+        if changed:
+            _forget_artifact_repos()
         _RELOCATED.add(key)
         return changed
 
