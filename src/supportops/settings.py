@@ -31,7 +31,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("tenant", "SUPPORTOPS_TENANT", None,
             "Default tenant for tenant-scoped CLI commands."),
     Setting("mlflow_tracking_uri", "SUPPORTOPS_MLFLOW_TRACKING_URI", None,
-            "MLflow tracking and registry store; default: mlflow.db inside the workspace."),
+            "MLflow tracking and registry store for every tenant; default: one store per "
+            "tenant, mlflow/<tenant>.db inside the workspace (on PostgreSQL the schema "
+            "mlflow_<tenant> of the workspace's database)."),
     Setting("master_key", "SUPPORTOPS_MASTER_KEY", None,
             "Base64 key that wraps tenant keys; default: the workspace key file (mode 0600)."),
 )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import supportops.datasets.erasure  # registers the snapshots' erasure hook
 import supportops.ml.erasure  # noqa: F401 - registers the embeddings' erasure hook
+from supportops.datasets.paths import bind_workspace
 from supportops.errors import ConfigError, NotFound, PermissionDenied
 from supportops.events import log, projection
 from supportops.events.importers import importer_for
@@ -109,6 +110,7 @@ class Workspace:
                        config.get("database_url"))
         db = Database(url or _sqlite_url(root))
         db.check_boundary()
+        bind_workspace(db.engine, root)  # stored paths are relative to the workspace folder
         return cls(root, db, config, privacy)
 
     def close(self) -> None:

@@ -286,6 +286,39 @@ def models_rollback(
                       f"(was {result['previous']}).")
 
 
+@models_app.command("retrain-flagged")
+def models_retrain_flagged(
+    tenant: MlTenantOpt = "default",
+    margin: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Largest accuracy loss that still counts as not worse.")] = 0.02,
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Rebuild flagged snapshots, retrain every version holding erased data, move its aliases
+    to the replacement when it is not significantly worse, delete the old artefacts (audited).
+
+    Example: supportops models retrain-flagged --tenant acme --json
+    """
+    result = open_tenant(workspace, tenant, acting_as).triage_models.retrain_flagged(margin)
+    if as_json:
+        emit_json(result)
+        return
+    print_retrained(result)
+
+
+def print_retrained(result: dict[str, Any]) -> None:
+    """One line per rebuilt snapshot and retrained version."""
+    for snap in result["snapshots"]:
+        console.print(f"snapshot {snap['old']} -> {snap['new']}")
+    for m in result["models"]:
+        check = m["non_inferiority"]
+        verdict = "not worse" if check["passed"] else "failed non-inferiority"
+        console.print(f"{m['model']} version {m['old_version']} -> {m['new_version']} "
+                      f"({verdict}: accuracy {check['accuracy_new']:.3f} vs "
+                      f"{check['accuracy_old']:.3f}, p={check['p_value']:.3f}); aliases moved "
+                      f"{m['aliases_moved'] or '-'}, removed {m['aliases_removed'] or '-'}")
+    console.print(f"Retrained {result['count']} model version(s).")
+
+
 def register(app: typer.Typer) -> None:
     """Add this room's commands to the main app."""
     app.add_typer(train_app, name="train")

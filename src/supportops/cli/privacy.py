@@ -130,13 +130,18 @@ def opted_out(
 @privacy_app.command("erase")
 def erase(
     subject: SubjectArg, tenant: TenantOpt,
+    retrain: Annotated[bool, typer.Option(
+        "--retrain", help="Then retrain the flagged models ('models retrain-flagged').")] = False,
     workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Erase a customer everywhere (key, vault, events, projections, derived rows) and report.
 
-    Example: supportops privacy erase CUST-42 --tenant acme --json
+    Example: supportops privacy erase CUST-42 --tenant acme --retrain --json
     """
-    report = open_tenant(workspace, tenant, acting_as).privacy.erase(subject)
+    handle = open_tenant(workspace, tenant, acting_as)
+    report = handle.privacy.erase(subject)
+    if retrain:
+        report["retrain"] = handle.triage_models.retrain_flagged()
     _report(report, as_json)
 
 

@@ -7,11 +7,11 @@ face can afford to import it before anything could be erased.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import orjson
 from sqlalchemy import Connection, select, update
 
+from supportops.datasets.paths import resolve
 from supportops.datasets.tables import dataset_snapshots
 from supportops.governance.context import Context
 from supportops.privacy.erasure import register_erasure_hook
@@ -30,7 +30,7 @@ def purge_subject(conn: Connection, ctx: Context, subject: str, event_ids: Seque
 
     removed = 0
     for row in rows:
-        path = Path(row.path)
+        path = resolve(conn, row.path)
         if not path.exists():
             continue
         table = pq.read_table(path)

@@ -21,8 +21,9 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
+from supportops.datasets.paths import resolve, to_stored
 from supportops.datasets.tables import dataset_snapshots
 from supportops.errors import NotFound, ValidationFailed
 from supportops.events import log
@@ -234,7 +235,8 @@ def create_snapshot(
             tenant_id=ctx.tenant_id, id=snapshot_id, name=name, created_at=now,
             created_by=ctx.principal_id, log_position=position, as_of=None,
             filters=orjson.dumps(filters).decode(), row_count=len(records), digest=digest,
-            path=str(path), exclusions=orjson.dumps(exclusions).decode(), state="current"))
+            path=to_stored(conn, path), exclusions=orjson.dumps(exclusions).decode(),
+            state="current"))
         lineage.record_snapshot(
             conn, ctx, snapshot_id, digest, position,
             subjects={r["subject"] for r in records if r["subject"]},
@@ -245,9 +247,10 @@ def create_snapshot(
                     exclusions, "current")
 
 
-def _from_row(r: Any) -> Snapshot:
+def _from_row(conn: Connection, r: Any) -> Snapshot:
     return Snapshot(r.id, r.name, r.created_at, r.log_position, r.row_count, r.digest,
-                    Path(r.path), orjson.loads(r.filters), orjson.loads(r.exclusions), r.state)
+                    resolve(conn, r.path), orjson.loads(r.filters), orjson.loads(r.exclusions),
+                    r.state)
 
 
 def list_snapshots(db: Database, ctx: Context) -> list[Snapshot]:
@@ -255,7 +258,7 @@ def list_snapshots(db: Database, ctx: Context) -> list[Snapshot]:
         rows = conn.execute(select(dataset_snapshots).where(
             dataset_snapshots.c.tenant_id == ctx.tenant_id)
             .order_by(dataset_snapshots.c.created_at)).all()
-    return [_from_row(r) for r in rows]
+        return [_from_row(conn, r) for r in rows]
 
 
 def get_snapshot(db: Database, ctx: Context, snapshot_id: str) -> Snapshot:
@@ -263,10 +266,10 @@ def get_snapshot(db: Database, ctx: Context, snapshot_id: str) -> Snapshot:
         row = conn.execute(select(dataset_snapshots).where(
             dataset_snapshots.c.tenant_id == ctx.tenant_id,
             dataset_snapshots.c.id == snapshot_id)).first()
-    if row is None:
-        raise NotFound(f"Snapshot {snapshot_id!r} does not exist in tenant {ctx.tenant_id!r}; "
-                       f"see 'supportops datasets list'.")
-    return _from_row(row)
+        if row is None:
+            raise NotFound(f"Snapshot {snapshot_id!r} does not exist in tenant "
+                           f"{ctx.tenant_id!r}; see 'supportops datasets list'.")
+        return _from_row(conn, row)
 
 
 def rebuild_flagged(db: Database, ctx: Context, root: Path) -> list[dict[str, str]]:
@@ -296,3 +299,19 @@ def rebuild_flagged(db: Database, ctx: Context, root: Path) -> list[dict[str, st
     return done
 
 
+
+
+def replacement_of(db: Database, ctx: Context, snapshot_id: str) -> Snapshot:
+    """The snapshot that now stands for ``snapshot_id``: itself, or the end of its chain of
+    rebuilds (each rebuilt snapshot names the one that replaced it)."""
+    seen: set[str] = set()
+    with db.begin(ctx.tenant_id) as conn:
+        while snapshot_id not in seen:
+            seen.add(snapshot_id)
+            nxt = conn.execute(select(dataset_snapshots.c.replaced_by).where(
+                dataset_snapshots.c.tenant_id == ctx.tenant_id,
+                dataset_snapshots.c.id == snapshot_id)).scalar()
+            if not nxt:
+                break
+            snapshot_id = str(nxt)
+    return get_snapshot(db, ctx, snapshot_id)

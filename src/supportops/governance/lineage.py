@@ -87,6 +87,62 @@ def record_deployment(conn: Connection, ctx: Context, model_name: str, version: 
         deployed_at=_now()))
 
 
+#: A done ``lineage_pending`` row of this action links a flagged model version (target) to
+#: the version retrained without the erased data (reason): old -> erasure -> new.
+RETRAINED = "retrained"
+
+
+def record_replacement(conn: Connection, ctx: Context, model_name: str, old: str,
+                       new: str) -> None:
+    """``model_name@old`` (flagged by an erasure) was retrained as ``model_name@new``; the
+    open ``retrain_model`` action of ``old``, if any, is done."""
+    now = _now()
+    target = f"{model_name}@{old}"
+    conn.execute(insert(lineage_pending).values(
+        tenant_id=ctx.tenant_id, id=str(uuid.uuid4()), action=RETRAINED, target=target,
+        reason=f"{model_name}@{new}", created_at=now, done_at=now))
+    conn.execute(update(lineage_pending).where(
+        lineage_pending.c.tenant_id == ctx.tenant_id, lineage_pending.c.action == "retrain_model",
+        lineage_pending.c.target == target, lineage_pending.c.done_at.is_(None))
+        .values(done_at=now))
+
+
+def flagged_models(conn: Connection, ctx: Context) -> list[tuple[str, str]]:
+    """Model versions holding erased data that were not retrained yet, oldest first."""
+    done = select(lineage_pending.c.target).where(
+        lineage_pending.c.tenant_id == ctx.tenant_id, lineage_pending.c.action == RETRAINED)
+    rows = conn.execute(select(lineage_models.c.model_name, lineage_models.c.version).where(
+        lineage_models.c.tenant_id == ctx.tenant_id,
+        lineage_models.c.contains_erased_data.is_(True))
+        .order_by(lineage_models.c.created_at)).all()
+    replaced = set(conn.execute(done).scalars())
+    return [(r.model_name, r.version) for r in rows
+            if f"{r.model_name}@{r.version}" not in replaced]
+
+
+def erased_flag(db: Database, ctx: Context, model_name: str, version: str) -> str | None:
+    """Why ``model_name@version`` holds erased data, or None when it does not (or has no
+    lineage)."""
+    with db.begin(ctx.tenant_id) as conn:
+        row = conn.execute(select(lineage_models.c.contains_erased_data,
+                                  lineage_models.c.flag_reason).where(
+            lineage_models.c.tenant_id == ctx.tenant_id,
+            lineage_models.c.model_name == model_name,
+            lineage_models.c.version == str(version))).first()
+    if row is None or not row.contains_erased_data:
+        return None
+    return str(row.flag_reason or "erasure")
+
+
+def _replacements(conn: Connection, ctx: Context, model: str) -> dict[str, str | None]:
+    """What replaced ``model`` (``name@version``) and what it replaced."""
+    rows = conn.execute(select(lineage_pending.c.target, lineage_pending.c.reason).where(
+        lineage_pending.c.tenant_id == ctx.tenant_id, lineage_pending.c.action == RETRAINED,
+        (lineage_pending.c.target == model) | (lineage_pending.c.reason == model))).all()
+    return {"replaced_by": next((r.reason for r in rows if r.target == model), None),
+            "replaces": next((r.target for r in rows if r.reason == model), None)}
+
+
 def set_snapshot_state(conn: Connection, ctx: Context, snapshot_id: str, state: str,
                        reason: str | None = None) -> None:
     """``current``, ``rebuild`` (erasure asked for it) or ``deleted``."""
@@ -143,7 +199,8 @@ def pending(db: Database, ctx: Context) -> list[dict[str, Any]]:
     """Open follow-up work (the ML room rebuilds/retrains and then calls :func:`complete`)."""
     with db.begin(ctx.tenant_id) as conn:
         rows = conn.execute(select(lineage_pending).where(
-            lineage_pending.c.tenant_id == ctx.tenant_id, lineage_pending.c.done_at.is_(None))
+            lineage_pending.c.tenant_id == ctx.tenant_id, lineage_pending.c.done_at.is_(None),
+            lineage_pending.c.action != RETRAINED)
             .order_by(lineage_pending.c.created_at)).mappings().all()
     return [{"id": r["id"], "action": r["action"], "target": r["target"], "reason": r["reason"],
              "created_at": r["created_at"].isoformat()} for r in rows]
@@ -210,6 +267,7 @@ def _model(conn: Connection, ctx: Context, model_name: str, version: str) -> dic
     return {"model": f"{model_name}@{version}", "snapshot_id": row["snapshot_id"],
             "contains_erased_data": bool(row["contains_erased_data"]),
             "flag_reason": row["flag_reason"], "created_at": row["created_at"].isoformat(),
+            **_replacements(conn, ctx, f"{model_name}@{version}"),
             "deployments": [{"target": d["target"], "deployed_at": d["deployed_at"].isoformat()}
                             for d in deployments]}
 

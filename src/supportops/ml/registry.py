@@ -1,19 +1,31 @@
-"""Tracking and registry on MLflow: one registered model per tenant and task.
+"""Tracking and registry on MLflow: one store and artefact root per tenant.
 
-The one seam to MLflow. A ``MlflowClient`` bound to the workspace's store is passed around
-explicitly (no fluent, thread-local run state). The store is ``mlflow.db`` inside the
-workspace by default (``mlflow ui --backend-store-uri sqlite:///<workspace>/mlflow.db``
-shows everything), or ``SUPPORTOPS_MLFLOW_TRACKING_URI``.
+The one seam to MLflow. A ``MlflowClient`` bound to the tenant's store is passed around
+explicitly (no fluent, thread-local run state). Each tenant has its own store, so that
+``mlflow ui`` pointed at it shows that tenant alone:
+
+- SQLite workspaces: ``<workspace>/mlflow/<tenant>.db``
+  (``mlflow ui --backend-store-uri sqlite:///<workspace>/mlflow/acme.db``);
+- PostgreSQL: the schema ``mlflow_<tenant>`` of the workspace's database (the URL carries
+  ``options=-csearch_path=mlflow_<tenant>``);
+- artefacts, on both: ``<workspace>/mlflow/<tenant>/artifacts``.
+
+``SUPPORTOPS_MLFLOW_TRACKING_URI`` overrides the store (then shared, models told apart by the
+tenant prefix of their names). MLflow keeps absolute artefact URIs; a moved or copied
+workspace has them rewritten to its own folder when a registry is first opened there, so
+that nothing reads or writes the original's files.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import supportops.settings as settings
 from supportops.errors import NotFound, ValidationFailed
@@ -24,6 +36,18 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 ALIASES = ("champion", "challenger")
 #: Registered-model tag: champion versions, oldest first, that rollback walks back through.
 HISTORY_TAG = "supportops.champion_history"
+#: Model-version tag of a version whose artefacts were deleted: why, when, and its successor.
+TOMBSTONE_TAG = "supportops.tombstone"
+#: Registered-model tag: why an alias was removed (``predict`` says it in one line).
+ALIAS_REMOVED_TAG = "supportops.alias_removed."
+#: The one store of every tenant in workspaces of the previous release.
+LEGACY_STORE = "mlflow.db"
+#: (tracking URI, artefact root) pairs already checked for relocation in this process.
+_RELOCATED: set[tuple[str, str]] = set()
+#: MLflow's columns that hold artefact locations: (table, column).
+_LOCATION_COLUMNS = (("experiments", "artifact_location"), ("runs", "artifact_uri"),
+                     ("model_versions", "source"), ("model_versions", "storage_location"),
+                     ("logged_models", "artifact_location"))
 _HISTORY_KEPT = 200
 PIP_REQUIREMENTS = ["scikit-learn==1.9.1", "numpy", "scipy", "xgboost-cpu==3.2.0",
                     "onnxruntime==1.31.1", "torch==2.13.0", "sentence-transformers==6.2.0",
@@ -40,6 +64,63 @@ class DatasetRef:
     rows: int
     path: str
     exclusions: dict[str, Any]
+
+
+def store_schema(tenant_id: str) -> str:
+    """The PostgreSQL schema of a tenant's MLflow store."""
+    return f"mlflow_{tenant_id}"
+
+
+def postgres_store(database_url: str, tenant_id: str) -> str:
+    """The tenant's MLflow store on the workspace's PostgreSQL database: its own schema,
+    created here if missing, chosen through ``options=-csearch_path=...`` in the URL."""
+    from sqlalchemy import create_engine, make_url, text
+
+    schema = store_schema(tenant_id)
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    finally:
+        engine.dispose()
+    url = make_url(database_url).update_query_dict({"options": f'-csearch_path="{schema}"'})
+    return url.render_as_string(hide_password=False)
+
+
+def _rewrite_locations(tracking_uri: str, marker: str, root_uri: str) -> int:
+    """Point every stored location ``<old folder><marker><rest>`` at ``<root_uri><rest>``."""
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(tracking_uri)
+    changed = 0
+    try:
+        with engine.begin() as conn:
+            present = set(inspect(conn).get_table_names())
+            for table, column in _LOCATION_COLUMNS:
+                if table not in present:
+                    continue
+                values = conn.execute(text(f"SELECT DISTINCT {column} FROM {table} "
+                                           f"WHERE {column} LIKE :m"), {"m": f"%{marker}%"})
+                for (old,) in values.all():
+                    new = root_uri + old[old.index(marker) + len(marker):]
+                    if new != old:
+                        changed += conn.execute(text(
+                            f"UPDATE {table} SET {column} = :new WHERE {column} = :old"),
+                            {"new": new, "old": old}).rowcount or 0
+    finally:
+        engine.dispose()
+    return changed
+
+
+def _forget_artifact_repos() -> None:
+    """MLflow caches each run's artefact repository (its old location) per process."""
+    try:
+        from mlflow.tracking._tracking_service import utils
+    except ImportError:  # pragma: no cover - a future MLflow without the cache
+        return
+    cache = getattr(utils, "_artifact_repos_cache", None)
+    if cache is not None:
+        cache.clear()
 
 
 def code_version() -> str:
@@ -65,10 +146,51 @@ class Registry:
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
     @classmethod
-    def for_workspace(cls, workspace_path: Path) -> Registry:
-        uri = settings.get("mlflow_tracking_uri") or \
-            f"sqlite:///{workspace_path.resolve() / 'mlflow.db'}"
-        return cls(uri, workspace_path.resolve() / "artifacts" / "mlflow")
+    def for_tenant(cls, workspace_path: Path, tenant_id: str,
+                   database_url: str | None = None) -> Registry:
+        """The tenant's own store (SQLite file, or PostgreSQL schema when ``database_url``
+        names a server) and artefact root, both found from the workspace as it is now."""
+        folder = workspace_path.resolve()
+        store = folder / "mlflow" / f"{tenant_id}.db"
+        if not database_url and not store.exists() and (folder / LEGACY_STORE).exists():
+            return cls._legacy(folder)
+        root = folder / "mlflow" / tenant_id / "artifacts"
+        root.mkdir(parents=True, exist_ok=True)
+        uri = settings.get("mlflow_tracking_uri") or (
+            postgres_store(database_url, tenant_id) if database_url else f"sqlite:///{store}")
+        registry = cls(uri, root)
+        if not settings.get("mlflow_tracking_uri"):
+            registry.relocate(f"/mlflow/{tenant_id}/artifacts")
+        return registry
+
+    @classmethod
+    def _legacy(cls, folder: Path) -> Registry:
+        """A workspace of the previous release keeps its one shared store (``mlflow.db``,
+        artefacts under ``artifacts/mlflow``) until it is migrated."""
+        override = settings.get("mlflow_tracking_uri")
+        registry = cls(override or f"sqlite:///{folder / LEGACY_STORE}",
+                       folder / "artifacts" / "mlflow")
+        if not override:
+            registry.relocate("/artifacts/mlflow")
+        return registry
+
+    def relocate(self, marker: str) -> int:
+        """Rewrite MLflow's stored artefact locations that point into another copy of the
+        workspace (``.../<marker>/...``) to this one; once per process. Returns rows changed."""
+        key = (self.tracking_uri, str(self.artifact_root))
+        if key in _RELOCATED:
+            return 0
+        self.client.search_experiments(max_results=1)  # creates the store's tables
+        changed = _rewrite_locations(self.tracking_uri, marker, self.artifact_root.as_uri())
+        if changed:
+            _forget_artifact_repos()
+        _RELOCATED.add(key)
+        return changed
+
+    def local_path(self, uri: str) -> Path:
+        """A ``file:`` URI (or plain path) of this store as a local path."""
+        parsed = urlparse(uri)
+        return Path(unquote(parsed.path)) if parsed.scheme in ("file", "") else Path(uri)
 
     @staticmethod
     def model_name(tenant_id: str, name: str) -> str:
@@ -146,6 +268,43 @@ class Registry:
             return None
         return str(mv.version)
 
+    def remove_alias(self, tenant_id: str, name: str, alias: str, reason: str) -> None:
+        """Delete ``alias`` and keep why, for ``predict`` to say."""
+        registered = self.model_name(tenant_id, name)
+        self.client.delete_registered_model_alias(registered, alias)
+        self.client.set_registered_model_tag(registered, ALIAS_REMOVED_TAG + alias, reason)
+
+    def alias_removed_reason(self, tenant_id: str, name: str, alias: str) -> str | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            model = self.client.get_registered_model(self.model_name(tenant_id, name))
+        except MlflowException:
+            return None
+        reason = model.tags.get(ALIAS_REMOVED_TAG + alias)
+        return str(reason) if reason else None
+
+    def clear_alias_removed(self, tenant_id: str, name: str, alias: str) -> None:
+        registered = self.model_name(tenant_id, name)
+        if self.alias_removed_reason(tenant_id, name, alias) is not None:
+            self.client.delete_registered_model_tag(registered, ALIAS_REMOVED_TAG + alias)
+
+    def delete_artifacts(self, tenant_id: str, name: str, version: str, reason: str) -> list[str]:
+        """Delete the files of the run behind ``version`` (the model and anything else it
+        logged) and tag the version with a tombstone saying why. Idempotent. Returns the
+        folders deleted."""
+        info = self.version(tenant_id, name, version)
+        run = self.client.get_run(str(info["run_id"]))
+        folders = [self.local_path(str(run.info.artifact_uri)), self.local_path(info["source"])]
+        deleted = []
+        for folder in folders:
+            if folder.exists() and self.artifact_root in folder.resolve().parents:
+                shutil.rmtree(folder)
+                deleted.append(str(folder))
+        self.client.set_model_version_tag(self.model_name(tenant_id, name), str(version),
+                                          TOMBSTONE_TAG, reason[:4000])
+        return deleted
+
     def version(self, tenant_id: str, name: str, version: str) -> dict[str, Any]:
         from mlflow.exceptions import MlflowException
 
@@ -158,7 +317,8 @@ class Registry:
         return {"name": name, "version": str(mv.version), "aliases": list(mv.aliases),
                 "run_id": mv.run_id, "source": mv.source, "created": mv.creation_timestamp,
                 "metrics": dict(run.data.metrics), "snapshot": mv.tags.get("snapshot"),
-                "digest": mv.tags.get("digest"),
+                "digest": mv.tags.get("digest"), "params": dict(run.data.params),
+                "tombstone": mv.tags.get(TOMBSTONE_TAG),
                 "code_version": run.data.tags.get("supportops.code_version")}
 
     def versions(self, tenant_id: str, name: str | None = None) -> list[dict[str, Any]]:
@@ -177,8 +337,15 @@ class Registry:
 
         version = alias if alias.isdigit() else self.alias(tenant_id, name, alias)
         if version is None:
+            removed = self.alias_removed_reason(tenant_id, name, alias)
+            if removed is not None:
+                raise NotFound(f"Model {name!r} has no {alias!r} in tenant {tenant_id!r}: "
+                               f"{removed}")
             raise NotFound(f"Model {name!r} has no {alias!r} in tenant {tenant_id!r}; train one "
                            f"with 'supportops train triage --name {name} ...'.")
         info = self.version(tenant_id, name, version)
+        if info["tombstone"]:
+            raise NotFound(f"Model {name!r} version {version} in tenant {tenant_id!r} has no "
+                           f"artefacts any more: {info['tombstone']}")
         return mlflow.sklearn.load_model(info["source"]), version
 

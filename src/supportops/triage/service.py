@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +56,11 @@ class TriageService:
     def pseudonymise_texts(self, texts: list[str]) -> list[str]:
         return self.privacy.pseudonymise_texts(texts) if self.privacy and texts else texts
 
-    @property
+    @cached_property
     def registry(self) -> Registry:
-        return Registry.for_workspace(self.workspace_path)
+        """The tenant's own MLflow store (a schema on PostgreSQL, a file on SQLite)."""
+        return Registry.for_tenant(self.workspace_path, self.ctx.tenant_id,
+                                   self.db.url if self.db.is_postgres else None)
 
     def encoder(self, kind: str = DEFAULT_ENCODER) -> Encoder | None:
         """The sentence encoder ``kind`` (see ``ml.embeddings.KINDS``), or None for ``"none"``
@@ -115,8 +118,10 @@ class TriageService:
         that :meth:`rollback` walks back."""
         self.ctx.require(*TRAIN_ROLES, action="promote models")
         tenant = self.ctx.tenant_id
+        self.refuse_erased(name, version, "promoted")
         previous = self.registry.alias(tenant, name, alias)
         self.registry.set_alias(tenant, name, alias, version)
+        self.registry.clear_alias_removed(tenant, name, alias)
         if alias == "champion":
             history = self.registry.champion_history(tenant, name)
             if not history or history[-1] != version:
@@ -140,6 +145,7 @@ class TriageService:
         if current is None or not history:
             raise ValidationFailed(f"Model {name!r} has no earlier champion to roll back to.")
         target = history[-1]
+        self.refuse_erased(name, target, "rolled back to")
         self.registry.set_alias(tenant, name, "champion", target)
         self.registry.set_champion_history(tenant, name, history)
         with self.db.begin(tenant) as conn:
@@ -148,6 +154,22 @@ class TriageService:
                 "model": name, "from": current, "to": target})
         _bump_pointer(self.workspace_path, self.ctx.tenant_id, name)
         return {"model": name, "alias": "champion", "version": target, "previous": current}
+
+    def refuse_erased(self, name: str, version: str, what: str) -> None:
+        """A version that holds erased data (or whose artefacts are gone) never serves again."""
+        flag = lineage.erased_flag(self.db, self.ctx, name, version)
+        if flag is None:
+            flag = self.registry.version(self.ctx.tenant_id, name, version)["tombstone"]
+        if flag is not None:
+            raise ValidationFailed(
+                f"Version {version} of model {name!r} holds erased data ({flag}) and cannot be "
+                f"{what}; run 'supportops models retrain-flagged' and promote its replacement.")
+
+    def retrain_flagged(self, margin: float | None = None) -> dict[str, Any]:
+        """Retrain every version an erasure flagged (see :mod:`supportops.triage.retrain`)."""
+        from supportops.triage import retrain
+
+        return retrain.retrain_flagged(self, retrain.MARGIN if margin is None else margin)
 
     def models(self, name: str | None = None) -> list[dict[str, Any]]:
         versions = self.registry.versions(self.ctx.tenant_id, name)
