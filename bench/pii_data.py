@@ -235,6 +235,7 @@ def _fill(frame: str, values: Values, text: str, spans: list[Gold]) -> str:
     for match in _SLOT.finditer(frame):
         text += frame[pos:match.start()]
         kind, value = values.value(match.group(1))
+        value = value.strip()
         spans.append(Gold(len(text), len(text) + len(value), kind))
         text += value
         pos = match.end()
@@ -284,9 +285,8 @@ def _bitext_example(slot: tuple[str, str, int, int, str], values: Values,
     values.locale = rng.choice(list(values.fakers))
     _, text, start, end, kind = slot
     value = values.person()[1] if kind == "PERSON" else values.city()[1]
-    if text[start:end].startswith(("Mr. ", "Ms. ", "Mrs. ")):
-        start = text.index(" ", start) + 1
-        value = values.fake.last_name()
+    if text[start:end].startswith(("Mr. ", "Ms. ", "Mrs. ")):  # keep the title, as written
+        value = text[start:text.index(" ", start) + 1] + values.fake.last_name()
     new = text[:start] + value + text[end:]
     return Example(new, [Gold(start, start + len(value), kind)], values.locale, "bitext-slot")
 

@@ -56,7 +56,7 @@ _PRE_TYPE = (
     r"rue|avenue|boulevard|bd\.?|bvd\.?|chemin|allée|impasse|quai|viale|piazza|piazzale|"
     r"corso|vicolo|strada|contrada|calle|c/|avenida|avda\.?|paseo|pasaje|camino|carrer|"
     r"carretera|travesía|glorieta|rua|travessa|praça|alameda|estrada|rodovia|ladeira|"
-    r"quadra|setor|conjunto|beco|ul\.|ulica|al\.|aleja|plac|os\.|osiedle|skwer|rynek"
+    r"quadra|setor|conjunto|beco|cuesta|callejón|urbanización|bajada|subida|plazuela|ul\.|ulica|al\.|aleja|plac|os\.|osiedle|skwer|rynek"
 )
 # Street types that are also common English words: capitalised only ("Via Roma 12").
 _PRE_TYPE_CAP = (
@@ -73,7 +73,7 @@ _SUFFIX_TYPE = (
 )
 _NUMBER = r"\d{1,5}[A-Za-z]?(?:\s?[-/]\s?\d{1,4}[A-Za-z]?)?"
 _UNIT_WORD = (r"Apt|Apartment|Suite|Ste|Unit|Flat|Floor|Fl|Room|Rm|Piso|Planta|Puerta|"
-              r"Appartamento|Interno|Int|Scala|Wohnung|Whg|Etage|Stock|App|Bâtiment|Bât|"
+              r"Appartamento|Piano|Interno|Int|Scala|Wohnung|Whg|Etage|Stock|App|Bâtiment|Bât|"
               r"Étage|Escalier|Esc|lgh|Lgh|Lokal|m|Apto|Bloco|Casa|Sala|Andar|H\.No|"
               r"House\s+No|No|Nr|#")
 _UNIT = (rf"(?:(?:{_UNIT_WORD})\.?\s*#?\s*\d{{1,5}}[A-Za-z]?(?:[A-Za-z](?!\w))?"
@@ -102,13 +102,15 @@ _TOWN = rf"{_WORD}(?:[ \t-]+(?:{_PARTICLE}[ \t-]+)?{_WORD}){{0,3}}"
 _LOCALITY = (
     rf"(?:{_POSTCODE},?\s+{_TOWN}(?:\s+\([A-Z]{{2}}\))?"  # 10115 Berlin, 13031, Arborio (VC)
     rf"|{_TOWN},?\s+(?:[A-Z]{{2,3}},?\s+)?{_POSTCODE}(?!\w)"  # Springfield, OR 97403
-    rf"|{_TOWN}\s+\([A-Z]{{2}}\))"
+    rf"|{_TOWN}\s+\([A-Z]{{2}}\)|{_TOWN}[ \t]?-[ \t]?\d{{6}}(?!\d))"  # India: Pune-411001
 )
 _SEP = r"(?:\s*,\s*|\s*\n\s*|\s+[-/|]\s+|\s+)"
 _STOP = frozenset({
     "thanks", "thank", "regards", "please", "best", "cheers", "hi", "hello", "dear", "i",
     "we", "my", "the", "and", "or", "but", "it", "this", "that", "call", "tel", "phone",
     "email", "mobile", "kind", "many", "sincerely", "yours", "if", "when", "not", "also",
+    "what", "why", "how", "where", "who", "which", "can", "could", "is", "are", "do", "does",
+    "will", "would", "should", "hey", "ok", "yes", "no",
 })
 
 _STARTS = tuple(re.compile(p) for p in (

@@ -52,6 +52,7 @@ _GREETINGS = frozenset(
 )
 _TITLE_BEFORE = re.compile(rf"\b{TITLE}[ \t]+$")
 _TITLE_START = re.compile(rf"{TITLE}[ \t]")
+_COUNTRY_CODE = re.compile(r"(?:the\s+)?[A-Z]{2,3}")
 _MERGE_GAP = re.compile(r"[\s,]{0,3}")
 _HAS_UPPER = re.compile(r"[A-Z]")
 _STRIP = frozenset(" \t\r\n,;:'\"!?")
@@ -206,21 +207,29 @@ def _recognizers(regions: Sequence[str] = ()) -> list[Any]:
 
 
 def _artifacts(nlp_engine: Any, doc: Any) -> Any:
-    """NlpArtifacts from a doc, with lower-cased tokens standing in for lemmas."""
+    """NlpArtifacts from a doc, lower-cased tokens standing in for lemmas.
+
+    Keywords (for Presidio's context boost) are taken from the token flags in one pass;
+    Presidio's own ``set_keywords`` looks each lemma up in the vocabulary again and costs
+    as much as the whole pattern stage.
+    """
     from presidio_analyzer.nlp_engine import NlpArtifacts
     from spacy.tokens import Span as SpacySpan
 
     ents = [SpacySpan(doc, e.start, e.end, label=_LABEL_MAP[e.label_])
             for e in doc.ents if e.label_ in _LABEL_MAP]
-    return NlpArtifacts(
+    artifacts = NlpArtifacts(
         entities=ents,
         tokens=doc,
         tokens_indices=[t.idx for t in doc],
         lemmas=[t.lower_ for t in doc],
-        nlp_engine=nlp_engine,
+        nlp_engine=None,
         language="en",
         scores=[_NER_SCORE] * len(ents),
     )
+    artifacts.nlp_engine = nlp_engine
+    artifacts.keywords = [t.lower_ for t in doc if not (t.is_stop or t.is_punct or t.is_space)]
+    return artifacts
 
 
 # ---------------------------------------------------------------------- overlap resolution
@@ -270,6 +279,8 @@ def _clean(text: str, span: Span) -> Span | None:
             return None
     if span.type in ("PERSON", "LOCATION") and not any(ch.isalpha() for ch in text[start:end]):
         return None
+    if span.type == "LOCATION" and _COUNTRY_CODE.fullmatch(text, start, end):
+        return None  # "UK", "the US": a country named is not personal data
     if end <= start:
         return None
     return Span(start, end, span.type, span.score)
@@ -297,6 +308,7 @@ def _merge_locations(text: str, spans: list[Span]) -> list[Span]:
     for span in spans:
         prev = merged[-1] if merged else None
         if (prev is not None and prev.type == span.type == "LOCATION"
+                and any(ch.isdigit() for ch in text[prev.start:prev.end])
                 and _MERGE_GAP.fullmatch(text, prev.end, span.start)):
             merged[-1] = Span(prev.start, span.end, "LOCATION", max(prev.score, span.score))
         else:

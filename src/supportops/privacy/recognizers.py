@@ -168,8 +168,9 @@ _NOT_NAMES = frozenset({
     "regards", "sincerely", "best", "cheers", "please", "i", "we", "you", "me", "my", "our",
     "your", "this", "that", "it", "is", "am", "here", "from", "again", "on", "in", "at",
     "if", "when", "will", "can", "could", "would", "should", "do", "does", "is", "are",
+    "how", "what", "why", "where", "who", "which", "ok", "yes", "no",
 })
-_CONTACT_AFTER = r"(?=[ \t]*(?:[|,(<\-–—:]|\n)[ \t]*(?:\+?\(?\d[\d \-().]{6,}|[\w.+'-]+@\w))"
+_CONTACT_AFTER = r"(?=(?:[ \t]*(?:[|,(<\-–—:]|\n)[ \t]*|[ \t]+(?:on|at|via)[ \t]+)(?:\+?\(?\d[\d \-().]{6,}|[\w.+'-]+@\w))"
 
 
 class PersonCueRecognizer(RegexRecognizer):
