@@ -49,14 +49,17 @@ _EN_TYPE = (
     r"Chase|Circuit|Vale|Wynd|Nook|Retreat|Outlook|Glade|Strand|Concourse|Grange|Link|"
     r"Marg|Nagar|Chowk|Gali|Colony|Layout|Bazaar|Bazar|Ganj|Peth|Puram|Halli|Wadi|"
     r"Shoal|Skyway|Spur|Stravenue|Stream|Throughway|Trafficway|Tunnel|Underpass|Unions?|"
-    r"Viaduct|Wall|Wells?|Junctions|Crossroad|Allé|Vej|Gade|Stræde|Plads|Torv"
+    r"Viaduct|Wall|Wells?|Junctions|Crossroad|Allé|Vej|Gade|Stræde|Plads|Torv|"
+    r"Artery|Ramble|Tor|Locks?|Brace|Broadway|Cutting|Deviation|Entrance|Fairway|Frontage|"
+    r"Highroad|Lookout|Pathway|Quadrant|Reserve|Ridgeway|Siding|Slope|Thoroughfare|"
+    r"Tollway|Triangle|Waterway|Yard|Boulevarde|Cross|Gardens"
 )
 # Street types written before the name ("rue ...", "Via ...", "ul. ..."): any case.
 _PRE_TYPE = (
     r"rue|avenue|boulevard|bd\.?|bvd\.?|chemin|allée|impasse|quai|viale|piazza|piazzale|"
     r"corso|vicolo|strada|contrada|calle|c/|avenida|avda\.?|paseo|pasaje|camino|carrer|"
     r"carretera|travesía|glorieta|rua|travessa|praça|alameda|estrada|rodovia|ladeira|"
-    r"quadra|setor|conjunto|beco|cuesta|callejón|urbanización|bajada|subida|plazuela|ul\.|ulica|al\.|aleja|plac|os\.|osiedle|skwer|rynek"
+    r"quadra|setor|conjunto|beco|pl\.|cuesta|callejón|urbanización|bajada|subida|plazuela|ul\.|ulica|al\.|aleja|plac|os\.|osiedle|skwer|rynek"
 )
 # Street types that are also common English words: capitalised only ("Via Roma 12").
 _PRE_TYPE_CAP = (
@@ -66,7 +69,7 @@ _PRE_TYPE_CAP = (
 # Street types fused to the end of the name ("Hauptstraße", "Kerkstraat", "Storgatan").
 _SUFFIX_TYPE = (
     r"straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|steig|pfad|chaussee|markt|"
-    r"graben|hof|berg|gürtel|zeile|kai|straat|laan|gracht|plein|kade|singel|dijk|dreef|"
+    r"graben|hof|berg|boulevard|kanaal|gürtel|zeile|kai|straat|laan|gracht|plein|kade|singel|dijk|dreef|"
     r"steeg|pad|baan|hoven|gatan|gata|vägen|väg|gränd|torget|torg|stigen|backe|gade|vej|"
     r"allé|stræde|plads|torv|veien|vegen|gaten|katu|tie|kuja|polku|tori|kaari|rinne|"
     r"väylä|ulice|náměstí|nábřeží|třída"
@@ -81,7 +84,7 @@ _UNIT = (rf"(?:(?:{_UNIT_WORD})\.?\s*#?\s*\d{{1,5}}[A-Za-z]?(?:[A-Za-z](?!\w))?"
 
 _STREET_NUM_FIRST = (
     rf"(?:(?:{_UNIT_WORD})\.?\s*(?:\d{{1,5}}[A-Za-z]?,?\s+)?)?{_NUMBER},?\s+"
-    rf"(?:(?:(?i:{_PRE_TYPE})|{_PRE_TYPE_CAP})\s+{_NAME_FR}|(?:[NSEW]\.?[ \t]+)?{_NAME}[ \t]+(?:{_EN_TYPE})\b\.?"
+    rf"(?:(?:(?i:{_PRE_TYPE})|{_PRE_TYPE_CAP})\s+{_NAME_FR}|(?:[NSEW]\.?[ \t]+)?{_NAME}[ \t]+(?:{_EN_TYPE})s?\b\.?"
     rf"(?:\s+[NSEW]{{1,2}}\b\.?)?)"
 )
 _STREET_NAME_FIRST = (
@@ -100,8 +103,8 @@ _POSTCODE = (
 )
 _TOWN = rf"{_WORD}(?:[ \t-]+(?:{_PARTICLE}[ \t-]+)?{_WORD}){{0,3}}"
 _LOCALITY = (
-    rf"(?:{_POSTCODE},?\s+{_TOWN}(?:\s+\([A-Z]{{2}}\))?"  # 10115 Berlin, 13031, Arborio (VC)
-    rf"|{_TOWN},?\s+(?:[A-Z]{{2,3}},?\s+)?{_POSTCODE}(?!\w)"  # Springfield, OR 97403
+    rf"(?:{_POSTCODE},?[ \t]+{_TOWN}(?:[ \t]+\([A-Z]{{2}}\))?"  # 10115 Berlin, 13031, Arborio (VC)
+    rf"|{_TOWN},?[ \t]+(?:[A-Z]{{2,3}},?[ \t]+)?{_POSTCODE}(?!\w)"  # Springfield, OR 97403
     rf"|{_TOWN}\s+\([A-Z]{{2}}\)|{_TOWN}[ \t]?-[ \t]?\d{{6}}(?!\d))"  # India: Pune-411001
 )
 _SEP = r"(?:\s*,\s*|\s*\n\s*|\s+[-/|]\s+|\s+)"
@@ -110,13 +113,13 @@ _STOP = frozenset({
     "we", "my", "the", "and", "or", "but", "it", "this", "that", "call", "tel", "phone",
     "email", "mobile", "kind", "many", "sincerely", "yours", "if", "when", "not", "also",
     "what", "why", "how", "where", "who", "which", "can", "could", "is", "are", "do", "does",
-    "will", "would", "should", "hey", "ok", "yes", "no",
+    "will", "would", "should", "hey", "ok", "yes", "no", "i'm", "i’m", "i've", "i'd",
 })
 
 _STARTS = tuple(re.compile(p) for p in (
     rf"(?<![\w-]){_STREET_NUM_FIRST}",
     rf"(?<![\w-]){_STREET_NAME_FIRST}",
-    rf"(?<![\w-]){_NAME},?\s+{_NUMBER}(?=,?{_SEP}{_LOCALITY})",
+    rf"(?<![\w-]){_NAME},?[ \t]+{_NUMBER}(?=,?{_SEP}{_LOCALITY})",
     _STREET_NO_NUMBER,
     r"\b(?:P\.?\s?O\.?\s+Box|PO\s?Box|Post Office Box|Postfach|Apartado|Caixa Postal)\s+\d{1,6}",
 ))
@@ -147,8 +150,8 @@ def _extend(text: str, end: int, pieces: int = 3) -> int:
     """Absorb units, postcode + town and place names after a street line."""
     for _ in range(pieces):
         sep = _SEP_RE.match(text, end)
-        if sep is None:
-            break
+        if sep is None or (text[end - 1] == "." and not sep.group().startswith(",")):
+            break  # a full stop ends the address
         piece = _tail_piece(text, sep.end(), plain_space=sep.group().strip() == "")
         if piece is None:
             break
