@@ -10,9 +10,10 @@ and libphonenumber decides, as its ``Leniency.VALID`` / ``POSSIBLE`` matcher lev
 - national numbers are tried against region hints (the tenant's first, then a broad
   default list); a number valid in some region scores high, one only of possible length
   scores lower;
-- an unseparated digit run ("0612345678") must be valid somewhere and start with a trunk
-  prefix, or follow a phone cue ("call", "mobile", "tel"), since order and account numbers
-  look the same;
+- without a phone cue ("call", "mobile", "tel") a national number needs 9+ digits or a
+  trunk prefix / area-code parentheses (most 8-digit runs are valid somewhere), and an
+  unseparated run must also be valid and start with a trunk prefix, since order and
+  account numbers look the same;
 - dates, SSN-shaped and IP-shaped runs are never phones.
 """
 
@@ -84,10 +85,13 @@ def phone_score(text: str, start: int, end: int, regions: tuple[str, ...]) -> fl
     international = core.lstrip("(").startswith(("+", "00"))
     if not possible:
         return None
-    if separated or international:
-        return 0.85 if valid or cue else 0.6 if len(digits) >= 8 else None
+    if international:
+        return 0.85 if valid or cue else 0.6
     if cue:
-        return 0.75
+        return 0.85 if valid else 0.6
+    # National format, no cue: 8-digit runs are valid somewhere for most inputs.
+    if separated and (len(digits) >= 9 or core.startswith(("0", "("))):
+        return 0.8 if valid else 0.5 if len(digits) >= 10 else None
     return 0.6 if valid and core.startswith("0") and len(digits) >= 9 else None
 
 

@@ -168,7 +168,9 @@ _NOT_NAMES = frozenset({
     "regards", "sincerely", "best", "cheers", "please", "i", "we", "you", "me", "my", "our",
     "your", "this", "that", "it", "is", "am", "here", "from", "again", "on", "in", "at",
     "if", "when", "will", "can", "could", "would", "should", "do", "does", "is", "are",
-    "how", "what", "why", "where", "who", "which", "ok", "yes", "no",
+    "how", "what", "why", "where", "who", "which", "ok", "yes", "no", "call", "ring", "text",
+    "phone", "contact", "reach", "dial", "fax", "email", "mail", "write", "send", "ping",
+    "mobile", "tel", "cell", "whatsapp", "office", "line", "number", "home", "work",
 })
 _CONTACT_AFTER = r"(?=(?:[ \t]*(?:[|,(<\-–—:]|\n)[ \t]*|[ \t]+(?:on|at|via)[ \t]+)(?:\+?\(?\d[\d \-().]{6,}|[\w.+'-]+@\w))"
 
@@ -206,11 +208,13 @@ class PersonCueRecognizer(RegexRecognizer):
 
     def _matches(self, text: str) -> Iterable[tuple[int, int]]:
         for start, end in super()._matches(text):
-            words = text[start:end].split()
-            while words and words[-1].lower().strip(".") in _NOT_NAMES:
+            words = list(re.finditer(r"\S+", text[start:end]))
+            while words and words[-1].group().lower().strip(".") in _NOT_NAMES:
                 words.pop()
-            if words and words[0].lower() not in _NOT_NAMES and len(words[0]) > 1:
-                yield start, start + len(" ".join(words))
+            while words and words[0].group().lower().strip(".,") in _NOT_NAMES:
+                words.pop(0)
+            if words and len(words[0].group()) > 1:
+                yield start + words[0].start(), start + words[-1].end()
 
 
 # --------------------------------------------------------------------------- accounts
