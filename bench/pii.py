@@ -33,7 +33,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
-import re  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections import Counter  # noqa: E402
@@ -43,15 +42,11 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pii_data import DIRECT, Example, make_split  # noqa: E402
+from pii_data import DIRECT, FAMILY, Example, make_split, tokens  # noqa: E402
 from supportops.privacy.detection import DEFAULT_MODEL, PiiDetector  # noqa: E402
 
 Pred = tuple[int, int, str]
 Detect = Callable[[list[str]], list[list[Pred]]]
-FAMILY = {"PERSON": "person", "LOCATION": "location", "STREET_ADDRESS": "location",
-          "PHONE_NUMBER": "phone", "EMAIL_ADDRESS": "email", "CREDIT_CARD": "card",
-          "IBAN_CODE": "iban", "IP_ADDRESS": "ip", "US_SSN": "ssn"}
-_TOKEN = re.compile(r"\w+")
 
 
 @dataclass
@@ -74,25 +69,21 @@ class Score:
         return p, r, 5 * p * r / (4 * p + r) if p + r else 0.0
 
 
-def _tokens(text: str, start: int, end: int) -> set[int]:
-    return {m.start() for m in _TOKEN.finditer(text) if m.start() < end and start < m.end()}
-
-
 def score_one(sc: Score, ex: Example, preds: Sequence[Pred]) -> None:
     gold_tokens: dict[str, set[int]] = {}
     for g in ex.spans:
-        gold_tokens.setdefault(FAMILY[g.type], set()).update(_tokens(ex.text, g.start, g.end))
+        gold_tokens.setdefault(FAMILY[g.type], set()).update(tokens(ex.text, g.start, g.end))
     pred_tokens: dict[str, set[int]] = {}
     for start, end, kind in preds:
         if kind in FAMILY and kind != "STREET_ADDRESS":
-            pred_tokens.setdefault(FAMILY[kind], set()).update(_tokens(ex.text, start, end))
+            pred_tokens.setdefault(FAMILY[kind], set()).update(tokens(ex.text, start, end))
     for fam, toks in pred_tokens.items():
         sc.pred[fam] += len(toks)
         sc.tp[fam] += len(toks & gold_tokens.get(fam, set()))
         if not ex.spans:
             sc.clean_fp[fam] += sum(1 for s, e, k in preds if FAMILY.get(k) == fam)
     for g in ex.spans:
-        toks = _tokens(ex.text, g.start, g.end)
+        toks = tokens(ex.text, g.start, g.end)
         sc.gold[g.type] += len(toks)
         sc.gold_hit[g.type] += len(toks & pred_tokens.get(FAMILY[g.type], set()))
     sc.clean_texts += not ex.spans

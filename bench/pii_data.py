@@ -27,9 +27,10 @@ import hashlib
 import json
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from faker import Faker
 
@@ -42,6 +43,12 @@ TEST_ONLY_LOCALES = ("de_AT", "pt_PT", "cs_CZ", "fi_FI")
 PRIVATE_TLDS = ("internal", "local", "test", "corp", "lan", "intranet", "example", "home.arpa")
 DIRECT = frozenset({"PERSON", "STREET_ADDRESS", "PHONE_NUMBER", "EMAIL_ADDRESS", "CREDIT_CARD",
                     "IBAN_CODE", "IP_ADDRESS", "US_SSN"})
+
+# Prediction / gold type -> family: a LOCATION prediction may cover a street or a city.
+FAMILY = {"PERSON": "person", "LOCATION": "location", "STREET_ADDRESS": "location",
+          "PHONE_NUMBER": "phone", "EMAIL_ADDRESS": "email", "CREDIT_CARD": "card",
+          "IBAN_CODE": "iban", "IP_ADDRESS": "ip", "US_SSN": "ssn"}
+TOKEN = re.compile(r"\w+")
 
 # Frames introduce one or more entities. Index parity decides the split (even: dev).
 FRAMES: tuple[str, ...] = (
@@ -289,6 +296,25 @@ def _bitext_example(slot: tuple[str, str, int, int, str], values: Values,
         value = text[start:text.index(" ", start) + 1] + values.fake.last_name()
     new = text[:start] + value + text[end:]
     return Example(new, [Gold(start, start + len(value), kind)], values.locale, "bitext-slot")
+
+
+def tokens(text: str, start: int, end: int) -> set[int]:
+    """Start offsets of the word tokens that overlap ``text[start:end]``."""
+    return {m.start() for m in TOKEN.finditer(text) if m.start() < end and start < m.end()}
+
+
+def token_recall(examples: Sequence[Example], preds: Sequence[Sequence[Any]]) -> float:
+    """Share of direct-identifier gold tokens covered by a same-family prediction."""
+    hit = total = 0
+    for ex, spans in zip(examples, preds, strict=True):
+        for g in ex.spans:
+            if g.type not in DIRECT:
+                continue
+            gold = tokens(ex.text, g.start, g.end)
+            covered = set().union(*(tokens(ex.text, p.start, p.end) for p in spans
+                                    if FAMILY.get(p.type) == FAMILY[g.type]))
+            hit, total = hit + len(gold & covered), total + len(gold)
+    return hit / total if total else 1.0
 
 
 if __name__ == "__main__":

@@ -84,7 +84,8 @@ _UNIT = (rf"(?:(?:{_UNIT_WORD})\.?\s*#?\s*\d{{1,5}}[A-Za-z]?(?:[A-Za-z](?!\w))?"
 
 _STREET_NUM_FIRST = (
     rf"(?:(?:{_UNIT_WORD})\.?\s*(?:\d{{1,5}}[A-Za-z]?,?\s+)?)?{_NUMBER},?\s+"
-    rf"(?:(?:(?i:{_PRE_TYPE})|{_PRE_TYPE_CAP})\s+{_NAME_FR}|(?:[NSEW]\.?[ \t]+)?{_NAME}[ \t]+(?:{_EN_TYPE})s?\b\.?"
+    rf"(?:(?:(?i:{_PRE_TYPE})|{_PRE_TYPE_CAP})\s+{_NAME_FR}"
+    rf"|(?:[NSEW]\.?[ \t]+)?{_NAME}[ \t]+(?:{_EN_TYPE})s?\b\.?"
     rf"(?:\s+[NSEW]{{1,2}}\b\.?)?)"
 )
 _STREET_NAME_FIRST = (

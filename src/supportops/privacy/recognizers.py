@@ -167,12 +167,13 @@ _NOT_NAMES = frozenset({
     "folks", "guys", "friends", "the", "a", "an", "and", "hello", "hi", "thanks", "thank",
     "regards", "sincerely", "best", "cheers", "please", "i", "we", "you", "me", "my", "our",
     "your", "this", "that", "it", "is", "am", "here", "from", "again", "on", "in", "at",
-    "if", "when", "will", "can", "could", "would", "should", "do", "does", "is", "are",
+    "if", "when", "will", "can", "could", "would", "should", "do", "does", "are",
     "how", "what", "why", "where", "who", "which", "ok", "yes", "no", "call", "ring", "text",
     "phone", "contact", "reach", "dial", "fax", "email", "mail", "write", "send", "ping",
     "mobile", "tel", "cell", "whatsapp", "office", "line", "number", "home", "work",
 })
-_CONTACT_AFTER = r"(?=(?:[ \t]*(?:[|,(<\-–—:]|\n)[ \t]*|[ \t]+(?:on|at|via)[ \t]+)(?:\+?\(?\d[\d \-().]{6,}|[\w.+'-]+@\w))"
+_CONTACT_AFTER = (r"(?=(?:[ \t]*(?:[|,(<\-–—:]|\n)[ \t]*|[ \t]+(?:on|at|via)[ \t]+)"
+                  r"(?:\+?\(?\d[\d \-().]{6,}|[\w.+'-]+@\w))")
 
 
 class PersonCueRecognizer(RegexRecognizer):
