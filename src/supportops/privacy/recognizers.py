@@ -26,6 +26,8 @@ import tldextract
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import NhsRecognizer
 
+from supportops.privacy.detection import TITLE
+
 # --------------------------------------------------------------------------- offline TLDs
 
 
@@ -159,9 +161,6 @@ _UP = "A-ZÀ-ÖØ-ÞĀĂĄĆČĎĐĒĖĘĚĞĪĮİŁŃŅŇŌŐŒŘŚŞŠŢŤŪŮ
 _NAME = rf"[{_UP}][^\W\d_]+(?:[-'’][{_UP}]?[^\W\d_]+)?|[{_UP}][a-z]?[{_UP}][^\W\d_]+|[{_UP}]\."
 _NAME_PARTICLE = r"(?:da|de|del|della|der|den|di|do|dos|das|du|la|le|van|von|ten|ter|bin|al|y)"
 _FULL_NAME = rf"(?:{_NAME})(?:[ \t]+(?:{_NAME_PARTICLE}[ \t]+){{0,2}}(?:{_NAME})){{0,3}}"
-# Titles are part of the name as written ("Dr. Ana Ruiz", "pan Jan Nowak").
-TITLE = (r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|Sr|Sra|Srta|Sig|Sig\.ra|"
-         r"Dott|Ing|Mevr|Dhr|Hr|Fr|pan|pani|Pan|Pani)\.?")
 _NOT_NAMES = frozenset({
     "team", "all", "everyone", "there", "sir", "madam", "support", "customer", "service",
     "folks", "guys", "friends", "the", "a", "an", "and", "hello", "hi", "thanks", "thank",
