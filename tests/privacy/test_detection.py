@@ -1,4 +1,5 @@
-"""PII detection: each type with offsets, hard negatives, the JSON-lines contract, robustness."""
+"""PII detection: real-world shapes of each type with offsets, clean texts, the JSON-lines
+contract, robustness, and a generalisation check on the independent dev set."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from supportops.privacy.detection import PiiDetector, PiiInputError, detect_jsonl
-from tests.pii_fixtures import FAMILY, hard_negatives, make_examples
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -22,15 +25,45 @@ def detector() -> PiiDetector:
 
 
 CASES = [
+    # e-mail on public, private and reserved domains
     ("Please reply to jane.doe@example.com today.", "jane.doe@example.com", "EMAIL_ADDRESS"),
+    ("Write to jane.doe@acme.internal for access.", "jane.doe@acme.internal", "EMAIL_ADDRESS"),
+    ("cc bob@corp.local on the ticket", "bob@corp.local", "EMAIL_ADDRESS"),
+    ("Owner: quentin.zebrowski@zq771.test", "quentin.zebrowski@zq771.test", "EMAIL_ADDRESS"),
+    # phone numbers, international and national formats of several countries
     ("Call me on (415) 555-0132 after 5pm.", "(415) 555-0132", "PHONE_NUMBER"),
     ("Ring +44 20 7946 0958 any time.", "+44 20 7946 0958", "PHONE_NUMBER"),
-    ("Hi, my name is Laura Whitfield and my parcel is late.", "Laura Whitfield", "PERSON"),
+    ("Call me on +49 30 901820 tomorrow.", "+49 30 901820", "PHONE_NUMBER"),
+    ("Mon numéro: 06 12 34 56 78", "06 12 34 56 78", "PHONE_NUMBER"),
+    ("Office line (02) 9374 4000, ask for billing.", "(02) 9374 4000", "PHONE_NUMBER"),
+    ("WhatsApp +91 98765 43210 please", "+91 98765 43210", "PHONE_NUMBER"),
+    ("Celular +55 11 98765-4321", "+55 11 98765-4321", "PHONE_NUMBER"),
+    ("Mobile 08-123 456 78", "08-123 456 78", "PHONE_NUMBER"),
+    # street addresses of several countries (one LOCATION span per address)
     ("Send it to 742 Evergreen Terrace, Springfield, OR 97403 please.",
      "742 Evergreen Terrace, Springfield, OR 97403", "LOCATION"),
+    ("Post it to 221B Baker Street, London NW1 6XE.", "221B Baker Street, London NW1 6XE",
+     "LOCATION"),
+    ("Please ship to Hauptstraße 12, 10115 Berlin.", "Hauptstraße 12, 10115 Berlin", "LOCATION"),
+    ("New address: 12, rue de la Paix, 75002 Paris", "12, rue de la Paix, 75002 Paris",
+     "LOCATION"),
+    ("Send it to Via Roma 15, 00184 Roma please.", "Via Roma 15, 00184 Roma", "LOCATION"),
+    ("I moved to Calle Mayor 5, 28013 Madrid last week.", "Calle Mayor 5, 28013 Madrid",
+     "LOCATION"),
+    ("Deliver to ul. Długa 5, 90-457 Łódź.", "ul. Długa 5, 90-457 Łódź", "LOCATION"),
+    ("Kerkstraat 12, 1017 GC Amsterdam is my home.", "Kerkstraat 12, 1017 GC Amsterdam",
+     "LOCATION"),
+    ("My address is Rua das Flores, 123, 01001-000 São Paulo.",
+     "Rua das Flores, 123, 01001-000 São Paulo", "LOCATION"),
+    # names, with non-ASCII letters and titles
+    ("Hi, my name is Laura Whitfield and my parcel is late.", "Laura Whitfield", "PERSON"),
+    ("Thanks,\nSøren Kierkegård", "Søren Kierkegård", "PERSON"),
+    ("Regards, Dr. Ana María Ruiz", "Dr. Ana María Ruiz", "PERSON"),
+    # payment and network identifiers
     ("I was charged twice on card 4111 1111 1111 1111.", "4111 1111 1111 1111", "CREDIT_CARD"),
     ("Refund to IBAN DE89 3704 0044 0532 0130 00 please.", "DE89 3704 0044 0532 0130 00",
      "IBAN_CODE"),
+    ("Refund to FR1420041010050500013M02606.", "FR1420041010050500013M02606", "IBAN_CODE"),
     ("My account number is 20417733, routing as before.", "20417733", "US_BANK_NUMBER"),
     ("Blocked logins from 203.0.113.54 overnight.", "203.0.113.54", "IP_ADDRESS"),
     ("My SSN is 536-22-8710 for the tax form.", "536-22-8710", "US_SSN"),
@@ -49,11 +82,27 @@ def test_each_type_found_with_offsets(detector: PiiDetector, text: str, value: s
     assert (start, start + len(value), kind) in found, found
 
 
-def test_hard_negatives_have_no_spans(detector: PiiDetector) -> None:
-    texts = [*hard_negatives(seed=3, n=40), "Order #48213 shipped on 2024-05-01.",
-             "Version 4.2.1 of the Acme app crashes on export."]
-    for text, spans in zip(texts, detector.detect_batch(texts), strict=True):
-        assert spans == [], text
+CLEAN = [
+    "Order #48213 shipped on 2024-05-01.",
+    "Version 4.2.1 of the Acme app crashes on export.",
+    "Please reset my password, the link in the email expired.",
+    "I was charged twice for the same transaction yesterday.",
+    "The VPN drops every 10 minutes since the update to build 22621.",
+    "Error 0x80070005 when installing KB5034441.",
+    "Upgrade from Ubuntu 22.04 to 24.04 breaks Python 3.12 venvs.",
+    "My invoice 2023-118 shows 1,299.00 EUR instead of 999.00 EUR.",
+    "The printer on floor 3, room 12 is jammed again.",
+    "Ticket INC0012345 was closed without a fix.",
+    "Use port 8080 on 10 workers with 16 GB each.",
+    "Transaction 4829 3381 failed twice.",
+    "Call (415) area support if the Zenith X200 fails.",
+    "Send via Email 5 times and nothing arrives.",
+]
+
+
+def test_texts_without_pii_stay_clean(detector: PiiDetector) -> None:
+    for text, spans in zip(CLEAN, detector.detect_batch(CLEAN), strict=True):
+        assert spans == [], (text, spans)
 
 
 def test_non_birth_dates_are_not_reported(detector: PiiDetector) -> None:
@@ -67,14 +116,18 @@ def test_batch_equals_single_and_handles_empty(detector: PiiDetector) -> None:
     assert batch[0] == [] and batch[1] == []
 
 
-def test_generated_examples_are_mostly_found(detector: PiiDetector) -> None:
-    examples = make_examples(60, seed=99, split="test")
+SHARED = ROOT.parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared/data (the public data sets)")
+def test_independent_dev_set_recall(detector: PiiDetector) -> None:
+    """Real ticket sentences with Faker entities in many locales: most tokens are found."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from pii_data import make_split, token_recall
+
+    examples = make_split("dev", 80, 0, seed=7)
     preds = detector.detect_batch([e.text for e in examples])
-    gold = [g for e in examples for g in e.spans]
-    hit = sum(any(FAMILY.get(p.type) == FAMILY[g.type] and p.start < g.end and g.start < p.end
-                  for p in spans) for e, spans in zip(examples, preds, strict=True)
-              for g in e.spans)
-    assert hit / len(gold) > 0.9
+    assert token_recall(examples, preds) > 0.85
 
 
 def test_jsonl_contract(detector: PiiDetector) -> None:
