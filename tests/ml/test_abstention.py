@@ -12,6 +12,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+from supportops.errors import ValidationFailed
 from supportops.ml.embeddings import Encoder
 from supportops.triage.abstention import (
     ConfidenceThreshold,
@@ -133,8 +134,11 @@ def test_out_of_scope_detector_keeps_aggregates_only() -> None:
     subjects = ["one"] * 2000 + ["two"] * 2000 + [f"s{i}" for i in range(2000)]
     alone = OutOfScopeDetector(confidence_weight=0).fit(large, y_large, subjects)
     assert list(alone.classes_) == ["c"]  # classes a and b come from one subject each
-    with pytest.raises(ValueError, match="distinct subjects"):
-        OutOfScopeDetector(confidence_weight=0).fit(large, y_large, ["x"] * len(large))
+    pooled = OutOfScopeDetector(confidence_weight=0).fit(
+        large, y_large, ["one"] * 2000 + ["two"] * 2000 + ["three"] * 2000)
+    assert len(pooled.classes_) == 0 and pooled.centroids_white_.shape[0] == 1
+    with pytest.raises(ValidationFailed, match="2 distinct subjects"):
+        OutOfScopeDetector(confidence_weight=0).fit(large, y_large, ["x", "y"] * 3000)
 
 
 def test_prediction_records_contract() -> None:

@@ -31,6 +31,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
+from supportops.errors import ValidationFailed
 from supportops.ml.embeddings import Encoder
 
 FloatArray = npt.NDArray[np.float64]
@@ -133,8 +134,9 @@ def private_tfidf(template: TfidfVectorizer, texts: list[str], subject: IntArray
     ``min_subjects`` subjects; no pruned term is kept anywhere in the fitted object."""
     terms = subject_vocabulary(template.build_analyzer(), texts, subject, min_subjects)
     if not terms:
-        raise ValueError(f"No term occurs in the texts of {min_subjects} distinct subjects; "
-                         "train on more subjects or lower 'min_subjects'.")
+        raise ValidationFailed(f"No term occurs in the texts of {min_subjects} distinct "
+                               "subjects, and a model keeps only such terms. Train on tickets "
+                               "of more customers.")
     params = {**template.get_params(), "vocabulary": terms, "min_df": 1, "max_df": 1.0}
     return TfidfVectorizer(**params).fit(texts)
 

@@ -25,6 +25,7 @@ from sklearn.base import BaseEstimator
 from sklearn.metrics import f1_score
 from sklearn.utils.validation import check_is_fitted
 
+from supportops.errors import ValidationFailed
 from supportops.ml.estimators import calibration_split, subject_ids
 
 FloatArray = npt.NDArray[np.float64]
@@ -146,10 +147,11 @@ class OutOfScopeDetector(BaseEstimator):  # type: ignore[misc]
     class *or* torn between classes both say "not what this model was trained for".
 
     Models forget (issue 8): a class's centroid is kept only when its rows come from at least
-    ``min_subjects`` distinct subjects (a row without a subject is its own); the covariance
-    pools the residuals of all rows. The threshold is the ``quantile`` of the scores of
-    held-out in-scope rows of the tenant's own data (``X_held`` in ``fit``), or of an inner
-    split of ``X`` when none are given: about that share of in-scope inputs is flagged.
+    ``min_subjects`` distinct subjects (a row without a subject is its own; when no class has
+    that many, one centroid pools all rows); the covariance pools the residuals of all rows.
+    The threshold is the ``quantile`` of the scores of held-out in-scope rows of the tenant's
+    own data (``X_held`` in ``fit``), or of an inner split of ``X`` when none are given:
+    about that share of in-scope inputs is flagged.
     Follows scikit-learn's outlier convention: ``predict`` gives 1 in scope, -1 out.
     """
 
@@ -209,13 +211,18 @@ class OutOfScopeDetector(BaseEstimator):  # type: ignore[misc]
         whiten = np.linalg.cholesky(np.linalg.inv(covariance))
         enough = np.array([len(set(subject[codes == c].tolist())) >= self.min_subjects
                            for c in range(len(classes))], dtype=bool)
-        if not enough.any():
-            raise ValueError(f"No class has rows from {self.min_subjects} distinct subjects; "
-                             "out-of-scope detection needs more data or a lower "
-                             "'min_subjects'.")
         self.classes_ = classes[enough]
         self.whitening_ = whiten
-        self.centroids_white_ = centroids[enough] @ whiten
+        if enough.any():
+            self.centroids_white_ = centroids[enough] @ whiten
+            return
+        if len(np.unique(subject)) < self.min_subjects:
+            raise ValidationFailed(
+                f"The training rows come from {len(np.unique(subject))} distinct subjects; a "
+                f"model keeps only what at least {self.min_subjects} share. Train on tickets "
+                "of more customers.")
+        # no class is shared by k subjects: one pooled centroid, an aggregate of them all
+        self.centroids_white_ = emb.mean(axis=0, keepdims=True) @ whiten
 
     def _distance(self, emb: FloatArray) -> FloatArray:
         """Smallest squared Mahalanobis distance to a kept centroid."""
