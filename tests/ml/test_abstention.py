@@ -4,6 +4,7 @@ and predictions come out in the record contract."""
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+from supportops.errors import ValidationFailed
 from supportops.ml.embeddings import Encoder
 from supportops.triage.abstention import (
     ConfidenceThreshold,
@@ -75,18 +77,68 @@ def encoder(tmp_path_factory: pytest.TempPathFactory) -> Encoder:
 
 
 def test_out_of_scope_flags_gibberish_and_other_domains(encoder: Encoder) -> None:
-    texts, _ = banking_slice(n_classes=77, per_class=12)
+    texts, labels = banking_slice(n_classes=77, per_class=12)
     train, held = texts[::2], texts[1::2]
-    oos = OutOfScopeDetector(quantile=0.02)
+    oos = OutOfScopeDetector(quantile=0.02, confidence_weight=0.0)
     with pytest.raises(NotFittedError):
         oos.score_samples(encoder.encode(held[:1]))
-    oos.fit(encoder.encode(train))
+    oos.fit(encoder.encode(train), labels[::2])
     assert clone(oos).get_params() == oos.get_params()
     foreign = ["asdkj qwpeoi zmxncb", "What is the capital of France?",
                "write me a poem about the sea", "my cat is sick, what should I feed her"]
     assert oos.is_out_of_scope(encoder.encode(foreign)).all()
     assert list(oos.predict(encoder.encode(foreign))) == [-1] * 4
     assert oos.is_out_of_scope(encoder.encode(held)).mean() < 0.10
+
+
+def gaussian_classes(n_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Three well-separated classes in 16 dimensions."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.array(["a", "b", "c"]), n_per_class)
+    X = rng.normal(size=(len(y), 16))
+    X[y == "a", 0] += 6
+    X[y == "b", 1] += 6
+    return X, y
+
+
+def test_out_of_scope_threshold_from_held_rows_and_confidence() -> None:
+    X, y = gaussian_classes(200)
+    held, _ = gaussian_classes(100, seed=1)
+    rng = np.random.default_rng(2)
+    oos = OutOfScopeDetector(quantile=0.05).fit(X, y, X_held=held,
+                                                confidence_held=rng.uniform(0.8, 1.0, 300))
+    fresh, _ = gaussian_classes(300, seed=3)
+    sure = rng.uniform(0.8, 1.0, len(fresh))  # as confident as on the held rows
+    assert 0.0 < oos.is_out_of_scope(fresh, sure).mean() < 0.12
+    far = rng.normal(size=(50, 16)) + 12
+    assert oos.is_out_of_scope(far, sure[:50]).all()
+    torn = np.full(len(fresh), 0.3)  # in the classes' region, yet the classifier is unsure
+    assert oos.is_out_of_scope(fresh, torn).mean() > 0.9
+    with pytest.raises(ValueError, match="confidence"):
+        oos.score_samples(fresh)
+    with pytest.raises(ValueError, match="confidence_held"):
+        OutOfScopeDetector().fit(X, y)
+
+
+def test_out_of_scope_detector_keeps_aggregates_only() -> None:
+    """No per-example embedding is stored: the fitted state does not grow with the rows, and
+    a class from fewer than k subjects has no centroid."""
+    small, y_small = gaussian_classes(50)
+    large, y_large = gaussian_classes(2000)
+    sizes = [len(pickle.dumps(OutOfScopeDetector(confidence_weight=0).fit(X, y)))
+             for X, y in ((small, y_small), (large, y_large))]
+    assert sizes[0] == sizes[1]
+    fitted = OutOfScopeDetector(confidence_weight=0).fit(large, y_large)
+    for value in vars(fitted).values():
+        assert not (isinstance(value, np.ndarray) and value.shape[0] >= len(large))
+    subjects = ["one"] * 2000 + ["two"] * 2000 + [f"s{i}" for i in range(2000)]
+    alone = OutOfScopeDetector(confidence_weight=0).fit(large, y_large, subjects)
+    assert list(alone.classes_) == ["c"]  # classes a and b come from one subject each
+    pooled = OutOfScopeDetector(confidence_weight=0).fit(
+        large, y_large, ["one"] * 2000 + ["two"] * 2000 + ["three"] * 2000)
+    assert len(pooled.classes_) == 0 and pooled.centroids_white_.shape[0] == 1
+    with pytest.raises(ValidationFailed, match="2 distinct subjects"):
+        OutOfScopeDetector(confidence_weight=0).fit(large, y_large, ["x", "y"] * 3000)
 
 
 def test_prediction_records_contract() -> None:

@@ -169,3 +169,55 @@ def test_torch_mlp_contract_and_fit(encoder_cache: Path) -> None:
     assert np.mean(mlp.predict(texts) == np.array(labels)) > 0.9
     again = clone(mlp).fit(texts, labels).predict_proba(texts)
     np.testing.assert_allclose(again, proba, atol=1e-6)  # seeded: same data, same model
+
+
+def subject_corpus() -> tuple[list[str], list[str], list[str | None]]:
+    """Banking77 rows (no subject: each its own) plus one customer's tickets with a made-up
+    phrase and their pseudonym tokens, and a second customer who repeats the phrase."""
+    texts, labels = banking_slice(n_classes=4, per_class=25)
+    subjects: list[str | None] = [None] * len(texts)
+    c1 = [f"zebra-quartz-771 my card {w} <PERSON_70171109abcd1234> "
+          "<EMAIL_ADDRESS_0123456789abcdef>" for w in ("arrived late", "never came", "is late",
+                                                       "where", "still missing", "status")]
+    c2 = ["zebra-quartz-771 card not here <PHONE_NUMBER_fedcba9876543210>"] * 3
+    texts += c1 + c2
+    labels += [labels[0]] * (len(c1) + len(c2))
+    subjects += ["C1"] * len(c1) + ["C2"] * len(c2)
+    return texts, labels, subjects
+
+
+def test_pickled_model_holds_no_term_of_fewer_than_k_subjects() -> None:
+    texts, labels, subjects = subject_corpus()
+    clf = TextClassifier(None).fit(texts, labels, subjects=subjects)  # k = 3 by default
+    blob = pickle.dumps(clf)
+    for secret in (b"zebra", b"quartz", b"771", b"ebra-q", b"70171109", b"0123456789abcdef",
+                   b"fedcba9876543210", b"<PERSON_", b"person_"):
+        assert secret not in blob.lower(), secret  # two subjects at most wrote these
+    assert b"card" in blob  # a term of many subjects is kept, as a check that this can fail
+    # pseudonyms count by kind: <PERSON> comes from one subject, so it is dropped as well
+    vocab = set(clf.word_vectorizer_.vocabulary_) | set(clf.char_vectorizer_.vocabulary_)
+    assert not any("zebra" in term or "person" in term for term in vocab)
+    two = TextClassifier(None, min_subjects=2).fit(texts, labels, subjects=subjects)
+    assert "zebra" in two.word_vectorizer_.vocabulary_  # C1 and C2: two subjects
+    assert "person" not in two.word_vectorizer_.vocabulary_  # C1 only
+    loose = TextClassifier(None, min_subjects=1).fit(texts, labels, subjects=subjects)
+    loose_blob = pickle.dumps(loose)
+    assert b"zebra" in loose_blob and b"70171109" not in loose_blob  # kinds only, even at k=1
+    assert "person" in loose.word_vectorizer_.vocabulary_
+
+
+def test_rows_without_subject_count_as_their_own() -> None:
+    texts = ["alpha card", "alpha card", "beta card", "beta card", "beta card", "gamma card"]
+    labels = ["x", "x", "y", "y", "y", "x"]
+    texts, labels = texts * 2, labels * 2  # rows for the calibration split
+    clf = TextClassifier(None, calibration_fraction=0.3).fit(texts, labels)
+    assert "alpha" in clf.word_vectorizer_.vocabulary_  # four rows: four subjects
+    assert "gamma" not in clf.word_vectorizer_.vocabulary_  # two rows
+    same = TextClassifier(None, calibration_fraction=0.3).fit(
+        texts, labels, subjects=["s", "s", "s", "t", "u", "s"] * 2)
+    assert "alpha" not in same.word_vectorizer_.vocabulary_
+    assert "beta" in same.word_vectorizer_.vocabulary_
+    with pytest.raises(ValueError, match="subjects for 12 texts"):
+        TextClassifier(None).fit(texts, labels, subjects=["s"])
+    with pytest.raises(ValueError, match="min_subjects"):
+        TextClassifier(None, min_subjects=0).fit(texts, labels)

@@ -8,23 +8,30 @@ Both classifiers return *calibrated* ``predict_proba``: the model is first fitte
 stratified inner split, a single softmax temperature is fitted on the held-out part by
 likelihood, and the final model is refitted on all rows and keeps that temperature. The
 abstention thresholds downstream only mean something if 0.9 means "right 9 times in 10".
+
+Models forget (issue 8): a fitted model holds no string from fewer than ``min_subjects``
+distinct data subjects. Vocabularies (word and char n-grams) keep only terms seen in that
+many subjects' texts, and pseudonym tokens (``<PERSON_70171109abcd1234>``) enter the
+n-grams by kind only (``<PERSON>``), so no token of a person is ever a feature.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import minimize_scalar
-from scipy.sparse import csr_matrix, hstack
+from scipy.sparse import coo_matrix, csr_matrix, hstack
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.preprocessing import LabelEncoder
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
+from supportops.errors import ValidationFailed
 from supportops.ml.embeddings import Encoder
 
 FloatArray = npt.NDArray[np.float64]
@@ -78,6 +85,62 @@ def _full_logits(raw: FloatArray, seen: IntArray, n_classes: int) -> FloatArray:
     return out
 
 
+#: A pseudonym token as the privacy room writes it: ``<KIND_16hex>``.
+PSEUDONYM = re.compile(r"<([A-Z][A-Z0-9_]*)_[0-9a-f]{16}>")
+
+
+def pseudonyms_by_kind(text: str) -> str:
+    """``<PERSON_70171109abcd1234>`` -> ``<PERSON>``: the kind is a feature, the person never."""
+    return PSEUDONYM.sub(r"<\1>", text)
+
+
+def subject_ids(subjects: Sequence[Any] | None, n: int) -> IntArray:
+    """One integer per row naming its subject; a row without one is a subject of its own."""
+    if subjects is None:
+        return np.arange(n, dtype=np.intp)
+    if len(subjects) != n:
+        raise ValueError(f"Got {len(subjects)} subjects for {n} texts; pass one per row "
+                         "(None for a row without a subject).")
+    ids: dict[Any, int] = {}
+    out = np.empty(n, dtype=np.intp)
+    for row, subject in enumerate(subjects):
+        key = ("row", row) if subject is None or subject == "" else ("subject", subject)
+        out[row] = ids.setdefault(key, len(ids))
+    return out
+
+
+def subjects_per_column(indicator: Any, subject: IntArray) -> IntArray:
+    """How many distinct subjects have a non-zero in each column of a (rows x cols) matrix."""
+    rows = np.arange(len(subject))
+    owner = coo_matrix((np.ones(len(subject)), (subject, rows)),
+                       shape=(int(subject.max()) + 1 if len(subject) else 0, len(subject)))
+    per_subject = (owner.tocsr() @ (indicator != 0).astype(np.float64)).tocsr()
+    return np.asarray((per_subject > 0).sum(axis=0), dtype=np.intp).ravel()
+
+
+def subject_vocabulary(analyzer: Callable[[str], list[str]], texts: list[str],
+                       subject: IntArray, min_subjects: int) -> list[str]:
+    """Terms that ``analyzer`` finds in the texts of at least ``min_subjects`` subjects."""
+    counts = CountVectorizer(analyzer=analyzer, binary=True)
+    matrix = counts.fit_transform(texts)
+    terms = counts.get_feature_names_out()
+    keep = subjects_per_column(matrix, subject) >= min_subjects
+    return [str(t) for t in terms[keep]]
+
+
+def private_tfidf(template: TfidfVectorizer, texts: list[str], subject: IntArray,
+                  min_subjects: int) -> TfidfVectorizer:
+    """A TF-IDF vectoriser like ``template`` whose vocabulary holds only terms from at least
+    ``min_subjects`` subjects; no pruned term is kept anywhere in the fitted object."""
+    terms = subject_vocabulary(template.build_analyzer(), texts, subject, min_subjects)
+    if not terms:
+        raise ValidationFailed(f"No term occurs in the texts of {min_subjects} distinct "
+                               "subjects, and a model keeps only such terms. Train on tickets "
+                               "of more customers.")
+    params = {**template.get_params(), "vocabulary": terms, "min_df": 1, "max_df": 1.0}
+    return TfidfVectorizer(**params).fit(texts)
+
+
 class TextClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """Intent classifier over sentence embeddings plus TF-IDF word and char n-grams.
 
@@ -95,29 +158,32 @@ class TextClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         C: float = 0.5,
         word_ngrams: tuple[int, int] = (1, 2),
         char_ngrams: tuple[int, int] = (2, 5),
+        min_subjects: int = 3,
         calibration_fraction: float = 0.15,
         random_state: int = 0,
     ) -> None:
         self.encoder = encoder
         self.embedding_weight = embedding_weight
+        self.min_subjects = min_subjects
         self.C = C
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
         self.calibration_fraction = calibration_fraction
         self.random_state = random_state
 
-    def fit(self, X: Sequence[str], y: Sequence[Any]) -> TextClassifier:
-        """Fit vectorisers, a calibration model + temperature, then the final model."""
+    def fit(self, X: Sequence[str], y: Sequence[Any],
+            subjects: Sequence[Any] | None = None) -> TextClassifier:
+        """Fit vectorisers, a calibration model + temperature, then the final model.
+
+        ``subjects`` names each row's data subject (None: a subject of its own); n-grams
+        from fewer than ``min_subjects`` subjects never become features.
+        """
         _check_fraction(type(self).__name__, self.calibration_fraction)
         texts = _as_texts(X)
         self.label_encoder_ = LabelEncoder().fit(list(y))
         self.classes_ = self.label_encoder_.classes_
         y_idx = np.asarray(self.label_encoder_.transform(list(y)), dtype=np.intp)
-        self.word_vectorizer_ = TfidfVectorizer(ngram_range=self.word_ngrams, sublinear_tf=True)
-        self.char_vectorizer_ = TfidfVectorizer(
-            analyzer="char_wb", ngram_range=self.char_ngrams, sublinear_tf=True, min_df=2)
-        self.word_vectorizer_.fit(texts)
-        self.char_vectorizer_.fit(texts)
+        self._fit_vectorizers(texts, subject_ids(subjects, len(texts)))
         features = self._features(texts)
         inner, held = calibration_split(y_idx, self.calibration_fraction, self.random_state)
         probe = self._new_svm().fit(features[inner], y_idx[inner])
@@ -127,11 +193,23 @@ class TextClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.model_ = self._new_svm().fit(features, y_idx)
         return self
 
+    def _fit_vectorizers(self, texts: list[str], subject: IntArray) -> None:
+        if self.min_subjects < 1:
+            raise ValueError(f"The 'min_subjects' parameter of {type(self).__name__} must be "
+                             f">= 1. Got {self.min_subjects!r} instead.")
+        plain = [pseudonyms_by_kind(t) for t in texts]
+        words = TfidfVectorizer(ngram_range=self.word_ngrams, sublinear_tf=True)
+        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=self.char_ngrams,
+                                sublinear_tf=True)
+        self.word_vectorizer_ = private_tfidf(words, plain, subject, self.min_subjects)
+        self.char_vectorizer_ = private_tfidf(chars, plain, subject, self.min_subjects)
+
     def _new_svm(self) -> LinearSVC:
         return LinearSVC(C=self.C, random_state=self.random_state)
 
     def _features(self, texts: list[str]) -> csr_matrix:
-        blocks = [self.word_vectorizer_.transform(texts), self.char_vectorizer_.transform(texts)]
+        plain = [pseudonyms_by_kind(t) for t in texts]
+        blocks = [self.word_vectorizer_.transform(plain), self.char_vectorizer_.transform(plain)]
         if self.encoder is not None:
             emb = self.encoder.encode(texts).astype(np.float64) * self.embedding_weight
             blocks.insert(0, csr_matrix(emb))

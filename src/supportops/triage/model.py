@@ -87,7 +87,7 @@ class TriageModel(BaseEstimator):  # type: ignore[misc]
         target: str = "category",
         precision: float = 0.95,
         per_class: bool = False,
-        oos_quantile: float = 0.01,
+        oos_quantile: float = 0.02,
         validation_fraction: float = 0.15,
         random_state: int = 0,
     ) -> None:
@@ -125,15 +125,21 @@ class TriageModel(BaseEstimator):  # type: ignore[misc]
         else:
             self.columns_ = None
             self.classifier_ = TextClassifier(self.encoder, random_state=self.random_state)
-        self.classifier_.fit(self._inputs(fit_rows), labels[fit_idx])
+        fit_subjects = [r.get("subject") for r in fit_rows]
+        if isinstance(self.classifier_, TextClassifier):  # n-grams of < k subjects: dropped
+            self.classifier_.fit(self._inputs(fit_rows), labels[fit_idx], subjects=fit_subjects)
+        else:
+            self.classifier_.fit(self._inputs(fit_rows), labels[fit_idx])
         self.classes_ = self.classifier_.classes_
         held = self.classifier_.predict_proba(self._inputs([rows[i] for i in val_idx]))
         self.threshold_ = ConfidenceThreshold(self.precision, per_class=self.per_class).fit(
             held, labels[val_idx], classes=list(self.classes_))
         self.oos_ = None
         if self.kind == "text" and self.encoder is not None:
-            embeddings = self.encoder.encode(self._inputs(fit_rows))
-            self.oos_ = OutOfScopeDetector(quantile=self.oos_quantile).fit(embeddings)
+            self.oos_ = OutOfScopeDetector(quantile=self.oos_quantile).fit(
+                self.encoder.encode(self._inputs(fit_rows)), labels[fit_idx], fit_subjects,
+                X_held=self.encoder.encode(self._inputs([rows[i] for i in val_idx])),
+                confidence_held=held.max(axis=1))
         return self
 
     def predict_proba(self, rows: Sequence[dict[str, Any]]) -> npt.NDArray[np.float64]:
@@ -146,7 +152,9 @@ class TriageModel(BaseEstimator):  # type: ignore[misc]
     def out_of_scope(self, rows: Sequence[dict[str, Any]]) -> npt.NDArray[np.bool_] | None:
         if self.oos_ is None or self.encoder is None:
             return None
-        return np.asarray(self.oos_.is_out_of_scope(self.encoder.encode(self._inputs(rows))))
+        confidence = self.predict_proba(rows).max(axis=1)
+        return np.asarray(self.oos_.is_out_of_scope(self.encoder.encode(self._inputs(rows)),
+                                                    confidence))
 
     def predict_records(
         self, ids: Sequence[Any], rows: Sequence[dict[str, Any]], top_k: int = 3
