@@ -6,6 +6,9 @@ precision target on the held-out rest (the most recent rows when the tickets car
 opening times: the threshold must hold on the tickets that come next, not on a random
 sample of the past), and, for text, fits an out-of-scope detector on the training
 embeddings. Classes too rare to hold any row out stay whole in the fitting part.
+With ``refit`` (the default) the classifier is then fitted again on every row, validation
+rows included: the newest tickets teach the served model too, and its probabilities stay
+calibrated (each fit calibrates itself), so the threshold keeps its meaning.
 ``predict_records`` gives the record contract of ``predict triage``.
 """
 
@@ -23,7 +26,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from supportops.ml.embeddings import Encoder
 from supportops.ml.estimators import FieldClassifier, TextClassifier
-from supportops.triage.abstention import ConfidenceThreshold, OutOfScopeDetector, prediction_records
+from supportops.triage.abstention import (
+    ConfidenceThreshold,
+    OutOfScopeDetector,
+    coverage_at_precision,
+    prediction_records,
+)
 
 #: Structured fields that are never features: they are the labels or are set later.
 LEAKY = frozenset({"group", "assignee", "status", "resolved_by", "closed_code", "resolved_at",
@@ -128,6 +136,23 @@ def _stratified(candidates: list[int], names: list[str], fraction: float,
     return held
 
 
+def validation_summary(proba: npt.NDArray[np.float64], truth: npt.NDArray[Any],
+                       classes: npt.NDArray[Any]) -> dict[str, float]:
+    """Accuracy, top-3 and coverage at precision .80/.90/.95 on the validation part, kept
+    before any refit: what the threshold was chosen on (labels unseen count as wrong)."""
+    if not len(truth):
+        return {}
+    order = np.argsort(-proba, axis=1)[:, :3]
+    right = classes[order[:, 0]] == truth
+    out = {"rows": float(len(truth)), "accuracy": float(right.mean()),
+           "top3_accuracy": float(np.mean([t in set(classes[o]) for o, t in zip(order, truth,
+                                                                              strict=True)]))}
+    for p in (0.80, 0.90, 0.95):
+        out[f"coverage_at_p{round(p * 100)}"] = coverage_at_precision(proba.max(axis=1), right,
+                                                                     p)[0]
+    return out
+
+
 def field_frame(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> Any:
     """Open-time fields as a frame of strings, one column per field (sorted when not given);
     absent and null values are :data:`MISSING`, so every cell is a plain ``str``."""
@@ -154,6 +179,7 @@ class TriageModel(BaseEstimator):  # type: ignore[misc]
         per_class: bool = False,
         oos_quantile: float = 0.01,
         validation_fraction: float = 0.15,
+        refit: bool = True,
         random_state: int = 0,
     ) -> None:
         self.kind = kind
@@ -164,6 +190,7 @@ class TriageModel(BaseEstimator):  # type: ignore[misc]
         self.per_class = per_class
         self.oos_quantile = oos_quantile
         self.validation_fraction = validation_fraction
+        self.refit = refit
         self.random_state = random_state
 
     def _inputs(self, rows: Sequence[dict[str, Any]]) -> Any:
@@ -188,6 +215,11 @@ class TriageModel(BaseEstimator):  # type: ignore[misc]
         self.threshold_ = ConfidenceThreshold(
             self.precision, per_class=self.per_class, min_coverage=self.min_coverage,
         ).fit(held, labels[val_idx], classes=list(self.classes_))
+        self.validation_ = validation_summary(held, labels[val_idx], self.classes_)
+        if self.refit and len(val_idx):
+            fit_rows = list(rows)
+            self.classifier_.fit(self._inputs(fit_rows), labels)
+            self.classes_ = self.classifier_.classes_
         self.oos_ = None
         if self.kind == "text" and self.encoder is not None:
             embeddings = self.encoder.encode(self._inputs(fit_rows))

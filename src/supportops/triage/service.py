@@ -81,9 +81,10 @@ class TriageService:
 
     def train(self, name: str, target: str, *, ticket_ids: set[str] | None = None,
               kind: str = "auto", encoder: str = DEFAULT_ENCODER,
-              precision: float | None = None) -> dict[str, Any]:
+              precision: float | None = None, refit: bool = True) -> dict[str, Any]:
         """Snapshot, split, fit, evaluate, register and promote (see the module docstring).
-        ``precision`` None: the default target, relaxed to keep coverage (see above)."""
+        ``precision`` None: the default target, relaxed to keep coverage (see above);
+        ``refit``: see ``TriageModel``."""
         self.ctx.require(*TRAIN_ROLES, action="train models")
         _check_options(target, kind)
         snap = create_snapshot(self.db, self.ctx, self.workspace_path / "artifacts",
@@ -94,7 +95,8 @@ class TriageService:
         train_rows, test_rows, split = _split(rows, target)
         model = TriageModel(kind, self.encoder(encoder) if kind == "text" else None,
                             target=target, precision=precision or DEFAULT_PRECISION,
-                            min_coverage=DEFAULT_MIN_COVERAGE if precision is None else 0.0)
+                            min_coverage=DEFAULT_MIN_COVERAGE if precision is None else 0.0,
+                            refit=refit)
         if model.encoder is not None:
             embedding_cache.warm(self.db, self.ctx, model.encoder,
                                  [r["text_event_id"] for r in rows], [r["text"] for r in rows],
@@ -105,7 +107,7 @@ class TriageService:
         rare = sorted(rare_labels([r[target] for r in rows]))
         metrics = {**evaluate_rows(model, test_rows, target), **_training_facts(model, rare),
                    "train_seconds": round(seconds, 2)}
-        params = {"target": target, "kind": kind,
+        params = {"target": target, "kind": kind, "refit": refit,
                   "precision_target": model.threshold_.precision_target_,
                   "precision_requested": "default" if precision is None else precision,
                   "encoder": model.encoder.name if model.encoder else "none", "split": split,
@@ -280,6 +282,7 @@ def _training_facts(model: TriageModel, rare: list[str]) -> dict[str, Any]:
             "precision_target": round(float(th.precision_target_), 4),
             "validation_coverage": th.coverage_, "validation_precision": th.precision_,
             "validation_split": model.validation_split_,
+            **{f"validation_{k}": v for k, v in model.validation_.items()},
             "too_rare_to_evaluate": len(rare), "too_rare_classes": rare,
             "too_rare_min_tickets": MIN_EVAL_TICKETS}
 
