@@ -83,6 +83,7 @@ def main() -> int:
         # product then does on every training row (TriageModel.validation_)
         dev = {k.removeprefix("validation_"): v for k, v in metrics.items()
                if k.startswith("validation_")}
+        dev["precision_when_answering"] = dev.pop("precision")
         times = {k: (str(min(r["opened_at"] for r in v))[:10], str(max(r["opened_at"]
                      for r in v))[:10]) for k, v in parts.items()}
         print(json.dumps({"incidents": sum(len(v) for v in parts.values()), "parts": times,

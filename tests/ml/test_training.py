@@ -73,6 +73,9 @@ def test_one_and_two_ticket_classes_train_and_are_reported(tenant: Tenant,
     assert metrics["too_rare_classes"] == ["facilities", "payroll"]
     assert metrics["too_rare_to_evaluate"] == 2 and metrics["too_rare_min_tickets"] == 3
     assert metrics["accuracy"] > 0.8 and 0.0 < metrics["coverage"] <= 1.0
+    assert metrics["validation_split"] == "stratified"  # one import stamp: no time order
+    assert 0.0 < metrics["precision_target"] <= 0.95 and metrics["validation_coverage"] >= 0.8
+    assert metrics["validation_rows"] > 0 and "validation_coverage_at_p90" in metrics
     model, _ = tenant.triage_models.load("desk")
     assert {"payroll", "facilities"} <= set(model.classes_)  # kept in training
     listed = tenant.triage_models.models("desk")[0]
@@ -174,4 +177,6 @@ def test_routing_threshold_is_chosen_on_the_most_recent_tickets() -> None:
     model = TriageModel("fields", target="group", precision=0.9, min_coverage=0.0)
     model.fit(rows, [r["group"] for r in rows])
     assert model.validation_split_ == "time"
+    assert model.validation_["rows"] == 36  # 15% of 240, scored before the refit
+    assert len(model.classifier_.classes_) == 4 and model.refit
     assert model.threshold_.precision_ >= 0.9 or model.threshold_.coverage_ == 0.0
