@@ -66,8 +66,10 @@ def test_threshold_contract_and_errors() -> None:
     assert clone(th).get_params() == th.get_params()
     with pytest.raises(ValueError, match=r"'precision'.*Got 1\.5 instead"):
         ConfidenceThreshold(1.5).fit(np.full((2, 2), 0.5), [0, 1])
+    with pytest.raises(ValueError, match=r"'min_coverage'.*Got 2 instead"):
+        ConfidenceThreshold(0.9, min_coverage=2).fit(np.full((2, 2), 0.5), [0, 1])
     with pytest.raises(ValueError, match="not in 'classes'"):
-        ConfidenceThreshold(0.9).fit(np.full((1, 2), 0.5), ["z"], classes=["a", "b"])
+        triage_metrics(["z"], np.full((1, 2), 0.5), ["a", "b"])
 
 
 @pytest.fixture(scope="module")

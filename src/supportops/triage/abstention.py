@@ -73,6 +73,21 @@ def coverage_at_precision(
     return float(kept[cut] / conf.size), float(conf[cut])
 
 
+def precision_at_coverage(confidence: npt.ArrayLike, correct: npt.ArrayLike,
+                          coverage: float) -> float:
+    """Precision of the most confident ``coverage`` share of answers (ties kept together):
+    the strictest precision target that still answers at least that share."""
+    conf = np.asarray(confidence, dtype=np.float64)
+    ok = np.asarray(correct, dtype=bool)
+    if conf.size == 0:
+        return 0.0
+    order = np.argsort(-conf, kind="stable")
+    conf, ok = conf[order], ok[order]
+    last = max(int(np.ceil(coverage * conf.size)) - 1, 0)
+    last = int(np.flatnonzero(conf >= conf[last])[-1])  # the whole tie at the cut is kept
+    return float(ok[: last + 1].mean())
+
+
 def _check_unit(owner: str, name: str, value: float) -> None:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"The {name!r} parameter of {owner} must be in [0, 1]. "
@@ -83,40 +98,60 @@ class ConfidenceThreshold(BaseEstimator):  # type: ignore[misc]
     """Thresholds on the top probability, fitted on held-out predictions for a precision.
 
     ``fit(proba, y)``: ``proba`` is (n, k) held-out probabilities, ``y`` the index of the true
-    column (or labels with ``classes`` given). With ``per_class=True`` each predicted class
+    column (or labels with ``classes`` given; a label outside ``classes`` counts as a wrong
+    answer, since the model can never give it). With ``per_class=True`` each predicted class
     with at least ``min_support`` held-out predictions gets its own threshold; the others use
     the global one. ``z`` > 0 makes the choice conservative (see ``coverage_at_precision``).
+
+    ``min_coverage`` makes the target a default rather than a demand: when meeting
+    ``precision`` would answer less than that share of the held-out rows, the target is
+    relaxed to the precision the model reaches at that coverage (``precision_target_``), so a
+    new model answers most tickets instead of abstaining on most. 0 keeps the target strict.
+    With no held-out rows at all, every prediction is answered (``coverage_`` is nan).
     """
 
     def __init__(self, precision: float = 0.95, *, per_class: bool = False,
-                 min_support: int = 30, z: float = 0.0) -> None:
+                 min_support: int = 30, z: float = 0.0, min_coverage: float = 0.0) -> None:
         self.precision = precision
         self.per_class = per_class
         self.min_support = min_support
         self.z = z
+        self.min_coverage = min_coverage
 
     def fit(self, proba: npt.ArrayLike, y: npt.ArrayLike,
             classes: Labels | None = None) -> ConfidenceThreshold:
         """Choose thresholds; record the coverage and precision they reach on this data."""
         _check_unit(type(self).__name__, "precision", self.precision)
+        _check_unit(type(self).__name__, "min_coverage", self.min_coverage)
         p = np.asarray(proba, dtype=np.float64)
-        truth = _as_index(y, classes)
+        truth = _as_index(y, classes, unknown=-1)
         pred, conf = p.argmax(axis=1), p.max(axis=1)
         correct = pred == truth
-        _, self.threshold_ = coverage_at_precision(conf, correct, self.precision, self.z)
+        self.precision_target_ = self._target(conf, correct)
+        _, self.threshold_ = coverage_at_precision(conf, correct, self.precision_target_, self.z)
+        if conf.size == 0:
+            self.threshold_ = 0.0
         self.class_thresholds_ = np.full(p.shape[1], self.threshold_, dtype=np.float64)
         if self.per_class:
             for col in range(p.shape[1]):
                 rows = pred == col
                 if rows.sum() >= self.min_support:
-                    _, t = coverage_at_precision(conf[rows], correct[rows], self.precision,
-                                                 self.z)
+                    _, t = coverage_at_precision(conf[rows], correct[rows],
+                                                 self.precision_target_, self.z)
                     self.class_thresholds_[col] = t
         kept = ~self.abstain(p)
-        self.coverage_ = float(kept.mean())
+        self.coverage_ = float(kept.mean()) if kept.size else float("nan")
         self.precision_ = float(correct[kept].mean()) if kept.any() else float("nan")
         self.n_features_in_ = p.shape[1]
         return self
+
+    def _target(self, conf: FloatArray, correct: BoolArray) -> float:
+        """``precision``, relaxed where it would answer under ``min_coverage`` of the rows."""
+        coverage, _ = coverage_at_precision(conf, correct, self.precision, self.z)
+        if conf.size == 0 or coverage >= self.min_coverage:
+            return float(self.precision)
+        reachable = precision_at_coverage(conf, correct, self.min_coverage)
+        return min(float(self.precision), float(np.nextafter(reachable, 0.0)))
 
     def abstain(self, proba: npt.ArrayLike) -> BoolArray:
         """True where the top probability is under its class's threshold."""
@@ -126,15 +161,19 @@ class ConfidenceThreshold(BaseEstimator):  # type: ignore[misc]
         return np.asarray(p.max(axis=1) < self.class_thresholds_[pred], dtype=bool)
 
 
-def _as_index(y: npt.ArrayLike, classes: Labels | None) -> npt.NDArray[np.intp]:
+def _as_index(y: npt.ArrayLike, classes: Labels | None,
+              unknown: int | None = None) -> npt.NDArray[np.intp]:
+    """Column index of each label; a label outside ``classes`` raises, or maps to ``unknown``
+    when given (an index no prediction can equal, so it counts as wrong)."""
     if classes is None:
         return np.asarray(y, dtype=np.intp)
     lookup = {c: i for i, c in enumerate(classes)}
-    unknown = {v for v in np.asarray(y).tolist() if v not in lookup}
-    if unknown:
-        raise ValueError(f"Labels {sorted(map(str, unknown))[:5]} are not in 'classes'; "
+    values = np.asarray(y).tolist()
+    missing = {v for v in values if v not in lookup}
+    if missing and unknown is None:
+        raise ValueError(f"Labels {sorted(map(str, missing))[:5]} are not in 'classes'; "
                          "pass the classifier's classes_.")
-    return np.array([lookup[v] for v in np.asarray(y).tolist()], dtype=np.intp)
+    return np.array([lookup.get(v, unknown) for v in values], dtype=np.intp)
 
 
 class OutOfScopeDetector(BaseEstimator):  # type: ignore[misc]

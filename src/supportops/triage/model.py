@@ -2,12 +2,19 @@
 
 ``TriageModel`` follows the scikit-learn estimator contract. It fits its classifier (text or
 structured fields) on most of the training rows, then chooses a confidence threshold for a
-precision target on the held-out rest, and, for text, fits an out-of-scope detector on the
-training embeddings. ``predict_records`` gives the record contract of ``predict triage``.
+precision target on the held-out rest (the most recent rows when the tickets carry real
+opening times: the threshold must hold on the tickets that come next, not on a random
+sample of the past), and, for text, fits an out-of-scope detector on the training
+embeddings. Classes too rare to hold any row out stay whole in the fitting part.
+With ``refit`` (the default) the classifier is then fitted again on every row, validation
+rows included: the newest tickets teach the served model too, and its probabilities stay
+calibrated (each fit calibrates itself), so the threshold keeps its meaning.
+``predict_records`` gives the record contract of ``predict triage``.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,12 +22,16 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
 from supportops.ml.embeddings import Encoder
 from supportops.ml.estimators import FieldClassifier, TextClassifier
-from supportops.triage.abstention import ConfidenceThreshold, OutOfScopeDetector, prediction_records
+from supportops.triage.abstention import (
+    ConfidenceThreshold,
+    OutOfScopeDetector,
+    coverage_at_precision,
+    prediction_records,
+)
 
 #: Structured fields that are never features: they are the labels or are set later.
 LEAKY = frozenset({"group", "assignee", "status", "resolved_by", "closed_code", "resolved_at",
@@ -32,6 +43,13 @@ LEAKY = frozenset({"group", "assignee", "status", "resolved_by", "closed_code", 
 
 #: The value of a field that a row does not have (one category of its own for the trees).
 MISSING = "<missing>"
+
+#: A class with fewer labelled tickets than this is too rare to evaluate: all of its rows
+#: train the model, none is held out to validate or test it.
+MIN_EVAL_TICKETS = 3
+
+#: Rows whose opening times span more than this many seconds are split by time.
+TIME_SPREAD_S = 86400.0
 
 
 #: XGBoost grows one tree per class per boosting round, so with many classes (assignment
@@ -64,6 +82,77 @@ def row_fields(row: dict[str, Any]) -> dict[str, Any]:
     return dict(orjson.loads(raw)) if isinstance(raw, str) else dict(raw)
 
 
+def rare_labels(labels: Sequence[Any], minimum: int = MIN_EVAL_TICKETS) -> set[str]:
+    """Labels with fewer than ``minimum`` rows: kept in training, never held out."""
+    counts = Counter(str(v) for v in labels)
+    return {lab for lab, n in counts.items() if n < minimum}
+
+
+def opening_times(rows: Sequence[dict[str, Any]]) -> list[Any] | None:
+    """The rows' opening times when every row has one and they span more than a day (real
+    times, not an import stamp), else None."""
+    found = [r.get("opened_at") for r in rows]
+    times = [t for t in found if t is not None]
+    if not times or len(times) < len(found):
+        return None
+    spread = (max(times) - min(times)).total_seconds()
+    return times if spread > TIME_SPREAD_S else None
+
+
+def holdout_split(rows: Sequence[dict[str, Any]], labels: Sequence[Any], fraction: float,
+                  seed: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], str]:
+    """Indices (kept, held out) and the kind of split: the most recent ``fraction`` of rows
+    when they carry real opening times ("time"), else ``fraction`` of each class drawn with
+    ``seed`` ("stratified"). Rows of rare classes (:func:`rare_labels`) are always kept."""
+    names = [str(v) for v in labels]
+    rare = rare_labels(names)
+    times = opening_times(rows)
+    candidates = [i for i, lab in enumerate(names) if lab not in rare]
+    if times is not None:
+        ordered = sorted(candidates, key=lambda i: (times[i], str(rows[i].get("ticket_id"))))
+        n_held = min(round(len(rows) * fraction), max(len(ordered) - 1, 0))
+        held = ordered[len(ordered) - n_held:] if n_held else []
+        kind = "time"
+    else:
+        held = _stratified(candidates, names, fraction, seed)
+        kind = "stratified"
+    mask = np.zeros(len(rows), dtype=bool)
+    mask[np.asarray(held, dtype=np.intp)] = True
+    return np.flatnonzero(~mask), np.flatnonzero(mask), kind
+
+
+def _stratified(candidates: list[int], names: list[str], fraction: float,
+                seed: int) -> list[int]:
+    """``fraction`` of each class's rows (at least one, never all), drawn with ``seed``."""
+    rng = np.random.default_rng(seed)
+    by_class: dict[str, list[int]] = {}
+    for i in candidates:
+        by_class.setdefault(names[i], []).append(i)
+    held: list[int] = []
+    for lab in sorted(by_class):
+        members = rng.permutation(by_class[lab])
+        n = min(max(1, round(len(members) * fraction)), len(members) - 1)
+        held.extend(int(i) for i in members[:n])
+    return held
+
+
+def validation_summary(proba: npt.NDArray[np.float64], truth: npt.NDArray[Any],
+                       classes: npt.NDArray[Any]) -> dict[str, float]:
+    """Accuracy, top-3 and coverage at precision .80/.90/.95 on the validation part, kept
+    before any refit: what the threshold was chosen on (labels unseen count as wrong)."""
+    if not len(truth):
+        return {}
+    order = np.argsort(-proba, axis=1)[:, :3]
+    right = classes[order[:, 0]] == truth
+    out = {"rows": float(len(truth)), "accuracy": float(right.mean()),
+           "top3_accuracy": float(np.mean([t in set(classes[o]) for o, t in zip(order, truth,
+                                                                              strict=True)]))}
+    for p in (0.80, 0.90, 0.95):
+        out[f"coverage_at_p{round(p * 100)}"] = coverage_at_precision(proba.max(axis=1), right,
+                                                                     p)[0]
+    return out
+
+
 def field_frame(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> Any:
     """Open-time fields as a frame of strings, one column per field (sorted when not given);
     absent and null values are :data:`MISSING`, so every cell is a plain ``str``."""
@@ -86,18 +175,22 @@ class TriageModel(BaseEstimator):  # type: ignore[misc]
         *,
         target: str = "category",
         precision: float = 0.95,
+        min_coverage: float = 0.0,
         per_class: bool = False,
         oos_quantile: float = 0.02,
         validation_fraction: float = 0.15,
+        refit: bool = True,
         random_state: int = 0,
     ) -> None:
         self.kind = kind
         self.encoder = encoder
         self.target = target
         self.precision = precision
+        self.min_coverage = min_coverage
         self.per_class = per_class
         self.oos_quantile = oos_quantile
         self.validation_fraction = validation_fraction
+        self.refit = refit
         self.random_state = random_state
 
     def _inputs(self, rows: Sequence[dict[str, Any]]) -> Any:
@@ -110,37 +203,49 @@ class TriageModel(BaseEstimator):  # type: ignore[misc]
             raise ValueError(f"The 'kind' parameter of TriageModel must be 'text' or 'fields'. "
                              f"Got {self.kind!r} instead.")
         labels = np.asarray([str(v) for v in y], dtype=object)
-        index = np.arange(len(rows))
-        counts = {lab: int((labels == lab).sum()) for lab in set(labels)}
-        stratify = labels if min(counts.values()) >= 2 else None
-        fit_idx, val_idx = train_test_split(index, test_size=self.validation_fraction,
-                                            random_state=self.random_state, stratify=stratify)
+        fit_idx, val_idx, self.validation_split_ = holdout_split(
+            rows, labels.tolist(), self.validation_fraction, self.random_state)
+        self.rare_classes_ = sorted(rare_labels(labels.tolist()))
         fit_rows = [rows[i] for i in fit_idx]
-        if self.kind == "fields":
-            frame = field_frame(rows)
-            self.columns_: list[str] | None = [c for c in frame.columns
-                                               if c not in LEAKY and c != self.target]
-            self.classifier_ = FieldClassifier(self.columns_, random_state=self.random_state,
-                                               **booster_params(len(set(labels[fit_idx]))))
-        else:
-            self.columns_ = None
-            self.classifier_ = TextClassifier(self.encoder, random_state=self.random_state)
+        self.classifier_ = self._new_classifier(rows, len(set(labels[fit_idx])))
         fit_subjects = [r.get("subject") for r in fit_rows]
-        if isinstance(self.classifier_, TextClassifier):  # n-grams of < k subjects: dropped
-            self.classifier_.fit(self._inputs(fit_rows), labels[fit_idx], subjects=fit_subjects)
-        else:
-            self.classifier_.fit(self._inputs(fit_rows), labels[fit_idx])
+        self._fit_classifier(fit_rows, labels[fit_idx], fit_subjects)
         self.classes_ = self.classifier_.classes_
-        held = self.classifier_.predict_proba(self._inputs([rows[i] for i in val_idx]))
-        self.threshold_ = ConfidenceThreshold(self.precision, per_class=self.per_class).fit(
-            held, labels[val_idx], classes=list(self.classes_))
+        held = (self.classifier_.predict_proba(self._inputs([rows[i] for i in val_idx]))
+                if len(val_idx) else np.zeros((0, len(self.classes_))))
+        self.threshold_ = ConfidenceThreshold(
+            self.precision, per_class=self.per_class, min_coverage=self.min_coverage,
+        ).fit(held, labels[val_idx], classes=list(self.classes_))
+        self.validation_ = validation_summary(held, labels[val_idx], self.classes_)
         self.oos_ = None
-        if self.kind == "text" and self.encoder is not None:
+        if self.kind == "text" and self.encoder is not None:  # its threshold from held-out rows
             self.oos_ = OutOfScopeDetector(quantile=self.oos_quantile).fit(
                 self.encoder.encode(self._inputs(fit_rows)), labels[fit_idx], fit_subjects,
                 X_held=self.encoder.encode(self._inputs([rows[i] for i in val_idx])),
                 confidence_held=held.max(axis=1))
+        if self.refit and len(val_idx):
+            self._fit_classifier(list(rows), labels, [r.get("subject") for r in rows])
+            self.classes_ = self.classifier_.classes_
         return self
+
+    def _fit_classifier(self, rows: Sequence[dict[str, Any]], labels: Any,
+                        subjects: list[Any]) -> None:
+        """Text models drop n-grams of fewer than k subjects, so they need the subjects."""
+        if isinstance(self.classifier_, TextClassifier):
+            self.classifier_.fit(self._inputs(rows), labels, subjects=subjects)
+        else:
+            self.classifier_.fit(self._inputs(rows), labels)
+
+    def _new_classifier(self, rows: Sequence[dict[str, Any]], n_classes: int) -> Any:
+        """The classifier of this kind; field models learn which open-time columns exist."""
+        if self.kind == "fields":
+            frame = field_frame(rows)
+            self.columns_: list[str] | None = [c for c in frame.columns
+                                               if c not in LEAKY and c != self.target]
+            return FieldClassifier(self.columns_, random_state=self.random_state,
+                                   **booster_params(n_classes))
+        self.columns_ = None
+        return TextClassifier(self.encoder, random_state=self.random_state)
 
     def predict_proba(self, rows: Sequence[dict[str, Any]]) -> npt.NDArray[np.float64]:
         check_is_fitted(self, "classifier_")

@@ -4,6 +4,12 @@ Train: snapshot the tenant's tickets (opt-outs and erasures excluded), split (by
 the tickets carry real opening times, else stratified), fit a ``TriageModel``, evaluate on the
 held-out part, log the run to MLflow with the snapshot as dataset input, register a version,
 record lineage, and make it ``champion``. Promotion and rollback are audited.
+
+Classes with fewer than ``MIN_EVAL_TICKETS`` tickets train the model but are never held out:
+the metrics name them as too rare to evaluate. Unless the tenant asks for a precision, the
+abstention threshold aims at ``DEFAULT_PRECISION`` but never answers less than
+``DEFAULT_MIN_COVERAGE`` of the validation tickets: a new model that abstains on most tickets
+is of no use to anyone.
 """
 
 from __future__ import annotations
@@ -19,7 +25,6 @@ from typing import Any
 
 import numpy as np
 from sklearn.metrics import f1_score
-from sklearn.model_selection import train_test_split
 
 from supportops.datasets.snapshots import LABELS, create_snapshot, fold_tickets, to_record
 from supportops.errors import ValidationFailed
@@ -33,10 +38,16 @@ from supportops.ml.registry import DatasetRef, Registry
 from supportops.privacy.service import Privacy
 from supportops.storage import Database
 from supportops.triage.abstention import PRECISION_TARGETS, coverage_at_precision
-from supportops.triage.model import TriageModel
+from supportops.triage.model import MIN_EVAL_TICKETS, TriageModel, holdout_split, rare_labels
 
 TRAIN_ROLES: tuple[Role, ...] = ("admin", "ml_engineer")
 TEST_FRACTION = 0.2
+#: The precision target of the abstention threshold when the tenant names none ...
+DEFAULT_PRECISION = 0.95
+#: ... relaxed where meeting it would answer less than this share of the validation tickets.
+DEFAULT_MIN_COVERAGE = 0.8
+#: Coverage is reported at these precisions (the eval contract's .90/.95/.99 and .80).
+REPORTED_PRECISIONS: tuple[float, ...] = tuple(sorted({0.80, *PRECISION_TARGETS}))
 DEFAULT_ENCODER = "minilm-onnx-int8"
 #: ``--encoder none``: text models on TF-IDF word and char n-grams alone (no sentence
 #: encoder to build or load: fast cold starts, small models, quick tests).
@@ -73,35 +84,41 @@ class TriageService:
 
     def train(self, name: str, target: str, *, ticket_ids: set[str] | None = None,
               kind: str = "auto", encoder: str = DEFAULT_ENCODER,
-              precision: float = 0.95) -> dict[str, Any]:
+              precision: float | None = None, refit: bool = True) -> dict[str, Any]:
+        """Snapshot, split, fit, evaluate, register and promote (see the module docstring).
+        ``precision`` None: the default target, relaxed to keep coverage (see above);
+        ``refit``: see ``TriageModel``."""
         self.ctx.require(*TRAIN_ROLES, action="train models")
-        if target not in LABELS:
-            raise ValidationFailed(f"The '--target' must be one of {', '.join(LABELS)}. "
-                                   f"Got {target!r} instead.")
+        _check_options(target, kind)
         snap = create_snapshot(self.db, self.ctx, self.workspace_path / "artifacts",
                                f"triage-{name}", ticket_ids=ticket_ids, require=target)
         rows = snap.read().to_pylist()
-        if len({r[target] for r in rows}) < 2:
-            raise ValidationFailed(f"Training {name!r} needs at least two distinct values of "
-                                   f"{target!r}; the snapshot has {len(rows)} labelled tickets.")
+        _check_labels(name, target, rows)
         kind = _choose_kind(rows) if kind == "auto" else kind
         train_rows, test_rows, split = _split(rows, target)
         model = TriageModel(kind, self.encoder(encoder) if kind == "text" else None,
-                            target=target, precision=precision)
+                            target=target, precision=precision or DEFAULT_PRECISION,
+                            min_coverage=DEFAULT_MIN_COVERAGE if precision is None else 0.0,
+                            refit=refit)
         if model.encoder is not None:
             embedding_cache.warm(self.db, self.ctx, model.encoder,
                                  [r["text_event_id"] for r in rows], [r["text"] for r in rows],
                                  [r["subject"] for r in rows])
         started = time.perf_counter()
-        model.fit(train_rows, [r[target] for r in train_rows])
+        _fit(model, name, train_rows, target)
         seconds = time.perf_counter() - started
-        metrics = evaluate_rows(model, test_rows, target)
-        metrics["train_seconds"] = round(seconds, 2)
-        params = {"target": target, "kind": kind, "precision_target": precision,
+        rare = sorted(rare_labels([r[target] for r in rows]))
+        metrics = {**evaluate_rows(model, test_rows, target), **_training_facts(model, rare),
+                   "train_seconds": round(seconds, 2)}
+        params = {"target": target, "kind": kind, "refit": refit,
+                  "precision_target": model.threshold_.precision_target_,
+                  "precision_requested": "default" if precision is None else precision,
                   "encoder": model.encoder.name if model.encoder else "none", "split": split,
-                  "train_rows": len(train_rows), "test_rows": len(test_rows)}
+                  "train_rows": len(train_rows), "test_rows": len(test_rows),
+                  "too_rare_classes": ",".join(rare) or "none"}
         version = self.registry.log_training(
-            self.ctx.tenant_id, name, model=model, params=params, metrics=metrics,
+            self.ctx.tenant_id, name, model=model, params=params,
+            metrics={k: v for k, v in metrics.items() if isinstance(v, int | float)},
             dataset=DatasetRef(snap.id, snap.digest, snap.log_position, snap.row_count,
                                str(snap.path), snap.exclusions),
             tags={"supportops.task": "triage", "supportops.target": target})
@@ -266,7 +283,7 @@ def evaluate_rows(model: TriageModel, rows: Sequence[dict[str, Any]], target: st
         "macro_f1": float(f1_score(truth, [classes[p] for p in pred], average="macro",
                                    zero_division=0)),
     }
-    for target_p in PRECISION_TARGETS:
+    for target_p in REPORTED_PRECISIONS:
         metrics[f"coverage_at_p{round(target_p * 100)}"] = \
             coverage_at_precision(proba.max(axis=1), correct, target_p)[0]
     metrics["top3_accuracy"] = float(in_top3.mean())
@@ -282,6 +299,57 @@ def evaluate_rows(model: TriageModel, rows: Sequence[dict[str, Any]], target: st
     return metrics
 
 
+def _training_facts(model: TriageModel, rare: list[str]) -> dict[str, Any]:
+    """What training decided: the threshold, the precision target in force, how the
+    validation part was drawn and what it answered, and the classes too rare to evaluate
+    (in training only, so no figure covers them)."""
+    th = model.threshold_
+    return {"threshold": round(float(th.threshold_), 6),
+            "precision_target": round(float(th.precision_target_), 4),
+            "validation_coverage": th.coverage_, "validation_precision": th.precision_,
+            "validation_split": model.validation_split_,
+            **{f"validation_{k}": v for k, v in model.validation_.items()},
+            "too_rare_to_evaluate": len(rare), "too_rare_classes": rare,
+            "too_rare_min_tickets": MIN_EVAL_TICKETS}
+
+
+def _check_options(target: str, kind: str) -> None:
+    if target not in LABELS:
+        raise ValidationFailed(f"The '--target' must be one of {', '.join(LABELS)}. "
+                               f"Got {target!r} instead.")
+    if kind not in ("auto", "text", "fields"):
+        raise ValidationFailed(f"The '--kind' must be auto, text or fields. Got {kind!r} "
+                               "instead.")
+
+
+def _check_labels(name: str, target: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Refuse data no model can be trained and tested on, saying what to add."""
+    counts = Counter(str(r[target]) for r in rows)
+    if len(counts) < 2:
+        raise ValidationFailed(
+            f"Training {name!r} needs at least two distinct values of {target!r}; the data "
+            f"has {len(rows)} labelled ticket(s) and {len(counts)} value(s). Add tickets "
+            f"labelled with other values (or check the file's {target!r} column).")
+    if sum(n for n in counts.values() if n >= MIN_EVAL_TICKETS) < 2:
+        raise ValidationFailed(
+            f"Training {name!r} needs tickets to test the model on, but no value of "
+            f"{target!r} has {MIN_EVAL_TICKETS} or more tickets ({len(rows)} labelled "
+            f"tickets, {len(counts)} values). Add labelled tickets: at least "
+            f"{MIN_EVAL_TICKETS} for the values to evaluate.")
+
+
+def _fit(model: TriageModel, name: str, rows: list[dict[str, Any]], target: str) -> None:
+    """Fit, turning an estimator's refusal (e.g. no usable text) into one line with a remedy."""
+    try:
+        model.fit(rows, [r[target] for r in rows])
+    except ValueError as err:
+        cause = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValidationFailed(
+            f"Training {name!r} ({model.kind} model, {len(rows)} tickets) failed: {cause}. "
+            "Check that the tickets carry text (or open-time fields for '--kind fields') "
+            "and a varied '--target' label.") from None
+
+
 def _choose_kind(rows: Sequence[dict[str, Any]]) -> str:
     with_text = sum(1 for r in rows if (r.get("text") or "").strip())
     return "text" if with_text >= 0.5 * len(rows) else "fields"
@@ -290,21 +358,10 @@ def _choose_kind(rows: Sequence[dict[str, Any]]) -> str:
 def _split(rows: list[dict[str, Any]], target: str) -> tuple[list[dict[str, Any]],
                                                              list[dict[str, Any]], str]:
     """Time-based when tickets carry real opening times (the last 20% opened are the test
-    set), else stratified random with a fixed seed."""
-    times = [r["opened_at"] for r in rows if r["opened_at"] is not None]
-    spread = (max(times) - min(times)).total_seconds() if len(times) == len(rows) else 0.0
-    if spread > 86400:
-        ordered = sorted(rows, key=lambda r: (r["opened_at"], r["ticket_id"]))
-        cut = int(len(ordered) * (1 - TEST_FRACTION))
-        return ordered[:cut], ordered[cut:], "time"
-    labels = [r[target] for r in rows]
-    counts: dict[Any, int] = {}
-    for lab in labels:
-        counts[lab] = counts.get(lab, 0) + 1
-    stratify = labels if min(counts.values()) >= 2 else None
-    train, test = train_test_split(rows, test_size=TEST_FRACTION, random_state=0,
-                                   stratify=stratify)
-    return list(train), list(test), "stratified"
+    set), else stratified random with a fixed seed; classes too rare to evaluate stay whole
+    in the training part."""
+    kept, held, kind = holdout_split(rows, [r[target] for r in rows], TEST_FRACTION, seed=0)
+    return [rows[i] for i in kept], [rows[i] for i in held], kind
 
 
 def rows_from_items(items: Iterable[Any], privacy: Privacy | None = None,
