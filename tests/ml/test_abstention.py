@@ -168,3 +168,24 @@ def test_triage_metrics() -> None:
                             "coverage_at_p99"}
     assert metrics["coverage_at_p90"] >= metrics["coverage_at_p95"] >= metrics["coverage_at_p99"]
     assert 0.5 < metrics["accuracy"] < 0.7
+
+
+def test_triage_model_pickle_holds_no_rare_term_token_or_example_embedding(
+        encoder: Encoder) -> None:
+    """The whole model as the registry stores it: vocabularies, detector and all."""
+    from supportops.triage.model import TriageModel
+    from tests.ml.test_estimators import subject_corpus
+
+    texts, labels, subjects = subject_corpus()
+    rows = [{"text": t, "subject": s} for t, s in zip(texts, subjects, strict=True)]
+    model = TriageModel("text", encoder).fit(rows, labels)
+    blob = pickle.dumps(model)
+    for secret in (b"zebra", b"quartz", b"771", b"70171109", b"0123456789abcdef",
+                   b"fedcba9876543210", b"<PERSON_"):
+        assert secret not in blob.lower(), secret
+    assert b"card" in blob
+    assert model.oos_ is not None
+    assert len(model.oos_.classes_) == len(set(labels))
+    for name, value in vars(model.oos_).items():  # one row per class, or dim x dim at most
+        if isinstance(value, np.ndarray) and value.ndim == 2:
+            assert value.shape[0] in (len(set(labels)), encoder.dim), name
