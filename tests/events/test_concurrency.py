@@ -54,7 +54,7 @@ def test_two_ingests_in_small_batches_race_on_every_batch(
 ) -> None:
     """Two handles (own engines), started together, batches of 7: they collide on idempotency
     keys over and over; each collision is retried with the other's records as duplicates."""
-    workspace.protector_factory = None
+    workspace.privacy_factory = None
     workspace.create_tenant("plain")
     n = 700
     path = _file(tmp_path, n)
@@ -64,7 +64,7 @@ def test_two_ingests_in_small_batches_race_on_every_batch(
 
     def run() -> None:
         ws = Workspace.open(workspace.path, database_url)
-        ws.protector_factory = None
+        ws.privacy_factory = None
         try:
             start.wait()
             r = ws.tenant("plain").ingest(path, format="jsonl", batch_size=7)

@@ -134,7 +134,7 @@ def test_bad_csv_rows_cost_only_themselves(tmp_path: Path, items: list[tuple[str
     """Unterminated quotes anywhere, NUL bytes and over-long fields: each bad row is rejected on
     its own (parsing resumes on the next line) and every good row, quoted or multi-line, is kept."""
     ws = _workspace(tmp_path)
-    ws.protector_factory = None  # what is checked here happens before pseudonymisation
+    ws.privacy_factory = None  # what is checked here happens before pseudonymisation
     tenant_id = f"q{next(_counter)}"
     ws.create_tenant(tenant_id)
     tenant = ws.tenant(tenant_id)

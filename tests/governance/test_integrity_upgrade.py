@@ -13,7 +13,6 @@ from pathlib import Path
 import orjson
 import pytest
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DBAPIError
 
@@ -21,7 +20,7 @@ from supportops import ConfigError, Tenant, Workspace
 from supportops.governance.audit import AuditEntry, entry_content
 from supportops.governance.tables import audit_heads, audit_log
 from supportops.storage import Database
-from supportops.storage.database import MIGRATIONS_DIR
+from supportops.storage.database import alembic_config
 from supportops.storage.schema import events, tenants
 from supportops.workspace import DB_FILE
 from tests.helpers import event, write_jsonl
@@ -38,14 +37,8 @@ def _old_workspace(root: Path, url: str | None) -> Database:
     """A database at the schema before 0005_integrity (foundation and privacy only)."""
     root.mkdir(parents=True)
     db = Database(url) if url else Database.sqlite(root / DB_FILE)
-    owner = db._make_engine(role=None)
-    with owner.begin() as conn:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-        cfg.attributes["connection"] = conn
-        cfg.attributes["app_role"] = db.app_role
-        command.upgrade(cfg, "0002_privacy")
-    owner.dispose()
+    with db.engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0002_privacy")
     return db
 
 

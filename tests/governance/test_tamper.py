@@ -47,7 +47,7 @@ class Source:
 
 @pytest.fixture
 def source(workspace: Workspace, tmp_path: Path) -> Source:
-    workspace.protector_factory = None  # subjects arrive as tokens; no PII detection needed
+    workspace.privacy_factory = None  # subjects arrive as tokens; no PII detection needed
     workspace.create_tenant("acme")
     acme = workspace.tenant("acme")
     lines = [event("ticket.created", "T-1", "2024-01-01T00:00:00Z", A, text="a"),
