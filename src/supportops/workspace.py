@@ -140,12 +140,7 @@ class Workspace:
     # -- tenants ------------------------------------------------------------------------------
 
     def create_tenant(self, tenant_id: str, name: str | None = None) -> tenant_store.TenantInfo:
-        info = tenant_store.create_tenant(self.db, tenant_id, name)
-        if self.db.is_postgres and not settings.get("mlflow_tracking_uri"):
-            from supportops.ml.registry import postgres_store
-
-            postgres_store(self.db.url, tenant_id)  # the tenant's own MLflow schema
-        return info
+        return tenant_store.create_tenant(self.db, tenant_id, name)
 
     def tenants(self) -> list[tenant_store.TenantInfo]:
         return tenant_store.list_tenants(self.db)

@@ -183,7 +183,7 @@ def test_train_predict_eval_promote_rollback_and_write_back(
 
     # MLflow: the run names its snapshot, with the digest as dataset input and as a tag
     snap = get_snapshot(ws.db, tenant.ctx, out["snapshot"])
-    client = Registry.for_tenant(ws.path, "acme", ws.db.url if ws.db.is_postgres else None).client
+    client = Registry.for_tenant(ws.path, "acme").client
     mv = client.get_model_version("acme.intents", "1")
     run = client.get_run(str(mv.run_id))
     assert run.inputs is not None

@@ -6,15 +6,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from supportops import Workspace
 from supportops.ml import registry as registry_module
-from supportops.ml.registry import Registry, store_schema
+from supportops.ml.registry import Registry
 
 
 def _store(ws: Workspace, tenant: str) -> Registry:
-    return Registry.for_tenant(ws.path, tenant, ws.db.url if ws.db.is_postgres else None)
+    return Registry.for_tenant(ws.path, tenant)
 
 
 def test_each_tenant_has_its_own_store(workspace: Workspace) -> None:
@@ -23,18 +22,9 @@ def test_each_tenant_has_its_own_store(workspace: Workspace) -> None:
     assert [m.name for m in acme.client.search_registered_models()] == ["acme.intents"]
     assert beta.client.search_registered_models() == []  # `mlflow ui` on beta shows beta only
     assert acme.artifact_root == workspace.path.resolve() / "mlflow" / "acme" / "artifacts"
-    if workspace.db.is_postgres:
-        assert f"search_path%3D%22{store_schema('acme')}%22" in acme.tracking_uri
-        engine = create_engine(workspace.db.url)
-        with engine.connect() as conn:
-            tables = conn.execute(text(
-                "SELECT table_schema FROM information_schema.tables "
-                "WHERE table_name = 'registered_models'")).scalars().all()
-        engine.dispose()
-        assert sorted(tables) == [store_schema("acme"), store_schema("beta")]
-    else:
-        assert acme.tracking_uri == f"sqlite:///{workspace.path.resolve()}/mlflow/acme.db"
-        assert (workspace.path / "mlflow" / "beta.db").exists()
+    # on both back-ends: a file per tenant, so `mlflow ui` on one file shows one tenant
+    assert acme.tracking_uri == f"sqlite:///{workspace.path.resolve()}/mlflow/acme.db"
+    assert (workspace.path / "mlflow" / "beta.db").exists()
 
 
 def test_the_setting_overrides_the_store(workspace: Workspace, tmp_path: Path,

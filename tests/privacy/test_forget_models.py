@@ -239,7 +239,7 @@ def test_postgres_files_hold_no_pseudonyms(story: Scenario) -> None:
 
 
 def test_flagged_version_has_no_artefacts_and_a_tombstone(story: Scenario) -> None:
-    registry = Registry.for_tenant(story.workspace, "acme", story.database_url)
+    registry = Registry.for_tenant(story.workspace, "acme")
     mv = registry.client.get_model_version("acme.intents", "1")
     run = registry.client.get_run(str(mv.run_id))
     assert not registry.local_path(str(run.info.artifact_uri)).exists()
@@ -292,7 +292,7 @@ def test_relocated_copy_was_used_alone(story: Scenario) -> None:
     """Predict, erase and retrain ran in the copy; the deleted original never came back, and
     every location MLflow stores points into the copy."""
     assert not story.original.parent.exists()
-    registry = Registry.for_tenant(story.workspace, "acme", story.database_url)
+    registry = Registry.for_tenant(story.workspace, "acme")
     root = story.workspace.resolve().as_uri()
     for mv in registry.client.search_model_versions("name = 'acme.intents'"):
         assert str(mv.source).startswith(root)

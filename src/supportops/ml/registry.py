@@ -66,27 +66,6 @@ class DatasetRef:
     exclusions: dict[str, Any]
 
 
-def store_schema(tenant_id: str) -> str:
-    """The PostgreSQL schema of a tenant's MLflow store."""
-    return f"mlflow_{tenant_id}"
-
-
-def postgres_store(database_url: str, tenant_id: str) -> str:
-    """The tenant's MLflow store on the workspace's PostgreSQL database: its own schema,
-    created here if missing, chosen through ``options=-csearch_path=...`` in the URL."""
-    from sqlalchemy import create_engine, make_url, text
-
-    schema = store_schema(tenant_id)
-    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-    finally:
-        engine.dispose()
-    url = make_url(database_url).update_query_dict({"options": f'-csearch_path="{schema}"'})
-    return url.render_as_string(hide_password=False)
-
-
 def _rewrite_locations(tracking_uri: str, marker: str, root_uri: str) -> int:
     """Point every stored location ``<old folder><marker><rest>`` at ``<root_uri><rest>``."""
     from sqlalchemy import create_engine, inspect, text
@@ -146,18 +125,18 @@ class Registry:
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
     @classmethod
-    def for_tenant(cls, workspace_path: Path, tenant_id: str,
-                   database_url: str | None = None) -> Registry:
-        """The tenant's own store (SQLite file, or PostgreSQL schema when ``database_url``
-        names a server) and artefact root, both found from the workspace as it is now."""
+    def for_tenant(cls, workspace_path: Path, tenant_id: str) -> Registry:
+        """The tenant's own store (a SQLite file in the workspace, on both back-ends: on
+        PostgreSQL a schema per tenant would make the application role a table owner, which
+        row-level security does not bind) and artefact root, found from the workspace as it
+        is now."""
         folder = workspace_path.resolve()
         store = folder / "mlflow" / f"{tenant_id}.db"
-        if not database_url and not store.exists() and (folder / LEGACY_STORE).exists():
+        if not store.exists() and (folder / LEGACY_STORE).exists():
             return cls._legacy(folder)
         root = folder / "mlflow" / tenant_id / "artifacts"
         root.mkdir(parents=True, exist_ok=True)
-        uri = settings.get("mlflow_tracking_uri") or (
-            postgres_store(database_url, tenant_id) if database_url else f"sqlite:///{store}")
+        uri = settings.get("mlflow_tracking_uri") or f"sqlite:///{store}"
         registry = cls(uri, root)
         if not settings.get("mlflow_tracking_uri"):
             registry.relocate(f"/mlflow/{tenant_id}/artifacts")

@@ -69,9 +69,8 @@ class TriageService:
 
     @cached_property
     def registry(self) -> Registry:
-        """The tenant's own MLflow store (a schema on PostgreSQL, a file on SQLite)."""
-        return Registry.for_tenant(self.workspace_path, self.ctx.tenant_id,
-                                   self.db.url if self.db.is_postgres else None)
+        """The tenant's own MLflow store (a file per tenant in the workspace)."""
+        return Registry.for_tenant(self.workspace_path, self.ctx.tenant_id)
 
     def encoder(self, kind: str = DEFAULT_ENCODER) -> Encoder | None:
         """The sentence encoder ``kind`` (see ``ml.embeddings.KINDS``), or None for ``"none"``
