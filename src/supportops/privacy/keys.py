@@ -35,6 +35,9 @@ from supportops.governance.context import Context
 from supportops.privacy.tables import subject_keys, tenant_keys
 
 KEY_FILE = Path("keys") / "master.key"
+#: The secret the audit chain and anchors are keyed with: a file of its own, so that rotating
+#: the master key leaves every chain and every anchor kept elsewhere verifiable.
+INTEGRITY_FILE = Path("keys") / "integrity.key"
 TOKEN_HEX = 16  # 64 bits: collisions stay negligible far beyond a billion values per type
 _NONCE = 12
 
@@ -64,18 +67,22 @@ class LocalKeyProvider:
 
     name = "local"
 
-    def __init__(self, master_key: bytes) -> None:
+    def __init__(self, master_key: bytes,
+                 integrity: Callable[[], bytes] | None = None) -> None:
         if len(master_key) != 32:
             raise ConfigError(f"The master key must be 32 bytes. Got {len(master_key)} bytes.")
         self._master = master_key
+        self._integrity = integrity
 
     def wrap(self, tenant_id: str, key: bytes) -> bytes:
         return seal(self._master, key, f"tenant-key\x1f{tenant_id}".encode())
 
     def derive(self, purpose: str) -> bytes:
-        """A key for one purpose (e.g. the audit chain's), derived from the master key by
-        HKDF: it is never stored, so the database alone cannot recompute it."""
-        return _derive(self._master, purpose.encode())
+        """A key for one purpose (e.g. the audit chain's), derived by HKDF from the integrity
+        secret (the master key when none is given): never stored in the database, so the
+        database alone cannot recompute it."""
+        secret = self._integrity() if self._integrity is not None else self._master
+        return _derive(secret, purpose.encode())
 
     def unwrap(self, tenant_id: str, wrapped: bytes) -> bytes:
         try:
@@ -93,12 +100,28 @@ def master_key(workspace: Path) -> bytes:
     configured = settings.get("master_key")
     if configured:
         return _decode_master(configured)
-    path = workspace / KEY_FILE
+    return _key_file(workspace / KEY_FILE)
+
+
+def integrity_secret(workspace: Path) -> bytes:
+    """The workspace's integrity secret (``keys/integrity.key``, created on first use)."""
+    return _key_file(workspace / INTEGRITY_FILE)
+
+
+def _key_file(path: Path) -> bytes:
+    """A 32-byte key kept base64 in a 0600 file, created with a fresh key when missing."""
     if not path.exists():
         path.parent.mkdir(mode=0o700, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(base64.b64encode(secrets.token_bytes(32)).decode())
+        try:  # whole or not at all: a concurrent first use keeps the key that won
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     if path.stat().st_mode & 0o077:
         raise ConfigError(
             f"Key file {str(path)!r} is readable by others (mode {path.stat().st_mode & 0o777:o}"
@@ -280,7 +303,8 @@ class Keyring:
 #: Key providers by name (``"key_provider"`` in the workspace config picks one).
 ProviderFactory = Callable[[Path], KeyProvider]
 _PROVIDERS: dict[str, ProviderFactory] = {
-    "local": lambda workspace: LocalKeyProvider(master_key(workspace)),
+    "local": lambda workspace: LocalKeyProvider(master_key(workspace),
+                                                lambda: integrity_secret(workspace)),
 }
 
 

@@ -172,7 +172,7 @@ class TenantDatabase(Database):
                                    f"{tenant_id or 'the workspace'!r}.")
         super().enter(conn, tenant_id)
 
-    def migrate(self) -> None:
+    def migrate(self, audit_sealer: Callable[[str], Any] | None = None) -> None:
         raise PermissionDenied("A tenant handle may not change the schema; run 'supportops init'.")
 
     def scoped(self, tenant_id: str) -> Database:
