@@ -4,8 +4,9 @@
     acme.privacy.reveal("T-1001")                   # originals back, audited
     acme.privacy.erase("CUST-42")                   # report as a dict
 
-``enable(ws)`` installs the pseudonymising protector on a workspace; ``Workspace`` calls it
-when it connects, so the Python API, the CLI and the HTTP API all ingest through it.
+``enable(ws)`` installs the pseudonymising protector and the content cipher on a workspace;
+``Workspace`` calls it when it connects, so the Python API, the CLI and the HTTP API all
+ingest (and read) through them.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from supportops.events import cipher
 from supportops.events.schemas import EventDraft
 from supportops.governance.context import Context
 from supportops.privacy import erasure, optout, retention
+from supportops.privacy.content import ContentCipher
 from supportops.privacy.keys import KeyProvider, Keyring, provider_for
 from supportops.privacy.policy import Policy, get_policy, set_policy
 from supportops.privacy.protector import Detect, Pseudonymiser
 from supportops.privacy.reveal import reveal_ticket
+from supportops.privacy.subjects import CUSTOMER, EraseKind
 from supportops.storage import Database
 
 if TYPE_CHECKING:
@@ -54,7 +58,7 @@ class Privacy:
         keyring = self.keyring()
         with self.db.begin(self.ctx.tenant_id) as conn:
             keyring.load(conn)
-        return keyring.token("CUSTOMER", subject)
+        return keyring.token(CUSTOMER, subject)
 
     def pseudonymise(self, drafts: list[EventDraft]) -> None:
         """Tokens in place of personal data, as at ingestion, with nothing stored (inference).
@@ -85,11 +89,12 @@ class Privacy:
     def opted_out(self, as_of: datetime | int | None = None) -> set[str]:
         return optout.opted_out_subjects(self.db, self.ctx, as_of)
 
-    def erase(self, subject: str) -> dict[str, Any]:
-        return erasure.erase(self.db, self.ctx, self.keyring(), subject).as_dict()
+    def erase(self, subject: str, kind: EraseKind = "customer") -> dict[str, Any]:
+        """Forget a customer, agent or employee (``kind``) everywhere; the report."""
+        return erasure.erase(self.db, self.ctx, self.keyring(), subject, kind).as_dict()
 
-    def reports(self, subject: str) -> list[dict[str, Any]]:
-        return erasure.reports(self.db, self.ctx, self.keyring(), subject)
+    def reports(self, subject: str, kind: EraseKind = "customer") -> list[dict[str, Any]]:
+        return erasure.reports(self.db, self.ctx, self.keyring(), subject, kind)
 
     def policy(self) -> Policy:
         with self.db.begin(self.ctx.tenant_id) as conn:
@@ -108,4 +113,6 @@ def enable(ws: Workspace) -> None:
     def factory(workspace: Workspace, ctx: Context) -> Protector | None:
         return Privacy.of(workspace.path, workspace.config, workspace.db, ctx).protector()
 
+    provider = provider_for(ws.path, ws.config)
     ws.protector_factory = factory
+    cipher.install(ws.db.engine, lambda ctx: ContentCipher(Keyring(provider, ctx)))
