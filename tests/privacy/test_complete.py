@@ -113,7 +113,7 @@ def test_every_string_has_a_declared_class_or_is_free_text() -> None:
     assert ("text", repr(FREE)) in found and ("channel", repr(LABEL)) in found
     assert ("assignee", repr(Identity("PERSON", "agent"))) in found
     assert ("extra", repr(FREE)) in found and ("note", repr(FREE)) in found
-    assert (0, repr(FREE)) in found  # a list item under an undeclared attribute
+    assert ("0", repr(FREE)) in found  # a list item under an undeclared attribute
     assert ("caller", repr(Identity("PERSON", "customer"))) in found
     assert ("opened_by", repr(Identity("PERSON", "employee"))) in found
     assert ("made_sla", repr(classification.BOOL)) in found

@@ -119,6 +119,7 @@ def _strip_tickets(conn: Connection, ctx: Context, ids: list[str]) -> None:
 def _shred_spent(conn: Connection, ctx: Context, keyring: Keyring, subjects: set[str]) -> int:
     """Subjects whose every event is redacted lose their vault entries and key."""
     shredded = 0
+    keyring.load(conn)
     for subject in sorted(subjects):
         live = conn.execute(select(events.c.seq).where(
             events.c.tenant_id == ctx.tenant_id, events.c.subject == subject,

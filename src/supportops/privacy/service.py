@@ -113,6 +113,12 @@ def enable(ws: Workspace) -> None:
     def factory(workspace: Workspace, ctx: Context) -> Protector | None:
         return Privacy.of(workspace.path, workspace.config, workspace.db, ctx).protector()
 
-    provider = provider_for(ws.path, ws.config)
+    providers: list[KeyProvider] = []  # made on first use: opening creates no key file
+
+    def sealer(ctx: Context) -> ContentCipher:
+        if not providers:
+            providers.append(provider_for(ws.path, ws.config))
+        return ContentCipher(Keyring(providers[0], ctx))
+
     ws.protector_factory = factory
-    cipher.install(ws.db.engine, lambda ctx: ContentCipher(Keyring(provider, ctx)))
+    cipher.install(ws.db.engine, sealer)
