@@ -3,7 +3,8 @@
 - :class:`Identity`: a personal value, tokenised whole; ``owner`` says whose subject it is
   (the event's customer, an agent, an employee, or the message's author).
 - :class:`Code`: a closed vocabulary or an identifier pattern; a value that fails the check
-  is treated as free text (so a code field cannot smuggle personal data in clear).
+  is tokenised whole as ``<CODE_..>`` (so a code field cannot smuggle personal data in clear
+  and the columns that copy codes keep their width).
 - :data:`FREE`: free text, scanned for personal data.
 
 Anything not declared, at any depth (nested attributes, lists), is free text. Privacy walks

@@ -25,6 +25,7 @@ from supportops.events.schemas import EventDraft
 from supportops.governance.context import Context
 from supportops.privacy import subjects
 from supportops.privacy.keys import Keyring, open_sealed, seal
+from supportops.privacy.vault import TOKEN_RE
 
 #: What a sealed string reads as once its key is destroyed.
 ERASED = "[erased]"
@@ -85,7 +86,7 @@ def _free_strings(event_type: str, payload: dict[str, Any]) -> Iterator[tuple[An
         value = holder[key]
         if isinstance(cls, Identity) or not value.strip():
             continue
-        if isinstance(cls, Code) and cls.accepts(value):
+        if isinstance(cls, Code) and (cls.accepts(value) or TOKEN_RE.fullmatch(value)):
             continue
         yield holder, key
 

@@ -8,7 +8,7 @@ subject's free text, so that a detector miss cannot leak a value the input itsel
 
 What is identity, code or free text is the event schema's declaration
 (:mod:`supportops.events.classification`); anything undeclared, at any depth, is scanned, and
-a code that fails its vocabulary or pattern is scanned too. Originals go to the vault, in the
+a code that fails its vocabulary or pattern is tokenised whole. Originals go to the vault, in the
 append's transaction, under the subject each belongs to: the customer's values under the
 customer, an assignee under that agent, a staff attribute under that employee, a name found
 in free text under the record's customer and under the name's own (third-party) subject.
@@ -39,6 +39,8 @@ FREE_TEXT: dict[str, tuple[str, ...]] = {
     event_type: tuple(p for p, c in classes.items() if isinstance(c, FreeText) and "." not in p)
     for event_type, classes in classification.DECLARED.items()}
 attribute_kind = classification.attribute_kind
+#: What a value of a code field that is not a valid code becomes (a ``<CODE_..>`` token).
+INVALID_CODE = Identity("CODE")
 
 
 @cache
@@ -138,8 +140,10 @@ class Pseudonymiser:
             if isinstance(cls, Identity):
                 known[value] = cls.kind
                 holder[key] = self._identity_value(batch, index, cls, value, payload)
-            elif isinstance(cls, Code) and cls.accepts(value):
-                continue
+            elif isinstance(cls, Code):
+                if not cls.accepts(value):  # not a code: tokenised whole, columns keep width
+                    holder[key] = self._identity_value(batch, index, INVALID_CODE, value,
+                                                       payload)
             else:
                 batch.slots.append(_Slot(index, holder, key))
 
