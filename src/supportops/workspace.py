@@ -33,7 +33,7 @@ from supportops.governance.context import OWNER_PRINCIPAL, Context
 from supportops.governance.integrity import AuditTrail
 from supportops.governance.lineage import LineageView
 from supportops.governance.seal import INTEGRITY_PURPOSE, AuditSealer
-from supportops.privacy.availability import privacy_room
+from supportops.privacy.availability import privacy_room, seal_content
 from supportops.privacy.keys import derived_key, provider_for
 from supportops.privacy.service import Privacy
 from supportops.settings import get as setting
@@ -111,6 +111,7 @@ class Workspace:
         db = Database(url or _sqlite_url(root))
         db.check_boundary()
         bind_workspace(db.engine, root)  # stored paths are relative to the workspace folder
+        seal_content(db, root, config)
         return cls(root, db, config, privacy)
 
     def close(self) -> None:

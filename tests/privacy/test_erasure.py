@@ -46,7 +46,8 @@ def test_erase_forgets_everywhere_and_reports(
     gone, kept = ingested.customers[0], ingested.customers[1]
     token = tenant.privacy.subject_token(gone.customer_id)
     _lineage(tenant, token, tenant.privacy.subject_token(kept.customer_id))
-    assert scan(gone.markers) == gone.markers  # stored (pseudonymised) text is there
+    assert scan(gone.markers) == []  # content at rest is sealed...
+    assert gone.markers[0] in tenant.tickets.get(gone.tickets[0])["events"][0]["payload"]["text"]
 
     report = tenant.privacy.erase(gone.customer_id)
 
@@ -56,11 +57,12 @@ def test_erase_forgets_everywhere_and_reports(
     assert report["events_redacted"] == 2 * len(gone.tickets)  # created + resolved
     assert report["vault_entries_deleted"] >= 6
     assert report["snapshots"] == ["snap-1"] and report["models"] == ["triage@1"]
-    assert {(p["action"], p["target"]) for p in report["pending"]} == {
+    assert {(p["action"], p["target"]) for p in report["pending"]
+            if p["action"] != "reclaim_space"} == {
         ("rebuild_snapshot", "snap-1"), ("retrain_model", "triage@1")}
     assert purge_calls == [(token, 2 * len(gone.tickets))]
     assert scan(gone.values() + gone.markers) == []
-    assert scan(kept.markers) == kept.markers
+    assert kept.markers[0] in tenant.tickets.get(kept.tickets[0])["events"][0]["payload"]["text"]
     assert tenant.privacy.reports(gone.customer_id) == [report]
 
     for ticket in gone.tickets:

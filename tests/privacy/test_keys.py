@@ -115,8 +115,11 @@ def test_pseudonyms_stable_per_tenant_distinct_across(
 
 def test_erasure_shreds_backed_up_ciphertexts(workspace: Workspace, tenant: Tenant,
                                               ingested: PiiData) -> None:
-    subject = tenant.privacy.subject_token(ingested.customers[0].customer_id)
+    token = tenant.privacy.subject_token(ingested.customers[0].customer_id)
+    ring = tenant.privacy.keyring()
     with workspace.db.begin("acme") as conn:
+        ring.load(conn)
+        subject = ring.subject_ref("CUSTOMER", token)  # keys and vault rows: references
         backup = conn.execute(select(vault.c.token, vault.c.ciphertext)
                               .where(vault.c.subject == subject)).all()
     assert backup

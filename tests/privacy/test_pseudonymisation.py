@@ -14,8 +14,9 @@ def test_byte_scan_finds_no_original_value(ingested: PiiData, scan: Scan,
                                            workspace: Workspace) -> None:
     values = [v for c in ingested.customers for v in c.values()]
     assert scan(values) == []
-    # the scan does see what it looks for: the (non-personal) markers are stored
-    assert scan([ingested.customers[0].markers[0]]) == [ingested.customers[0].markers[0]]
+    # the scan does see what it looks for: ticket ids are stored in clear; content is sealed
+    first = ingested.customers[0]
+    assert scan([first.tickets[0], first.markers[0]]) == [first.tickets[0]]
     files = {p.name for p in workspace.path.rglob("*") if p.is_file()}
     assert "master.key" in files
 

@@ -20,6 +20,7 @@ import numpy.typing as npt
 import pyarrow as pa
 from sqlalchemy import Connection, String, func, select, type_coerce
 
+from supportops.events import cipher
 from supportops.governance.context import Context
 from supportops.storage import Database
 from supportops.storage.schema import events, tickets
@@ -140,11 +141,17 @@ def _read(
         e_stmt = e_stmt.where(events.c.ticket_id.in_(chosen))
     with db.begin(ctx.tenant_id) as conn:
         t_rows = _fetch(conn, t_stmt)
-        e_rows = _fetch(conn, e_stmt)
+        e_rows = _opened(conn, ctx, _fetch(conn, e_stmt))
         position, as_of = conn.execute(
             select(func.max(events.c.seq), func.max(events.c.occurred_at))
             .where(events.c.tenant_id == ctx.tenant_id)).one()
     return t_rows, e_rows, int(position or 0), _utc(as_of)
+
+
+def _opened(conn: Connection, ctx: Context, rows: list[Any]) -> list[Any]:
+    """Event rows with sealed content (free text at rest is encrypted) decrypted."""
+    docs = cipher.open_json(conn, ctx, [r[-1] for r in rows])
+    return [r if r[-1] is d else (*r[:-1], d) for r, d in zip(rows, docs, strict=True)]
 
 
 def _utc(value: Any) -> datetime | None:

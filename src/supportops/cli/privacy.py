@@ -20,6 +20,7 @@ from supportops.cli.common import (
     emit_jsonl,
     open_tenant,
 )
+from supportops.privacy.subjects import SubjectKind
 
 pii_app = typer.Typer(help="Detect and reveal personal data.", no_args_is_help=True)
 privacy_app = typer.Typer(help="Opt-out, erasure and retention of data subjects.",
@@ -28,6 +29,8 @@ retention_app = typer.Typer(help="The tenant's retention policy.", no_args_is_he
 privacy_app.add_typer(retention_app, name="retention")
 console = Console()
 SubjectArg = Annotated[str, typer.Argument(help="Customer id as it appeared in the input.")]
+KindOpt = Annotated[SubjectKind, typer.Option(
+    "--kind", help="Whose id SUBJECT is: a customer's, an agent's or an employee's name.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -133,13 +136,16 @@ def erase(
     retrain: Annotated[bool, typer.Option(
         "--retrain", help="Then retrain the flagged models ('models retrain-flagged').")] = False,
     workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+    kind: KindOpt = SubjectKind.customer,
 ) -> None:
-    """Erase a customer everywhere (key, vault, events, projections, derived rows) and report.
+    """Erase a data subject everywhere (key, vault, events, projections, derived rows) and
+    report. A customer's erasure takes along the third parties named only in its records.
 
     Example: supportops privacy erase CUST-42 --tenant acme --retrain --json
+    Example: supportops privacy erase "Resolver 17" --kind agent --tenant acme
     """
     handle = open_tenant(workspace, tenant, acting_as)
-    report = handle.privacy.erase(subject)
+    report = handle.privacy.erase(subject, kind.value)
     if retrain:
         report["retrain"] = handle.triage_models.retrain_flagged()
     _report(report, as_json)
@@ -149,12 +155,13 @@ def erase(
 def report(
     subject: SubjectArg, tenant: TenantOpt,
     workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+    kind: KindOpt = SubjectKind.customer,
 ) -> None:
-    """Show the stored erasure report(s) of a customer again (the latest last).
+    """Show the stored erasure report(s) of a subject again (the latest last).
 
     Example: supportops privacy report CUST-42 --tenant acme --json
     """
-    reports = open_tenant(workspace, tenant, acting_as).privacy.reports(subject)
+    reports = open_tenant(workspace, tenant, acting_as).privacy.reports(subject, kind.value)
     if as_json:
         emit_json(reports[-1])
         return

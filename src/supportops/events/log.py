@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol
 import orjson
 from sqlalchemy import Connection, Row, func, select, update
 
+from supportops.events import cipher
 from supportops.events.schemas import Event, EventDraft
 from supportops.governance.context import Context
 from supportops.storage import Database
@@ -37,6 +38,9 @@ class Protector(Protocol):
     transaction so that vault entries and events commit together."""
 
     def protect(self, conn: Connection, ctx: Context, drafts: list[EventDraft]) -> None: ...
+
+    def key_ids(self, conn: Connection, ctx: Context, drafts: Sequence[EventDraft]) -> None:
+        """Replace idempotency keys (and given ids) by HMACs under the tenant key."""
 
 
 def event_id(tenant_id: str, idempotency_key: str) -> str:
@@ -111,7 +115,10 @@ def append(
     drafts: Sequence[EventDraft],
     protector: Protector | None = None,
 ) -> tuple[list[Event], int]:
-    """Append new drafts; returns the stored events and how many were duplicates."""
+    """Append new drafts; returns the stored events (payloads as stored: sealed) and how
+    many were duplicates."""
+    if protector is not None:
+        protector.key_ids(conn, ctx, drafts)
     seen = existing_keys(conn, ctx, [d.idempotency_key for d in drafts])
     fresh: list[EventDraft] = []
     for d in drafts:
@@ -123,6 +130,7 @@ def append(
         return [], duplicates
     if protector is not None:
         protector.protect(conn, ctx, fresh)
+    cipher.seal(conn, ctx, fresh)  # content encrypted before rows (and hashes) are built
     last = conn.execute(
         update(tenants)
         .where(tenants.c.id == ctx.tenant_id)
@@ -152,14 +160,23 @@ def append(
     return stored, duplicates
 
 
-def _to_event(row: Row[Any]) -> Event:
+def _to_events(conn: Connection, ctx: Context, rows: Sequence[Row[Any]],
+               sealed: bool = False) -> list[Event]:
+    """Events of a batch of rows, their payloads decrypted in one go (unless ``sealed``)."""
+    payloads = [orjson.loads(row.payload) for row in rows]
+    if not sealed:
+        cipher.open_values(conn, ctx, payloads)
+    return [_to_event(row, p) for row, p in zip(rows, payloads, strict=True)]
+
+
+def _to_event(row: Row[Any], payload: dict[str, Any]) -> Event:
     """A tombstone reads without its ticket link (it stays stored, under the hash), so that
     replays and snapshots never fold a redacted event into a ticket."""
     redacted = row.redacted_at is not None
     return Event(
         tenant_id=row.tenant_id, seq=row.seq, id=row.id, type=row.type,
         occurred_at=row.occurred_at, recorded_at=row.recorded_at,
-        payload=orjson.loads(row.payload), idempotency_key=row.idempotency_key, hash=row.hash,
+        payload=payload, idempotency_key=row.idempotency_key, hash=row.hash,
         ticket_id=None if redacted else row.ticket_id, subject=row.subject,
         redacted_at=row.redacted_at,
     )
@@ -167,9 +184,10 @@ def _to_event(row: Row[Any]) -> Event:
 
 def iter_events(
     db: Database, ctx: Context, after_seq: int = 0, batch: int = 5000,
-    ticket_id: str | None = None,
+    ticket_id: str | None = None, sealed: bool = False,
 ) -> Iterator[Event]:
-    """Every event of the tenant in sequence order, read in bounded batches."""
+    """Every event of the tenant in sequence order, read in bounded batches (payloads
+    decrypted; ``sealed`` keeps them as stored, for projections that copy them)."""
     position = after_seq
     while True:
         query = select(events).where(events.c.tenant_id == ctx.tenant_id,
@@ -178,10 +196,10 @@ def iter_events(
             query = query.where(events.c.ticket_id == ticket_id)
         with db.begin(ctx.tenant_id) as conn:
             rows = conn.execute(query.order_by(events.c.seq).limit(batch)).all()
+            stored = _to_events(conn, ctx, rows, sealed)
         if not rows:
             return
-        for row in rows:
-            yield _to_event(row)
+        yield from stored
         position = rows[-1].seq
 
 
@@ -192,7 +210,7 @@ def tail(db: Database, ctx: Context, n: int = 20, event_type: str | None = None)
         query = query.where(events.c.type == event_type)
     with db.begin(ctx.tenant_id) as conn:
         rows = conn.execute(query.order_by(events.c.seq.desc()).limit(n)).all()
-    return [_to_event(r) for r in reversed(rows)]
+        return _to_events(conn, ctx, list(reversed(rows)))
 
 
 def count(db: Database, ctx: Context) -> int:

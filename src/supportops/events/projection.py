@@ -210,7 +210,7 @@ def rebuild(db: Database, ctx: Context, batch: int = 20000) -> int:
     ctx.require("admin", action="rebuild projections")
     states: dict[str, TicketState] = {}
     last = 0
-    for ev in log.iter_events(db, ctx, batch=batch):
+    for ev in log.iter_events(db, ctx, batch=batch, sealed=True):  # copies stay sealed
         last = ev.seq
         if ev.ticket_id is None:
             continue

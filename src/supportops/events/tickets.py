@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from supportops.errors import NotFound, ValidationFailed
-from supportops.events import log
+from supportops.events import cipher, log
 from supportops.governance.context import Context
 from supportops.storage import Database
 from supportops.storage.schema import tickets
@@ -53,16 +53,17 @@ class TicketsView:
                  .limit(limit).offset(offset))
         with self.db.begin(self.ctx.tenant_id) as conn:
             rows = conn.execute(query).mappings().all()
-        return [self._public(r) for r in rows]
+            return self._opened(conn, [self._public(r) for r in rows])
 
     def get(self, ticket_id: str, with_events: bool = True) -> dict[str, Any]:
         with self.db.begin(self.ctx.tenant_id) as conn:
             row = conn.execute(select(tickets).where(
                 tickets.c.tenant_id == self.ctx.tenant_id, tickets.c.ticket_id == ticket_id
             )).mappings().first()
-        if row is None:
-            raise NotFound(f"Ticket {ticket_id!r} does not exist in tenant {self.ctx.tenant_id!r}.")
-        out = self._public(row)
+            if row is None:
+                raise NotFound(
+                    f"Ticket {ticket_id!r} does not exist in tenant {self.ctx.tenant_id!r}.")
+            out = self._opened(conn, [self._public(row)])[0]
         if with_events:
             out["events"] = [
                 {"seq": e.seq, "type": e.type, "occurred_at": e.occurred_at.isoformat(),
@@ -76,7 +77,13 @@ class TicketsView:
         with self.db.begin(self.ctx.tenant_id) as conn:
             rows = conn.execute(select(tickets).where(tickets.c.tenant_id == self.ctx.tenant_id)
                                 .order_by(tickets.c.ticket_id)).mappings().all()
-        return [self._public(r) for r in rows]
+            return self._opened(conn, [self._public(r) for r in rows])
+
+    def _opened(self, conn: Connection, rows: builtins.list[dict[str, Any]]
+                ) -> builtins.list[dict[str, Any]]:
+        """Rows with their sealed content (subject line, attributes) decrypted in one batch."""
+        cipher.open_values(conn, self.ctx, rows)
+        return rows
 
     @staticmethod
     def _public(row: Any) -> dict[str, Any]:

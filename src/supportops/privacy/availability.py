@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from supportops.errors import ConfigError
+from supportops.events import cipher
 from supportops.governance.context import Context
+from supportops.privacy.content import ContentCipher
 from supportops.privacy.detection import DEFAULT_MODEL, Span
+from supportops.privacy.keys import KeyProvider, Keyring, provider_for
 from supportops.privacy.service import Privacy
 from supportops.storage import Database
 
@@ -42,3 +45,17 @@ def privacy_room(path: Path, config: dict[str, Any], db: Database, ctx: Context)
     if not detection_installed():
         privacy.detect = refuse_free_text
     return privacy
+
+
+def seal_content(db: Database, path: Path, config: dict[str, Any]) -> None:
+    """Content at rest is encrypted under its subject's key for every reader and writer of
+    ``db`` (the log, the projection, analytics); the key provider is made on first use, so
+    opening a workspace creates no key file."""
+    providers: list[KeyProvider] = []
+
+    def factory(ctx: Context) -> ContentCipher:
+        if not providers:
+            providers.append(provider_for(path, config))
+        return ContentCipher(Keyring(providers[0], ctx))
+
+    cipher.install(db.engine, factory)

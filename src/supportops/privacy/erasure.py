@@ -22,13 +22,14 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, delete, insert, select, update
 
-from supportops.errors import NotFound
+from supportops.errors import NotFound, ValidationFailed
 from supportops.events.log import tombstone
 from supportops.governance import audit, lineage
 from supportops.governance.context import Context, Role
 from supportops.privacy import vault
 from supportops.privacy.keys import Keyring
 from supportops.privacy.policy import get_policy
+from supportops.privacy.subjects import CUSTOMER, OWNER_KINDS, TOKEN_KINDS, EraseKind
 from supportops.privacy.tables import erasure_reports, subject_keys
 from supportops.storage import Database
 from supportops.storage.schema import events, tickets
@@ -70,34 +71,77 @@ class ErasureReport:
                 "completed_at": self.completed_at}
 
 
-def erase(db: Database, ctx: Context, keyring: Keyring, subject: str) -> ErasureReport:
-    """Forget ``subject`` (original id, or its token) everywhere; returns the stored report."""
+def erase(db: Database, ctx: Context, keyring: Keyring, subject: str,
+          kind: EraseKind = "customer") -> ErasureReport:
+    """Forget ``subject`` (original id, or its token) of ``kind`` everywhere; returns the
+    stored report."""
     ctx.require(*ERASE_ROLES, action="erase a data subject")
+    if kind not in TOKEN_KINDS:
+        raise ValidationFailed(f"Subject kind {kind!r} is not one of "
+                               f"{', '.join(TOKEN_KINDS)}; pass --kind customer|agent|employee.")
     with db.begin(ctx.tenant_id) as conn:
-        report = _erase(conn, ctx, keyring, subject_token(conn, keyring, subject))
+        token = subject_token(conn, keyring, subject, kind)
+        if kind == "customer":
+            report = _erase(conn, ctx, keyring, token)
+        else:
+            report = _erase_staff(conn, ctx, keyring, token, kind)
     db.checkpoint()
     return report
 
 
-def subject_token(conn: Connection, keyring: Keyring, subject: str) -> str:
-    """A customer id's token; a token (e.g. from lineage) is taken as it is."""
+def subject_token(conn: Connection, keyring: Keyring, subject: str,
+                  kind: EraseKind = "customer") -> str:
+    """A subject's token (a customer id's ``<CUSTOMER_..>``, an agent's or employee's
+    ``<PERSON_..>``); a token (e.g. from lineage) is taken as it is."""
     if vault.TOKEN_RE.fullmatch(subject):
         return subject
     keyring.load(conn)
-    return keyring.token("CUSTOMER", subject)
+    return keyring.token(TOKEN_KINDS[kind], subject)
+
+
+def _shred(conn: Connection, keyring: Keyring, ref: str) -> tuple[bool, int]:
+    """Destroy a subject's key and vault rows: (whether a key existed, rows deleted)."""
+    had_key = keyring.destroy_subject_key(conn, ref) > 0
+    return had_key, vault.delete_subject(conn, keyring, ref)
+
+
+def _erase_staff(conn: Connection, ctx: Context, keyring: Keyring, token: str,
+                 kind: EraseKind) -> ErasureReport:
+    """An agent or employee: their key and vault rows go; the tokens that stand for them in
+    customers' records can no longer be linked to anyone."""
+    ref = keyring.subject_ref(OWNER_KINDS[kind], token)
+    had_key, deleted = _shred(conn, keyring, ref)
+    if not had_key and not deleted:
+        raise NotFound(f"No {kind} {token} has data in tenant {ctx.tenant_id!r}; nothing to "
+                       f"erase. Check the {kind}'s name as it appeared in the input.")
+    report = ErasureReport(token, vault_entries_deleted=deleted)
+    vault.unlink(conn, keyring, ref)
+    return _finish(conn, ctx, report, {"kind": kind, "tickets": 0})
+
+
+def _third_parties(conn: Connection, keyring: Keyring, ref: str) -> int:
+    """Third parties named only in this customer's records are erased with it."""
+    deleted = 0
+    for linked in vault.exclusive_links(conn, keyring, ref):
+        deleted += _shred(conn, keyring, linked)[1]
+        vault.unlink(conn, keyring, linked)
+    vault.unlink(conn, keyring, ref)
+    return deleted
 
 
 def _erase(conn: Connection, ctx: Context, keyring: Keyring, token: str) -> ErasureReport:
     rows = conn.execute(select(events.c.id, events.c.ticket_id, events.c.redacted_at).where(
         events.c.tenant_id == ctx.tenant_id, events.c.subject == token)).all()
+    ref = keyring.subject_ref(CUSTOMER, token)
     has_key = conn.execute(select(subject_keys.c.subject).where(
-        subject_keys.c.tenant_id == ctx.tenant_id, subject_keys.c.subject == token)).first()
+        subject_keys.c.tenant_id == ctx.tenant_id, subject_keys.c.subject == ref)).first()
     if not rows and has_key is None:
         raise NotFound(f"Subject {token} has no data in tenant {ctx.tenant_id!r}; nothing to "
                        "erase. Check the customer id as it appeared in the input.")
     report = ErasureReport(token)
-    keyring.destroy_subject_key(conn, token)
-    report.vault_entries_deleted = vault.delete_subject(conn, keyring, token)
+    report.vault_entries_deleted = _shred(conn, keyring, ref)[1]
+    third = _third_parties(conn, keyring, ref)
+    report.vault_entries_deleted += third
     event_ids = [r.id for r in rows]
     ticket_ids = sorted({r.ticket_id for r in rows if r.ticket_id})
     redacted = _redact_events(conn, ctx, event_ids)
@@ -108,17 +152,42 @@ def _erase(conn: Connection, ctx: Context, keyring: Keyring, token: str) -> Eras
     flagged = lineage.flag_subject(conn, ctx, token, f"erasure of {token}", retrain=retrain)
     report.snapshots, report.models, report.pending = (flagged.snapshots, flagged.models,
                                                        flagged.pending)
+    return _finish(conn, ctx, report, {"kind": "customer", "tickets": len(ticket_ids),
+                                       "third_party_entries_deleted": third,
+                                       "redacted_seqs": audit.seq_ranges(redacted)})
+
+
+def _finish(conn: Connection, ctx: Context, report: ErasureReport,
+            extra: dict[str, Any]) -> ErasureReport:
+    """Audit and store the report (the stored one names the subject by its reference)."""
     now = datetime.now(UTC)
     report.completed_at = now.isoformat()
-    audit.record(conn, ctx, "privacy.erase", subject=token, details={
-        "events_redacted": report.events_redacted, "tickets": len(ticket_ids),
+    residue = physical_residue(conn)
+    if residue is not None:
+        report.pending.append(residue)
+    audit.record(conn, ctx, "privacy.erase", subject=report.subject, details={
+        **extra, "events_redacted": report.events_redacted,
         "vault_entries_deleted": report.vault_entries_deleted, "derived": report.derived,
-        "snapshots": report.snapshots, "models": report.models,
-        "redacted_seqs": audit.seq_ranges(redacted)})
+        "snapshots": report.snapshots, "models": report.models})
     conn.execute(insert(erasure_reports).values(
-        tenant_id=ctx.tenant_id, subject=token, completed_at=now,
+        tenant_id=ctx.tenant_id, subject=report.subject, completed_at=now,
         report=orjson.dumps(report.as_dict()).decode()))
     return report
+
+
+def physical_residue(conn: Connection) -> dict[str, str] | None:
+    """What remains on disk after the transaction until the server reuses the space (a
+    pending item of the report); ``None`` on SQLite, which overwrites deleted content
+    (``secure_delete``) and truncates its WAL after the erasure."""
+    if conn.dialect.name != "postgresql":
+        return None
+    return {"id": "", "action": "reclaim_space", "target": "postgresql",
+            "status": "until_vacuum",
+            "detail": "Old row versions (dead tuples) and WAL segments stay on disk until VACUUM "
+                      "and checkpoints reuse the space. Log, projection and vault rows hold only "
+                      "ciphertext under the destroyed key there (unreadable); deleted derived "
+                      "rows (search vectors, embeddings) stay readable in those pages until "
+                      "the space is reused (VACUUM FULL rewrites the tables at once)."}
 
 
 def _redact_events(conn: Connection, ctx: Context, event_ids: list[str]) -> list[int]:
@@ -141,11 +210,12 @@ def _delete_tickets(conn: Connection, ctx: Context, token: str, ticket_ids: list
                                            tickets.c.ticket_id.in_(ticket_ids[i : i + _CHUNK])))
 
 
-def reports(db: Database, ctx: Context, keyring: Keyring, subject: str) -> list[dict[str, Any]]:
+def reports(db: Database, ctx: Context, keyring: Keyring, subject: str,
+            kind: EraseKind = "customer") -> list[dict[str, Any]]:
     """Every stored erasure report of ``subject`` (original id), oldest first."""
     ctx.require(*ERASE_ROLES, action="read erasure reports")
     with db.begin(ctx.tenant_id) as conn:
-        token = subject_token(conn, keyring, subject)
+        token = subject_token(conn, keyring, subject, kind)
         rows = conn.execute(select(erasure_reports.c.report).where(
             erasure_reports.c.tenant_id == ctx.tenant_id, erasure_reports.c.subject == token)
             .order_by(erasure_reports.c.completed_at)).scalars().all()

@@ -20,6 +20,7 @@ import orjson
 from sqlalchemy import Connection, Row, select
 
 from supportops.errors import PermissionDenied
+from supportops.events import cipher
 from supportops.governance import audit
 from supportops.governance.context import Context
 from supportops.governance.tables import (
@@ -64,12 +65,17 @@ def _gather(conn: Connection, ctx: Context, keyring: Keyring, token: str) -> dic
     ticket_rows = _rows(conn, select(tickets).where(
         tickets.c.tenant_id == ctx.tenant_id, tickets.c.subject == token)
         .order_by(tickets.c.ticket_id))
-    originals = _originals(conn, keyring, token, event_rows, ticket_rows)
+    keyring.load(conn)
+    payloads = [orjson.loads(row.payload) for row in event_rows]
+    texts = [_ticket_text(row) for row in ticket_rows]
+    cipher.open_values(conn, ctx, payloads)  # content at rest is sealed: opened in one batch
+    cipher.open_values(conn, ctx, texts)
+    originals = _originals(conn, keyring, token, payloads, texts)
     return {
         "exported_at": datetime.now(UTC).isoformat(),
         "tenant": ctx.tenant_id,
-        "events": [_event(r, originals) for r in event_rows],
-        "tickets": [_ticket(r, originals) for r in ticket_rows],
+        "events": [_event(r, p, originals) for r, p in zip(event_rows, payloads, strict=True)],
+        "tickets": [_ticket(r, t, originals) for r, t in zip(ticket_rows, texts, strict=True)],
         "derived": _derived(conn, ctx, token),
     }
 
@@ -78,17 +84,13 @@ def _rows(conn: Connection, stmt: Any) -> list[Row[Any]]:
     return list(conn.execute(stmt).all())
 
 
-def _originals(conn: Connection, keyring: Keyring, token: str, event_rows: list[Row[Any]],
-               ticket_rows: list[Row[Any]]) -> dict[str, str]:
-    """The subject's vaulted originals of every token its records hold (its own id too)."""
+def _originals(conn: Connection, keyring: Keyring, token: str, payloads: list[Any],
+               texts: list[dict[str, Any]]) -> dict[str, str]:
+    """The vaulted originals of every token the subject's records hold (its own id too)."""
     wanted: set[str] = {token}
-    for row in event_rows:
-        _tokens_in(orjson.loads(row.payload), wanted)
-    for row in ticket_rows:
-        for column in _TICKET_TEXT:
-            _tokens_in(getattr(row, column), wanted)
-    keyring.load(conn)
-    return vault.fetch(conn, keyring, token, wanted)
+    _tokens_in(payloads, wanted)
+    _tokens_in(texts, wanted)
+    return vault.fetch(conn, keyring, wanted)
 
 
 def _tokens_in(value: Any, found: set[str]) -> None:
@@ -112,17 +114,24 @@ def _reveal(value: Any, originals: dict[str, str]) -> Any:
     return value
 
 
-def _event(row: Row[Any], originals: dict[str, str]) -> dict[str, Any]:
+def _event(row: Row[Any], payload: Any, originals: dict[str, str]) -> dict[str, Any]:
     return {"seq": row.seq, "id": row.id, "type": row.type, "ticket_id": row.ticket_id,
             "occurred_at": row.occurred_at.isoformat(),
             "redacted": row.redacted_at is not None,
-            "payload": _reveal(orjson.loads(row.payload), originals)}
+            "payload": _reveal(payload, originals)}
 
 
-def _ticket(row: Row[Any], originals: dict[str, str]) -> dict[str, Any]:
+def _ticket_text(row: Row[Any]) -> dict[str, Any]:
+    """The ticket's columns that may hold sealed content or tokens, attributes parsed."""
+    text = {c: getattr(row, c) for c in _TICKET_TEXT}
+    text["attributes"] = orjson.loads(row.attributes or "{}")
+    return text
+
+
+def _ticket(row: Row[Any], text: dict[str, Any], originals: dict[str, str]) -> dict[str, Any]:
     data = {k: (v.isoformat() if isinstance(v, datetime) else v)
             for k, v in row._asdict().items() if k not in ("tenant_id", "subject")}
-    data["attributes"] = orjson.loads(row.attributes or "{}")
+    data.update(text)
     return {k: _reveal(v, originals) for k, v in data.items()}
 
 

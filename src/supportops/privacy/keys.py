@@ -178,6 +178,7 @@ class Keyring:
         self.ctx = ctx
         self._token_key: bytes | None = None
         self._kek: bytes | None = None
+        self._ref_key: bytes | None = None
         self._subjects: dict[str, bytes] = {}
         self._tokens: dict[tuple[str, str], str] = {}
 
@@ -194,6 +195,7 @@ class Keyring:
         key = self.provider.unwrap(self.ctx.tenant_id, row)
         self._token_key = _derive(key, b"supportops token v1")
         self._kek = _derive(key, b"supportops subject-kek v1")
+        self._ref_key = _derive(key, b"supportops subject-ref v1")
 
     def _create_tenant_key(self, conn: Connection) -> bytes:
         wrapped = self.provider.wrap(self.ctx.tenant_id, secrets.token_bytes(32))
@@ -220,6 +222,37 @@ class Keyring:
         if len(self._tokens) < 500_000:
             self._tokens[(kind, value)] = tok
         return tok
+
+    # -- references: HMACs that name subjects, vault rows and idempotency keys ---------------
+
+    def _mac(self, purpose: str, value: str) -> str:
+        if self._ref_key is None:
+            raise RuntimeError("Keyring.load(conn) must run before references are made")
+        return hmac.new(self._ref_key, f"{purpose}\x1f{value}".encode(),
+                        hashlib.sha256).hexdigest()
+
+    def subject_ref(self, kind: str, token: str) -> str:
+        """How the key and vault tables name a subject: never the pseudonym's text."""
+        cached = self._tokens.get((f"ref:{kind}", token))
+        if cached is None:
+            cached = "s" + self._mac(f"subject:{kind}", token)[:40]
+            if len(self._tokens) < 500_000:
+                self._tokens[(f"ref:{kind}", token)] = cached
+        return cached
+
+    def vault_ref(self, token: str) -> str:
+        """How a vault row names its token."""
+        return "v" + self._mac("vault", token)[:40]
+
+    def keyed_id(self, raw: str) -> str:
+        """An idempotency key keyed with the tenant key (the input's own text is not kept)."""
+        if raw.startswith("k:") and len(raw) == 42:
+            return raw  # already keyed
+        return "k:" + self._mac("idempotency", raw)[:40]
+
+    def keyed_uuid(self, raw: str) -> str:
+        h = self._mac("event-id", raw)
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
     # -- subject keys -------------------------------------------------------------------------
 
@@ -273,6 +306,15 @@ class Keyring:
             found.update(self._wrapped_keys(conn, missing))  # a concurrent writer's key wins
         for subject, wrapped in found.items():
             self._subjects[subject] = open_sealed(self._kek, wrapped, self._aad(subject))
+
+    def existing_keys(self, conn: Connection, subjects: set[str]) -> dict[str, bytes]:
+        """Unwrapped keys of those ``subjects`` whose key still exists (none are created)."""
+        self.load(conn)
+        assert self._kek is not None
+        wanted = sorted(s for s in subjects if s not in self._subjects)
+        for subject, wrapped in self._wrapped_keys(conn, wanted).items():
+            self._subjects[subject] = open_sealed(self._kek, wrapped, self._aad(subject))
+        return {s: self._subjects[s] for s in subjects if s in self._subjects}
 
     def _wrapped_keys(self, conn: Connection, subjects: list[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}

@@ -5,7 +5,13 @@ replaced wholesale by a typed token; free text goes through the PII detector, ba
 whole ingest batch, and every span becomes a token too. Values a subject's records declare in
 the batch (its customer id, name, e-mail...) are also replaced wherever they occur in that
 subject's free text, so that a detector miss cannot leak a value the input itself names.
-Originals go to the vault under the subject's key, in the append's transaction.
+
+What is identity, code or free text is the event schema's declaration
+(:mod:`supportops.events.classification`); anything undeclared, at any depth, is scanned, and
+a code that fails its vocabulary or pattern is tokenised whole. Originals go to the vault, in the
+append's transaction, under the subject each belongs to: the customer's values under the
+customer, an assignee under that agent, a staff attribute under that employee, a name found
+in free text under the record's customer and under the name's own (third-party) subject.
 """
 
 from __future__ import annotations
@@ -13,68 +19,28 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection
 
+from supportops.events import classification
+from supportops.events.classification import Code, FreeText, Identity
 from supportops.events.schemas import EventDraft
 from supportops.governance.context import Context
-from supportops.privacy import vault
+from supportops.privacy import subjects, vault
 from supportops.privacy.detection import PiiDetector, Span
 from supportops.privacy.keys import Keyring
 
-SUBJECT_KIND = "CUSTOMER"
 Detect = Callable[[Sequence[str]], list[list[Span]]]
 
-#: Free-text fields per event type.
+#: Free-text fields per event type (as the schemas declare them).
 FREE_TEXT: dict[str, tuple[str, ...]] = {
-    "ticket.created": ("text", "subject_line"),
-    "message.added": ("text",),
-    "ticket.resolved": ("resolution",),
-    "satisfaction.rated": ("comment",),
-    "ticket.reopened": ("reason",),
-    "privacy.opted_out": ("reason",),
-    "privacy.opted_in": ("reason",),
-}
-#: Identity fields (dotted paths) per event type, and the token kind of each.
-IDENTITY: dict[str, tuple[tuple[str, str], ...]] = {
-    "ticket.created": (("customer.name", "PERSON"), ("customer.email", "EMAIL_ADDRESS"),
-                       ("customer.phone", "PHONE_NUMBER"), ("assignee", "PERSON")),
-    "message.added": (("author_name", "PERSON"),),
-    "ticket.assigned": (("assignee", "PERSON"),),
-}
-_KEY_KINDS: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("email", "e-mail", "mail"), "EMAIL_ADDRESS"),
-    (("phone", "mobile", "tel", "fax"), "PHONE_NUMBER"),
-    (("iban",), "IBAN_CODE"),
-    (("card", "pan"), "CREDIT_CARD"),
-    (("account", "bank"), "BANK_ACCOUNT"),
-    (("ssn", "national", "passport", "nino", "tax_id", "license"), "NATIONAL_ID"),
-    (("birth", "dob"), "DATE_OF_BIRTH"),
-    (("address", "street", "postcode", "zip", "city"), "LOCATION"),
-    (("ip",), "IP_ADDRESS"),
-    (("name", "caller", "owner", "customer", "assignee", "contact", "user", "agent"), "PERSON"),
-)
-
-
-#: Words that make a person-like attribute name descriptive ("owner_country", "user_group").
-_NOT_PERSONAL = ("country", "count", "group", "level", "type", "status", "category")
-
-
-@lru_cache(maxsize=4096)
-def attribute_kind(key: str) -> str | None:
-    """Token kind of an attribute whose name says it holds personal data (else ``None``)."""
-    k = key.lower().replace(" ", "_").replace("-", "_")
-    for needles, kind in _KEY_KINDS:
-        if any(k == n or (len(n) > 3 and n in k) or k.startswith(n + "_") or
-               k.endswith("_" + n) for n in needles):
-            if kind == "PERSON" and any(word in k for word in _NOT_PERSONAL):
-                return None
-            return kind
-    if k.endswith("_by") and not any(word in k for word in _NOT_PERSONAL):
-        return "PERSON"
-    return None
+    event_type: tuple(p for p, c in classes.items() if isinstance(c, FreeText) and "." not in p)
+    for event_type, classes in classification.DECLARED.items()}
+attribute_kind = classification.attribute_kind
+#: What a value of a code field that is not a valid code becomes (a ``<CODE_..>`` token).
+INVALID_CODE = Identity("CODE")
 
 
 @cache
@@ -89,28 +55,42 @@ def _detect_default(texts: Sequence[str]) -> list[list[Span]]:
 
 @dataclass
 class _Slot:
-    """A free-text field to pseudonymise: ``holder[key]`` of draft ``index``."""
+    """A free-text value to pseudonymise: ``holder[key]`` of draft ``index``."""
 
     index: int
-    holder: dict[str, Any]
-    key: str
+    holder: dict[str, Any] | list[Any]
+    key: Any
 
 
 @dataclass
 class _Batch:
-    subjects: list[str] = field(default_factory=list)
-    known: dict[str, dict[str, str]] = field(default_factory=dict)  # subject: value -> kind
+    #: Per draft: the customer's subject reference, or ``None`` (no customer).
+    subjects: list[str | None] = field(default_factory=list)
+    #: Values the records declare (value -> kind), per customer (or per draft without one).
+    known: dict[str, dict[str, str]] = field(default_factory=dict)
+    known_of: list[str] = field(default_factory=list)
     slots: list[_Slot] = field(default_factory=list)
-    entries: dict[tuple[str, str], str] = field(default_factory=dict)
+    entries: dict[tuple[str, str], str] = field(default_factory=dict)  # (subject ref, token)
+    links: set[tuple[str, str]] = field(default_factory=set)  # (customer ref, third party)
 
 
 class Pseudonymiser:
-    """Replaces personal data in drafts by tokens and keeps the originals in the vault."""
+    """Replaces personal data in drafts by tokens and keeps the originals in the vault,
+    each under the subject it belongs to (customer, agent, employee, third party)."""
 
     def __init__(self, keyring: Keyring, detect: Detect | None = None) -> None:
         self.keyring = keyring
         self.detect = detect or _detect_default
         self._stored: set[tuple[str, str]] = set()
+        self._linked: set[tuple[str, str]] = set()
+
+    def key_ids(self, conn: Connection, ctx: Context, drafts: Sequence[EventDraft]) -> None:
+        """Idempotency keys (and ids) become HMACs under the tenant key: never raw input."""
+        self.keyring.load(conn)
+        for draft in drafts:
+            draft.idempotency_key = self.keyring.keyed_id(draft.idempotency_key)
+            if draft.id is not None:
+                draft.id = self.keyring.keyed_uuid(draft.id)
 
     def protect(self, conn: Connection, ctx: Context, drafts: list[EventDraft]) -> None:
         self.keyring.load(conn)
@@ -120,8 +100,10 @@ class Pseudonymiser:
         self._free_text(batch)
         fresh = {k: v for k, v in batch.entries.items() if k not in self._stored}
         vault.store(conn, self.keyring, fresh)
+        vault.link(conn, self.keyring, batch.links - self._linked)
         if len(self._stored) < 1_000_000:
             self._stored.update(fresh)
+            self._linked.update(batch.links)
 
     def forget(self) -> None:
         """Drop what a rolled-back transaction may have cached (keys it created, vault entries
@@ -138,67 +120,67 @@ class Pseudonymiser:
             self._identity(batch, i, draft)
         self._free_text(batch)
 
-    def tokenise(self, batch: _Batch, index: int, kind: str, value: str) -> str:
-        token = self.keyring.token(kind, value)
-        batch.entries.setdefault((batch.subjects[index], token), value)
-        return token
+    def _vault(self, batch: _Batch, subject: str, token: str, value: str) -> None:
+        batch.entries.setdefault((subject, token), value)
 
     # -- identity fields ----------------------------------------------------------------------
 
     def _identity(self, batch: _Batch, index: int, draft: EventDraft) -> None:
-        subject = vault.UNATTRIBUTED
+        customer: str | None = None
         if draft.subject:
-            subject = self.keyring.token(SUBJECT_KIND, draft.subject)
-        batch.subjects.append(subject)
-        known = batch.known.setdefault(subject, {})
-        if draft.subject:
-            known[draft.subject] = SUBJECT_KIND
-        if draft.subject:
-            batch.entries.setdefault((subject, subject), draft.subject)
-            draft.subject = subject
+            token = self.keyring.token(subjects.CUSTOMER, draft.subject)
+            customer = self.keyring.subject_ref(subjects.CUSTOMER, token)
+        batch.subjects.append(customer)
+        batch.known_of.append(customer or f"#{index}")
+        known = batch.known.setdefault(batch.known_of[index], {})
+        if draft.subject and customer is not None:
+            known[draft.subject] = subjects.CUSTOMER
+            self._vault(batch, customer, token, draft.subject)
+            draft.subject = token
         payload = draft.payload
-        for path, kind in IDENTITY.get(draft.type, ()):
-            self._replace_path(batch, index, payload, path, kind)
-        attributes = payload.get("attributes")
-        if isinstance(attributes, dict):
-            self._attributes(batch, index, attributes, free=True)
-        state = payload.get("state")
-        if isinstance(state, dict):
-            self._replace(batch, index, state, "assignee", "PERSON")
-            if isinstance(state.get("attributes"), dict):
-                self._attributes(batch, index, state["attributes"], free=False)
-        for key in FREE_TEXT.get(draft.type, ()):
-            if isinstance(payload.get(key), str) and payload[key].strip():
-                batch.slots.append(_Slot(index, payload, key))
-
-    def _replace_path(self, batch: _Batch, index: int, payload: dict[str, Any], path: str,
-                      kind: str) -> None:
-        *parents, leaf = path.split(".")
-        holder: Any = payload
-        for part in parents:
-            holder = holder.get(part) if isinstance(holder, dict) else None
-        if isinstance(holder, dict):
-            self._replace(batch, index, holder, leaf, kind)
-
-    def _replace(self, batch: _Batch, index: int, holder: dict[str, Any], key: str,
-                 kind: str) -> None:
-        value = holder.get(key)
-        if isinstance(value, str) and value:
-            batch.known[batch.subjects[index]][value] = kind
-            holder[key] = self.tokenise(batch, index, kind, value)
-
-    def _attributes(self, batch: _Batch, index: int, attributes: dict[str, Any],
-                    free: bool) -> None:
-        for key, value in attributes.items():
-            if value.__class__ is not str or not value:
+        _safe_keys(payload, self, batch, index)
+        for holder, key, cls in classification.strings(draft.type, payload):
+            value = holder[key]
+            if not value.strip():
                 continue
-            kind = attribute_kind(key)
-            if kind is not None:
-                self._replace(batch, index, attributes, key, kind)
-            elif free and value.strip():
-                batch.slots.append(_Slot(index, attributes, key))
+            if isinstance(cls, Identity):
+                known[value] = cls.kind
+                holder[key] = self._identity_value(batch, index, cls, value, payload)
+            elif isinstance(cls, Code):
+                if not cls.accepts(value):  # not a code: tokenised whole, columns keep width
+                    holder[key] = self._identity_value(batch, index, INVALID_CODE, value,
+                                                       payload)
+            else:
+                batch.slots.append(_Slot(index, holder, key))
 
-    # -- free text ----------------------------------------------------------------------------
+    def _identity_value(self, batch: _Batch, index: int, cls: Identity, value: str,
+                        payload: dict[str, Any]) -> str:
+        token = self.keyring.token(cls.kind, value)
+        owner = cls.owner
+        if owner == "author":
+            owner = "agent" if payload.get("author") == "agent" else "customer"
+        customer = batch.subjects[index]
+        if owner == "customer" and customer is not None:
+            self._vault(batch, customer, token, value)
+        else:
+            kind = subjects.OWNER_KINDS.get(owner, subjects.THIRD_PARTY)
+            self._vault(batch, self.keyring.subject_ref(kind, token), token, value)
+        return token
+
+    def _third_party(self, batch: _Batch, index: int, token: str, value: str,
+                     person: bool) -> None:
+        """A value found in free text: under the record's customer, and a name (or any value
+        of a record without a customer) also under its own subject."""
+        customer = batch.subjects[index]
+        if customer is not None:
+            self._vault(batch, customer, token, value)
+        if person or customer is None:
+            own = self.keyring.subject_ref(subjects.THIRD_PARTY, token)
+            self._vault(batch, own, token, value)
+            if customer is not None:
+                batch.links.add((customer, own))
+
+# -- free text ----------------------------------------------------------------------------
 
     def _free_text(self, batch: _Batch) -> None:
         if not batch.slots:
@@ -207,10 +189,11 @@ class Pseudonymiser:
         found = self.detect(texts)
         patterns: dict[str, re.Pattern[str] | None] = {}
         for slot, text, spans in zip(batch.slots, texts, found, strict=True):
-            subject = batch.subjects[slot.index]
-            if subject not in patterns:
-                patterns[subject] = _known_pattern(batch.known[subject])
-            merged = _merge(spans, _known_spans(text, patterns[subject], batch.known[subject]))
+            known_key = batch.known_of[slot.index]
+            known = batch.known[known_key]
+            if known_key not in patterns:
+                patterns[known_key] = _known_pattern(known)
+            merged = _merge(spans, _known_spans(text, patterns[known_key], known))
             slot.holder[slot.key] = self._rewrite(batch, slot.index, text, merged)
 
     def _rewrite(self, batch: _Batch, index: int, text: str, spans: list[Span]) -> str:
@@ -218,10 +201,31 @@ class Pseudonymiser:
         at = 0
         for span in spans:
             out.append(text[at : span.start])
-            out.append(self.tokenise(batch, index, span.type, text[span.start : span.end]))
+            value = text[span.start : span.end]
+            token = self.keyring.token(span.type, value)
+            self._third_party(batch, index, token, value, span.type == "PERSON")
+            out.append(token)
             at = span.end
         out.append(text[at:])
         return "".join(out)
+
+
+def _safe_keys(node: Any, owner: Pseudonymiser, batch: _Batch, index: int,
+               inside: bool = False) -> None:
+    """Attribute names that could hold personal data are tokenised whole (``<KEY_..>``)."""
+    if isinstance(node, list):
+        for item in node:
+            _safe_keys(item, owner, batch, index, inside)
+        return
+    if not isinstance(node, dict):
+        return
+    for key in list(node):
+        value = node[key]
+        if inside and not classification.safe_key(key):
+            token = owner.keyring.token("KEY", key)
+            owner._third_party(batch, index, token, key, False)
+            node[token] = node.pop(key)
+        _safe_keys(value, owner, batch, index, inside or key == "attributes")
 
 
 def _known_pattern(known: dict[str, str]) -> re.Pattern[str] | None:

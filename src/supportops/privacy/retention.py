@@ -20,6 +20,7 @@ from supportops.privacy import vault
 from supportops.privacy.keys import Keyring
 from supportops.privacy.policy import POLICY_ROLES, get_policy
 from supportops.privacy.protector import FREE_TEXT
+from supportops.privacy.subjects import CUSTOMER
 from supportops.storage import Database
 from supportops.storage.schema import events, tickets
 
@@ -120,11 +121,13 @@ def _strip_tickets(conn: Connection, ctx: Context, ids: list[str]) -> None:
 def _shred_spent(conn: Connection, ctx: Context, keyring: Keyring, subjects: set[str]) -> int:
     """Subjects whose every event is redacted lose their vault entries and key."""
     shredded = 0
+    keyring.load(conn)
     for subject in sorted(subjects):
         live = conn.execute(select(events.c.seq).where(
             events.c.tenant_id == ctx.tenant_id, events.c.subject == subject,
             events.c.redacted_at.is_(None)).limit(1)).first()
         if live is None:
-            vault.delete_subject(conn, keyring, subject)
-            shredded += keyring.destroy_subject_key(conn, subject)
+            ref = keyring.subject_ref(CUSTOMER, subject)
+            vault.delete_subject(conn, keyring, ref)
+            shredded += keyring.destroy_subject_key(conn, ref)
     return shredded

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 import orjson
 from sqlalchemy import select
 
 from supportops.errors import NotFound, PermissionDenied
+from supportops.events import cipher
 from supportops.governance import audit
 from supportops.governance.context import Context, Role
 from supportops.privacy import vault
@@ -54,18 +54,18 @@ def reveal_ticket(db: Database, ctx: Context, keyring: Keyring, ticket_id: str) 
         if not rows:
             raise NotFound(f"Ticket {ticket_id!r} has no events in tenant {ctx.tenant_id!r}.")
         keyring.load(conn)
-        wanted: dict[str, set[str]] = defaultdict(set)
-        for row in rows:
-            subject = row.subject or vault.UNATTRIBUTED
-            _tokens_in(orjson.loads(row.payload), wanted[subject])
+        payloads = [orjson.loads(row.payload) for row in rows]
+        cipher.open_values(conn, ctx, payloads)
+        wanted: set[str] = set()
+        for row, payload in zip(rows, payloads, strict=True):
+            _tokens_in(payload, wanted)
             if row.subject:
-                wanted[subject].add(row.subject)
-        originals: dict[str, dict[str, str]] = {
-            s: vault.fetch(conn, keyring, s, toks) for s, toks in wanted.items()}
-        revealed = sum(len(v) for v in originals.values())
-        missing = sum(len(t) for t in wanted.values()) - revealed
-        out = [_event(row, originals[row.subject or vault.UNATTRIBUTED]) for row in rows]
-        subjects = sorted(s for s in wanted if s != vault.UNATTRIBUTED)
+                wanted.add(row.subject)
+        originals = vault.fetch(conn, keyring, wanted)
+        revealed = len(originals)
+        missing = len(wanted) - revealed
+        out = [_event(row, p, originals) for row, p in zip(rows, payloads, strict=True)]
+        subjects = sorted({row.subject for row in rows if row.subject})
         audit.record(conn, ctx, "pii.reveal", subject=subjects[0] if subjects else None,
                      details={"ticket_id": ticket_id, "revealed": revealed,
                               "unavailable": missing})
@@ -73,9 +73,9 @@ def reveal_ticket(db: Database, ctx: Context, keyring: Keyring, ticket_id: str) 
             "events": out}
 
 
-def _event(row: Any, originals: dict[str, str]) -> dict[str, Any]:
+def _event(row: Any, payload: dict[str, Any], originals: dict[str, str]) -> dict[str, Any]:
     return {"seq": row.seq, "id": row.id, "type": row.type,
             "occurred_at": row.occurred_at.isoformat(),
             "subject": originals.get(row.subject, row.subject) if row.subject else None,
             "redacted": row.redacted_at is not None,
-            "payload": _substitute(orjson.loads(row.payload), originals)}
+            "payload": _substitute(payload, originals)}

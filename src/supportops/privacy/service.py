@@ -5,8 +5,9 @@
     acme.privacy.erase("CUST-42")                   # report as a dict
 
 The workspace builds one per tenant context (its ``PrivacyFactory``, see
-``privacy/availability.py``), so the Python API, the CLI and the HTTP API all ingest through
-its protector; this room knows nothing of the workspace.
+``privacy/availability.py``) and installs the content cipher on its database, so the Python
+API, the CLI and the HTTP API all ingest (and read) through them; this room knows nothing of
+the workspace.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from supportops.privacy.keys import KeyProvider, Keyring, provider_for
 from supportops.privacy.policy import Policy, get_policy, set_policy
 from supportops.privacy.protector import Detect, Pseudonymiser
 from supportops.privacy.reveal import reveal_ticket
+from supportops.privacy.subjects import CUSTOMER, EraseKind
 from supportops.storage import Database
 
 
@@ -51,7 +53,7 @@ class Privacy:
         keyring = self.keyring()
         with self.db.begin(self.ctx.tenant_id) as conn:
             keyring.load(conn)
-        return keyring.token("CUSTOMER", subject)
+        return keyring.token(CUSTOMER, subject)
 
     def pseudonymise(self, drafts: list[EventDraft]) -> None:
         """Tokens in place of personal data, as at ingestion, with nothing stored (inference).
@@ -82,11 +84,12 @@ class Privacy:
     def opted_out(self, as_of: datetime | int | None = None) -> set[str]:
         return optout.opted_out_subjects(self.db, self.ctx, as_of)
 
-    def erase(self, subject: str) -> dict[str, Any]:
-        return erasure.erase(self.db, self.ctx, self.keyring(), subject).as_dict()
+    def erase(self, subject: str, kind: EraseKind = "customer") -> dict[str, Any]:
+        """Forget a customer, agent or employee (``kind``) everywhere; the report."""
+        return erasure.erase(self.db, self.ctx, self.keyring(), subject, kind).as_dict()
 
-    def reports(self, subject: str) -> list[dict[str, Any]]:
-        return erasure.reports(self.db, self.ctx, self.keyring(), subject)
+    def reports(self, subject: str, kind: EraseKind = "customer") -> list[dict[str, Any]]:
+        return erasure.reports(self.db, self.ctx, self.keyring(), subject, kind)
 
     def policy(self) -> Policy:
         with self.db.begin(self.ctx.tenant_id) as conn:

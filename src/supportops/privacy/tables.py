@@ -2,7 +2,7 @@
 
 Nothing here holds plaintext personal data: tenant keys are wrapped by the master key,
 subject keys by the tenant key, vault values are AES-GCM ciphertexts under the subject key,
-and subjects are named by their token.
+and subjects and vault rows are named by HMAC references, never by token text.
 """
 
 from __future__ import annotations
@@ -43,6 +43,16 @@ vault = tenant_table(
     Column("created_at", UTCDateTime(), nullable=False),
     PrimaryKeyConstraint("tenant_id", "subject", "token", name="pk_vault"),
     Index("ix_vault_token", "tenant_id", "token"),
+)
+
+#: Which third-party subjects a customer's records named (erasure takes along those that no
+#: other subject's records name). Both columns are subject references.
+subject_links = tenant_table(
+    "subject_links",
+    Column("subject", String(200), nullable=False),
+    Column("linked", String(200), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "subject", "linked", name="pk_subject_links"),
+    Index("ix_subject_links_linked", "tenant_id", "linked"),
 )
 
 privacy_policies = tenant_table(

@@ -1,0 +1,77 @@
+"""The encryption seam of the log: content at rest is sealed, reads open it in batches.
+
+A :class:`PayloadCipher` (privacy implements it; events never imports privacy) encrypts the
+free text of drafts in place after pseudonymisation and before the rows, and so their hashes,
+are built: the log and every table that copies a value (the ticket projection) hold only
+ciphertext. Reads hand whole batches of payloads to :meth:`PayloadCipher.open`, which
+decrypts every sealed string in place; a sealed string whose key was destroyed (erasure)
+stays unreadable for good.
+
+Ciphers are installed per database engine (``install``), so every reader of the same
+database (log reads, ticket views, analytics) finds the one its workspace configured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+from weakref import WeakKeyDictionary
+
+import orjson
+from sqlalchemy import Connection, Engine
+
+from supportops.events.schemas import EventDraft
+from supportops.governance.context import Context
+
+#: Sealed strings start with this; nothing else in a stored payload does.
+MARK = "enc:v1:"
+
+
+class PayloadCipher(Protocol):
+    """Seals drafts' free text before storage; opens sealed strings after reads."""
+
+    def seal(self, conn: Connection, ctx: Context, drafts: Sequence[EventDraft]) -> None: ...
+
+    def open(self, conn: Connection, ctx: Context, values: list[Any]) -> None: ...
+
+
+CipherFactory = Callable[[Context], PayloadCipher]
+_INSTALLED: WeakKeyDictionary[Engine, CipherFactory] = WeakKeyDictionary()
+
+
+def install(engine: Engine, factory: CipherFactory) -> None:
+    """Use ``factory(ctx)`` for every append and read on ``engine``."""
+    _INSTALLED[engine] = factory
+
+
+def for_engine(engine: Engine, ctx: Context) -> PayloadCipher | None:
+    factory = _INSTALLED.get(engine)
+    return factory(ctx) if factory is not None else None
+
+
+def seal(conn: Connection, ctx: Context, drafts: Sequence[EventDraft]) -> None:
+    cipher = for_engine(conn.engine, ctx)
+    if cipher is not None:
+        cipher.seal(conn, ctx, drafts)
+
+
+def open_values(conn: Connection, ctx: Context, values: list[Any]) -> None:
+    """Decrypt, in place, every sealed string inside ``values`` (dicts and lists)."""
+    if not values:
+        return
+    cipher = for_engine(conn.engine, ctx)
+    if cipher is not None:
+        cipher.open(conn, ctx, values)
+
+
+def open_json(conn: Connection, ctx: Context, docs: list[str | None]) -> list[str | None]:
+    """JSON documents with their sealed strings decrypted (documents without any unchanged)."""
+    at = [i for i, d in enumerate(docs) if d is not None and MARK in d]
+    if not at:
+        return docs
+    parsed = [orjson.loads(docs[i] or "null") for i in at]
+    open_values(conn, ctx, parsed)
+    out = list(docs)
+    for i, value in zip(at, parsed, strict=True):
+        out[i] = orjson.dumps(value).decode()
+    return out
