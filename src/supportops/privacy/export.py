@@ -32,7 +32,7 @@ from supportops.privacy import vault
 from supportops.privacy.erasure import subject_token
 from supportops.privacy.keys import Keyring
 from supportops.privacy.optout import OPTED_IN, OPTED_OUT
-from supportops.privacy.reveal import REVEAL_ROLES
+from supportops.privacy.reveal import REVEAL_ROLES, substitute, tokens_in
 from supportops.privacy.tables import erasure_reports
 from supportops.storage import Database
 from supportops.storage.schema import events, tickets
@@ -88,37 +88,16 @@ def _originals(conn: Connection, keyring: Keyring, token: str, payloads: list[An
                texts: list[dict[str, Any]]) -> dict[str, str]:
     """The vaulted originals of every token the subject's records hold (its own id too)."""
     wanted: set[str] = {token}
-    _tokens_in(payloads, wanted)
-    _tokens_in(texts, wanted)
+    tokens_in(payloads, wanted)
+    tokens_in(texts, wanted)
     return vault.fetch(conn, keyring, wanted)
-
-
-def _tokens_in(value: Any, found: set[str]) -> None:
-    if isinstance(value, str):
-        found.update(m.group(0) for m in vault.TOKEN_RE.finditer(value))
-    elif isinstance(value, dict):
-        for item in value.values():
-            _tokens_in(item, found)
-    elif isinstance(value, list):
-        for item in value:
-            _tokens_in(item, found)
-
-
-def _reveal(value: Any, originals: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        return vault.TOKEN_RE.sub(lambda m: originals.get(m.group(0), m.group(0)), value)
-    if isinstance(value, dict):
-        return {k: _reveal(v, originals) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_reveal(v, originals) for v in value]
-    return value
 
 
 def _event(row: Row[Any], payload: Any, originals: dict[str, str]) -> dict[str, Any]:
     return {"seq": row.seq, "id": row.id, "type": row.type, "ticket_id": row.ticket_id,
             "occurred_at": row.occurred_at.isoformat(),
             "redacted": row.redacted_at is not None,
-            "payload": _reveal(payload, originals)}
+            "payload": substitute(payload, originals)}
 
 
 def _ticket_text(row: Row[Any]) -> dict[str, Any]:
@@ -132,7 +111,7 @@ def _ticket(row: Row[Any], text: dict[str, Any], originals: dict[str, str]) -> d
     data = {k: (v.isoformat() if isinstance(v, datetime) else v)
             for k, v in row._asdict().items() if k not in ("tenant_id", "subject")}
     data.update(text)
-    return {k: _reveal(v, originals) for k, v in data.items()}
+    return {k: substitute(v, originals) for k, v in data.items()}
 
 
 def _derived(conn: Connection, ctx: Context, token: str) -> dict[str, Any]:

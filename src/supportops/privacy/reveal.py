@@ -19,24 +19,26 @@ from supportops.storage.schema import events
 REVEAL_ROLES: tuple[Role, ...] = ("agent", "privacy_officer")
 
 
-def _tokens_in(value: Any, found: set[str]) -> None:
+def tokens_in(value: Any, found: set[str]) -> None:
+    """Every token inside ``value`` (strings, dicts and lists, at any depth)."""
     if isinstance(value, str):
         found.update(m.group(0) for m in vault.TOKEN_RE.finditer(value))
     elif isinstance(value, dict):
         for item in value.values():
-            _tokens_in(item, found)
+            tokens_in(item, found)
     elif isinstance(value, list):
         for item in value:
-            _tokens_in(item, found)
+            tokens_in(item, found)
 
 
-def _substitute(value: Any, originals: dict[str, str]) -> Any:
+def substitute(value: Any, originals: dict[str, str]) -> Any:
+    """``value`` with each token that has an original replaced by it."""
     if isinstance(value, str):
         return vault.TOKEN_RE.sub(lambda m: originals.get(m.group(0), m.group(0)), value)
     if isinstance(value, dict):
-        return {k: _substitute(v, originals) for k, v in value.items()}
+        return {k: substitute(v, originals) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, originals) for v in value]
+        return [substitute(v, originals) for v in value]
     return value
 
 
@@ -58,7 +60,7 @@ def reveal_ticket(db: Database, ctx: Context, keyring: Keyring, ticket_id: str) 
         cipher.open_values(conn, ctx, payloads)
         wanted: set[str] = set()
         for row, payload in zip(rows, payloads, strict=True):
-            _tokens_in(payload, wanted)
+            tokens_in(payload, wanted)
             if row.subject:
                 wanted.add(row.subject)
         originals = vault.fetch(conn, keyring, wanted)
@@ -78,4 +80,4 @@ def _event(row: Any, payload: dict[str, Any], originals: dict[str, str]) -> dict
             "occurred_at": row.occurred_at.isoformat(),
             "subject": originals.get(row.subject, row.subject) if row.subject else None,
             "redacted": row.redacted_at is not None,
-            "payload": _substitute(payload, originals)}
+            "payload": substitute(payload, originals)}
