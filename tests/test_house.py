@@ -18,7 +18,8 @@ from supportops import Workspace
 SRC = Path(__file__).resolve().parents[1] / "src" / "supportops"
 MIGRATIONS = sorted((SRC / "storage" / "migrations" / "versions").glob("*.py"))
 #: What a migration may import: its tools, and the storage room's RLS helpers.
-MIGRATION_IMPORTS = ("__future__", "typing", "alembic", "sqlalchemy", "supportops.storage.rls")
+MIGRATION_IMPORTS = ("__future__", "typing", "collections", "datetime", "hashlib", "orjson",
+                     "alembic", "sqlalchemy", "supportops.storage.rls")
 HEAVY = ("duckdb", "numpy", "pyarrow", "sklearn", "torch", "mlflow", "pandas", "faker",
          "presidio_analyzer", "spacy")
 #: Rooms below the workspace, which must not know it.

@@ -109,9 +109,9 @@ class Workspace:
         url = _app_url(_checked_url(database_url or setting("database_url")),
                        config.get("database_url"))
         db = Database(url or _sqlite_url(root))
-        db.check_boundary()
-        bind_workspace(db.engine, root)  # stored paths are relative to the workspace folder
+        bind_workspace(db.engine, root)  # before any connection: stored paths are relative
         seal_content(db, root, config)
+        db.check_boundary()
         return cls(root, db, config, privacy)
 
     def close(self) -> None:
@@ -131,7 +131,7 @@ class Workspace:
         """Re-wrap every tenant key under a new master key (content is not re-encrypted)."""
         from supportops.privacy.rotation import rotate_master
 
-        return rotate_master(self.db, self.path, self.config).as_dict()
+        return rotate_master(self.db, self.path, self.config, self.audit_sealer).as_dict()
 
     def audit_sealer(self, tenant_id: str) -> AuditSealer:
         """The tenant's audit and anchor keys, derived from the master key (never stored) on

@@ -5,6 +5,7 @@ the audit key cannot write or check the chain."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from supportops import ConfigError, Tenant, Workspace
 from supportops.governance.audit import AuditEntry, entry_content
 from supportops.governance.tables import audit_heads, audit_log
+from supportops.privacy.keys import INTEGRITY_FILE
 from supportops.storage import Database
 from supportops.storage.database import alembic_config
 from supportops.storage.schema import events, tenants
@@ -102,11 +104,12 @@ def test_a_context_without_the_audit_key_cannot_write_the_chain(tenant: Tenant) 
         Tenant(tenant.workspace, bare).audit.verify()
 
 
-def test_another_master_key_breaks_verification(tenant: Tenant, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_another_integrity_secret_breaks_verification(tenant: Tenant, tmp_path: Path) -> None:
+    """The chain's key lives outside the database: a database moved under another key file
+    (or edited by someone who guessed one) does not verify."""
     tenant.audit.record("test.action")
     assert tenant.audit.verify().ok
-    monkeypatch.setenv("SUPPORTOPS_MASTER_KEY", "A" * 43 + "=")
+    (tenant.path / INTEGRITY_FILE).write_text(base64.b64encode(b"A" * 32).decode())
     other = tenant.workspace.tenant("acme")
     result = other.audit.verify()
     assert not result.ok and result.bad_seq == 1 and "edited" in (result.problem or "")

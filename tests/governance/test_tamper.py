@@ -82,7 +82,7 @@ def copy_of(src: Source, tmp: Path) -> Iterator[tuple[Path, str | None]]:
         return
     url = make_url(src.url)
     name = f"{url.database}_{tag}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    admin = create_engine(_as_admin(src.url, "postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{url.database}"'))
     try:
@@ -91,6 +91,14 @@ def copy_of(src: Source, tmp: Path) -> Iterator[tuple[Path, str | None]]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def _as_admin(url: str, database: str | None = None) -> str:
+    """The suite's superuser login to ``url``'s database (or ``database``): the attacker who
+    holds the server; the workspace itself logs in as the application role."""
+    name = database or make_url(url).database
+    base = make_url(os.environ["SUPPORTOPS_TEST_DATABASE_URL"])
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def _drop_triggers(conn: Connection) -> None:
@@ -107,7 +115,7 @@ def _drop_triggers(conn: Connection) -> None:
 
 def _tamper(dest: Path, url: str | None, tamper: Tamper) -> None:
     """As the attacker: the file itself, or PostgreSQL's superuser, triggers dropped."""
-    engine = create_engine(url or f"sqlite:///{dest / DB_FILE}")
+    engine = create_engine(_as_admin(url) if url else f"sqlite:///{dest / DB_FILE}")
     with engine.begin() as conn:
         _drop_triggers(conn)
         tamper(conn)

@@ -15,7 +15,7 @@ from supportops.triage.retrain import non_inferiority
 from tests.helpers import event, write_jsonl
 from tests.ml.test_lifecycle import GREETINGS, TOPICS
 
-CUSTOMERS = ["cust-1", "cust-2", "cust-3"]
+CUSTOMERS = ["cust-1", "cust-2", "cust-3", "cust-4"]  # k = 3 subjects remain without cust-1
 
 
 def test_non_inferiority_is_a_paired_one_sided_test() -> None:
@@ -37,7 +37,7 @@ def test_non_inferiority_is_a_paired_one_sided_test() -> None:
 
 def _ingest(tenant: Tenant, tmp_path: Path) -> set[str]:
     lines = [event("ticket.created", f"T-{topic}-{i}", f"2024-01-01T10:{i:02d}:00Z",
-                   subject=CUSTOMERS[i % 3], text=text, category=topic, channel="chat")
+                   subject=CUSTOMERS[i % len(CUSTOMERS)], text=text, category=topic, channel="chat")
              for topic, texts in TOPICS.items()
              for i, text in enumerate(f"{g}{t}" for g in GREETINGS for t in texts)]
     tenant.ingest(write_jsonl(tmp_path / "tickets.jsonl", lines), "jsonl")

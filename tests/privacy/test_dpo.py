@@ -134,7 +134,7 @@ def test_master_rotation_rewraps_tenant_keys_only(filled: Workspace) -> None:
 def test_an_interrupted_rotation_is_finished_by_running_it_again(filled: Workspace) -> None:
     old = LocalKeyProvider(master_key(filled.path))
     new = LocalKeyProvider(rotation._new_key(filled.path, from_env=False))
-    rotation._rewrap(filled.db, old, new)  # committed; the process dies before the rename
+    rotation._rewrap(filled.db, old, new, filled.audit_sealer)  # committed; the process dies before the rename
     assert (filled.path / KEY_FILE).read_bytes() != rotation._next_path(filled.path).read_bytes()
     filled.rotate_master_key()
     revealed = filled.tenant("acme", principal="alice").privacy.reveal("cust-2-T")

@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, select, text
 from supportops import NotFound, Tenant
 from supportops.privacy.tables import subject_keys, vault
 from supportops.storage.schema import events, tickets
+from tests.helpers import admin_url
 
 from .conftest import Scan
 
@@ -123,7 +124,7 @@ def test_postgres_data_files_hold_no_readable_content(tenant: Tenant, tmp_path: 
         pytest.skip("PostgreSQL only: SQLite's files are scanned by the other tests")
     _ingest(tenant, tmp_path)
     tenant.privacy.erase("C1")
-    files = _data_files(tenant.workspace.db.url)
+    files = _data_files(admin_url(tenant.workspace))
     if files is None:
         pytest.skip("the server's data directory is not readable from this process")
     leaked = [p.name for p in files if PHRASE.encode() in p.read_bytes()]

@@ -18,7 +18,7 @@ from supportops.events import cipher
 from supportops.governance.context import Context
 from supportops.privacy.content import ContentCipher
 from supportops.privacy.detection import DEFAULT_MODEL, Span
-from supportops.privacy.keys import KeyProvider, Keyring, provider_for
+from supportops.privacy.keys import Keyring, provider_for
 from supportops.privacy.service import Privacy
 from supportops.storage import Database
 
@@ -49,13 +49,11 @@ def privacy_room(path: Path, config: dict[str, Any], db: Database, ctx: Context)
 
 def seal_content(db: Database, path: Path, config: dict[str, Any]) -> None:
     """Content at rest is encrypted under its subject's key for every reader and writer of
-    ``db`` (the log, the projection, analytics); the key provider is made on first use, so
-    opening a workspace creates no key file."""
-    providers: list[KeyProvider] = []
+    ``db`` (the log, the projection, analytics). The key provider is made per batch, not
+    when the workspace opens (which creates no key file) and not once for the process (a
+    rotated master key is seen at once)."""
 
     def factory(ctx: Context) -> ContentCipher:
-        if not providers:
-            providers.append(provider_for(path, config))
-        return ContentCipher(Keyring(providers[0], ctx))
+        return ContentCipher(Keyring(provider_for(path, config), ctx))
 
     cipher.install(db.engine, factory)

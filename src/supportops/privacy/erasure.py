@@ -80,6 +80,7 @@ def erase(db: Database, ctx: Context, keyring: Keyring, subject: str,
         raise ValidationFailed(f"Subject kind {kind!r} is not one of "
                                f"{', '.join(TOKEN_KINDS)}; pass --kind customer|agent|employee.")
     with db.begin(ctx.tenant_id) as conn:
+        keyring.load(conn)  # references are keyed, also for a subject given as its token
         token = subject_token(conn, keyring, subject, kind)
         if kind == "customer":
             report = _erase(conn, ctx, keyring, token)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,14 @@ import supportops.settings as settings
 from supportops.errors import ConfigError
 from supportops.governance import audit
 from supportops.governance.context import OWNER_PRINCIPAL, Context
+from supportops.governance.seal import AuditSealer
 from supportops.privacy.keys import KEY_FILE, LocalKeyProvider, _decode_master, master_key
 from supportops.privacy.tables import tenant_keys
 from supportops.storage import Database
 from supportops.storage.schema import tenants
 
+#: The audit keys of each tenant (the workspace derives them; see ``governance/seal.py``).
+Sealers = Callable[[str], AuditSealer]
 NEW_KEY_ENV = "SUPPORTOPS_NEW_MASTER_KEY"
 NEXT_SUFFIX = ".next"
 
@@ -44,15 +48,17 @@ class Rotation:
                 "key_source": self.key_source}
 
 
-def rotate_master(db: Database, workspace: Path, config: dict[str, Any]) -> Rotation:
-    """Re-wrap every tenant key under a new master key (the workspace owner's action)."""
+def rotate_master(db: Database, workspace: Path, config: dict[str, Any],
+                  sealers: Sealers) -> Rotation:
+    """Re-wrap every tenant key under a new master key (the workspace owner's action);
+    ``sealers(tenant_id)`` keys each tenant's audit entry."""
     if str(config.get("key_provider", "local")) != "local":
         raise ConfigError("The master key is held by the external key provider "
                           f"{config['key_provider']!r}: rotate it there.")
     old = LocalKeyProvider(master_key(workspace))
     from_env = bool(settings.get("master_key"))
     new_key = _new_key(workspace, from_env)
-    count, ids = _rewrap(db, old, LocalKeyProvider(new_key))
+    count, ids = _rewrap(db, old, LocalKeyProvider(new_key), sealers)
     if not from_env:
         os.replace(_next_path(workspace), workspace / KEY_FILE)
     return Rotation(ids, count, "SUPPORTOPS_MASTER_KEY" if from_env else str(KEY_FILE))
@@ -79,16 +85,17 @@ def _new_key(workspace: Path, from_env: bool) -> bytes:
     return _decode_master(path.read_text().strip())
 
 
-def _rewrap(db: Database, old: LocalKeyProvider, new: LocalKeyProvider) -> tuple[int, list[str]]:
+def _rewrap(db: Database, old: LocalKeyProvider, new: LocalKeyProvider,
+            sealers: Sealers) -> tuple[int, list[str]]:
     with db.begin(None) as conn:
         ids = list(conn.execute(select(tenants.c.id).order_by(tenants.c.id)).scalars())
-        count = sum(_rewrap_tenant(db, conn, tenant_id, old, new) for tenant_id in ids)
+        count = sum(_rewrap_tenant(db, conn, tenant_id, old, new, sealers) for tenant_id in ids)
         db.enter(conn, None)
     return count, ids
 
 
 def _rewrap_tenant(db: Database, conn: Connection, tenant_id: str, old: LocalKeyProvider,
-                   new: LocalKeyProvider) -> int:
+                   new: LocalKeyProvider, sealers: Sealers) -> int:
     db.enter(conn, tenant_id)
     wrapped = conn.execute(select(tenant_keys.c.wrapped_key)
                            .where(tenant_keys.c.tenant_id == tenant_id)).scalar()
@@ -97,7 +104,8 @@ def _rewrap_tenant(db: Database, conn: Connection, tenant_id: str, old: LocalKey
     key = _unwrap_either(tenant_id, wrapped, old, new)
     conn.execute(update(tenant_keys).where(tenant_keys.c.tenant_id == tenant_id)
                  .values(wrapped_key=new.wrap(tenant_id, key), provider=new.name))
-    ctx = Context(tenant_id=tenant_id, principal_id=OWNER_PRINCIPAL, role="admin")
+    ctx = Context(tenant_id=tenant_id, principal_id=OWNER_PRINCIPAL, role="admin",
+                  sealer=sealers(tenant_id))
     audit.record(conn, ctx, "key.rotate", details={"key": "master", "rewrapped": "tenant"})
     return 1
 

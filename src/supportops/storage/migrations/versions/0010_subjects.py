@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from supportops.storage import rls
+from supportops.storage.rls import enable_tenant_rls
 
 revision = "0010_subjects"
 down_revision = "0002_privacy"
@@ -27,7 +27,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_subject_links_linked", "subject_links", ["tenant_id", "linked"])
     if op.get_bind().dialect.name == "postgresql":
-        rls.enable_tenant_rls("subject_links")
+        enable_tenant_rls("subject_links")
 
 
 def downgrade() -> None:
