@@ -62,6 +62,6 @@ def ingest_command(
     out.print(f"accepted {report.accepted}, duplicates {report.duplicates}, "
               f"rejected {report.rejected}")
     for e in report.errors[:20]:
-        out.print(f"  record {e.record}, field {e.field!r}: {e.message}")
+        out.print(f"  record {e.record}, field {e.field!r}: {e.message}", markup=False)
     if report.rejected > 20:
         out.print(f"  ... and {report.rejected - 20} more (use --json for all)")

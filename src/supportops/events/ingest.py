@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from supportops.errors import IngestError
+from supportops.errors import ConfigError, IngestError
 from supportops.events import log, projection
 from supportops.events.limits import draft_problem
 from supportops.events.schemas import EVENT_TYPES, TICKET_TYPES, EventDraft, validate_payload
@@ -213,12 +213,16 @@ def _commit(db: Database, ctx: Context, batch: list[Parsed], protector: log.Prot
     try:
         _count(report, _transaction(db, ctx, saved, protector))
         return
+    except ConfigError:  # the installation, not a record (e.g. a missing extra): the file stops
+        raise
     except Exception:  # narrowed below to the record(s) that cause it
         saved.restore(protector)
     for item in batch:
         one = _Saved(item.drafts, protector)
         try:
             _count(report, _transaction(db, ctx, one, protector))
+        except ConfigError:
+            raise
         except Exception as err:  # this record alone fails: reject it, keep the rest
             one.restore(protector)
             report.reject(RecordError(item.record, "record", unexpected(err)))
