@@ -34,7 +34,7 @@ from protocol import (
     write_csv,
 )
 
-SOURCE = (Path(os.environ.get("SUPPORTOPS_SHARED", "/work/shared")) / "data"
+SOURCE = (Path(os.environ.get("SUPPORTOPS_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data"
           / "endava_it_tickets" / "endava_it_tickets_train.csv")
 
 

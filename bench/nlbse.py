@@ -33,7 +33,7 @@ from protocol import (
     write_csv,
 )
 
-SOURCE = (Path(os.environ.get("SUPPORTOPS_SHARED", "/work/shared")) / "data"
+SOURCE = (Path(os.environ.get("SUPPORTOPS_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data"
           / "nlbse24_issues" / "issues_train.csv")
 
 

@@ -27,7 +27,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-SOURCE = (Path(os.environ.get("SUPPORTOPS_SHARED", "/work/shared")) / "data"
+SOURCE = (Path(os.environ.get("SUPPORTOPS_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data"
           / "incident_event_log" / "incident_event_log.csv.gz")
 FIGURES = ("rows", "accuracy", "top3_accuracy", "coverage_at_p80", "coverage_at_p90",
            "coverage_at_p95", "coverage", "precision_when_answering", "macro_f1")
