@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -27,15 +26,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from protocol import (
+    SHARED_DATA,
     carve,
     choose_on_dev,
     most_frequent_baseline,
+    split_rows,
     tfidf_svm_baseline,
     write_csv,
 )
 
-SOURCE = (Path(os.environ.get("SUPPORTOPS_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data"
-          / "endava_it_tickets" / "endava_it_tickets_train.csv")
+SOURCE = SHARED_DATA / "endava_it_tickets" / "endava_it_tickets_train.csv"
 
 
 def as_ticket_row(row: dict[str, str]) -> dict[str, str]:
@@ -50,9 +50,8 @@ def _parts(folder: Path) -> tuple[dict[str, Path], dict[str, list[dict[str, str]
         rows = [as_ticket_row(r) for r in csv.DictReader(handle)]
     if ARGS.sample:
         rows = rows[: ARGS.sample]
-    train, dev, test = carve(len(rows), [r["category"] for r in rows], (0.15, 0.2), ARGS.seed)
-    split = {"train": [rows[i] for i in train], "dev": [rows[i] for i in dev],
-             "test": [rows[i] for i in test]}
+    split = split_rows(rows, carve(len(rows), [r["category"] for r in rows], (0.15, 0.2),
+                                   ARGS.seed))
     return {k: write_csv(folder / f"{k}.csv", v) for k, v in split.items()}, split
 
 

@@ -17,7 +17,6 @@ fitted in the same process on the same train part.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -26,15 +25,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from protocol import (
+    SHARED_DATA,
     carve,
     choose_on_dev,
     most_frequent_baseline,
+    split_rows,
     tfidf_svm_baseline,
     write_csv,
 )
 
-SOURCE = (Path(os.environ.get("SUPPORTOPS_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data"
-          / "nlbse24_issues" / "issues_train.csv")
+SOURCE = SHARED_DATA / "nlbse24_issues" / "issues_train.csv"
 
 
 def as_ticket_row(index: int, row: dict[str, Any]) -> dict[str, str]:
@@ -50,10 +50,8 @@ def _split() -> dict[str, list[dict[str, str]]]:
 
     frame = pd.read_csv(SOURCE, escapechar="\\", keep_default_na=False)
     rows = [as_ticket_row(i, r) for i, r in enumerate(frame.to_dict("records"))]
-    train, dev, test = carve(len(rows), [f"{r['repo']}/{r['category']}" for r in rows],
-                             (0.15, 0.2), ARGS.seed)
-    return {"train": [rows[i] for i in train], "dev": [rows[i] for i in dev],
-            "test": [rows[i] for i in test]}
+    return split_rows(rows, carve(len(rows), [f"{r['repo']}/{r['category']}" for r in rows],
+                                  (0.15, 0.2), ARGS.seed))
 
 
 def _baselines(split: dict[str, list[dict[str, str]]]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -21,6 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+#: The shared data sets: ``../shared/data`` beside the checkout, or ``$SUPPORTOPS_SHARED/data``.
+SHARED_DATA = Path(os.environ.get("SUPPORTOPS_SHARED",
+                                  Path(__file__).resolve().parents[2] / "shared")) / "data"
 
 #: Figures printed for each setting (the eval contract plus coverage at precision .80 and the
 #: coverage and precision of the model's own default threshold).
@@ -48,6 +53,13 @@ def carve(n: int, strata: Sequence[str], fractions: tuple[float, float],
         parts[1].extend(rows[n_test : n_test + n_dev])
         parts[0].extend(rows[n_test + n_dev :])
     return sorted(parts[0]), sorted(parts[1]), sorted(parts[2])
+
+
+def split_rows(rows: Sequence[dict[str, str]], parts: tuple[Sequence[int], ...]
+               ) -> dict[str, list[dict[str, str]]]:
+    """The rows of each carved part (train, dev, test), by index."""
+    return {name: [rows[i] for i in idx]
+            for name, idx in zip(("train", "dev", "test"), parts, strict=True)}
 
 
 def write_csv(path: Path, rows: Sequence[dict[str, str]]) -> Path:

@@ -18,7 +18,6 @@ next to the most-frequent-group baseline from the same process.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -27,8 +26,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-SOURCE = (Path(os.environ.get("SUPPORTOPS_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data"
-          / "incident_event_log" / "incident_event_log.csv.gz")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from protocol import SHARED_DATA
+
+SOURCE = SHARED_DATA / "incident_event_log" / "incident_event_log.csv.gz"
 FIGURES = ("rows", "accuracy", "top3_accuracy", "coverage_at_p80", "coverage_at_p90",
            "coverage_at_p95", "coverage", "precision_when_answering", "macro_f1")
 
