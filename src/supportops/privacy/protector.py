@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from supportops.events import classification
-from supportops.events.classification import Code, FreeText, Identity
+from supportops.events.classification import Code, Identity
 from supportops.events.schemas import EventDraft
 from supportops.governance.context import Context
 from supportops.privacy import subjects, vault
@@ -34,10 +34,6 @@ from supportops.privacy.keys import Keyring
 
 Detect = Callable[[Sequence[str]], list[list[Span]]]
 
-#: Free-text fields per event type (as the schemas declare them).
-FREE_TEXT: dict[str, tuple[str, ...]] = {
-    event_type: tuple(p for p, c in classes.items() if isinstance(c, FreeText) and "." not in p)
-    for event_type, classes in classification.DECLARED.items()}
 attribute_kind = classification.attribute_kind
 #: What a value of a code field that is not a valid code becomes (a ``<CODE_..>`` token).
 INVALID_CODE = Identity("CODE")

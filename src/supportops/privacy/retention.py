@@ -13,13 +13,13 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, func, or_, select, text, update
 
+from supportops.events import cipher
 from supportops.events.log import tombstone
 from supportops.governance import audit
 from supportops.governance.context import Context
 from supportops.privacy import vault
 from supportops.privacy.keys import Keyring
 from supportops.privacy.policy import POLICY_ROLES, get_policy
-from supportops.privacy.protector import FREE_TEXT
 from supportops.privacy.subjects import CUSTOMER
 from supportops.storage import Database
 from supportops.storage.schema import events, tickets
@@ -27,16 +27,14 @@ from supportops.storage.schema import events, tickets
 _CHUNK = 2000
 
 
-def strip_pii(event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """A copy without free text and without any value that holds a pseudonym."""
-    free = FREE_TEXT.get(event_type, ())
+def strip_pii(attributes: dict[str, Any]) -> dict[str, Any]:
+    """A copy without any value that holds a pseudonym or sealed (encrypted) free text."""
     out: dict[str, Any] = {}
-    for key, value in payload.items():
-        if key in free and isinstance(value, str):
-            out[key] = ""
-        elif isinstance(value, dict):
-            out[key] = strip_pii("", value)
-        elif not (isinstance(value, str) and vault.TOKEN_RE.search(value)):
+    for key, value in attributes.items():
+        if isinstance(value, dict):
+            out[key] = strip_pii(value)
+        elif not (isinstance(value, str) and (value.startswith(cipher.MARK)
+                                              or vault.TOKEN_RE.search(value))):
             out[key] = value
     return out
 
@@ -111,7 +109,7 @@ def _strip_tickets(conn: Connection, ctx: Context, ids: list[str]) -> None:
     rows = conn.execute(select(tickets.c.ticket_id, tickets.c.attributes).where(
         tickets.c.tenant_id == ctx.tenant_id, tickets.c.ticket_id.in_(ids))).all()
     for row in rows:
-        attributes = strip_pii("", orjson.loads(row.attributes or "{}"))
+        attributes = strip_pii(orjson.loads(row.attributes or "{}"))
         conn.execute(update(tickets).where(
             tickets.c.tenant_id == ctx.tenant_id, tickets.c.ticket_id == row.ticket_id)
             .values(subject_line=None, assignee=None,
