@@ -36,7 +36,8 @@ def _line(text: str = "x", ticket_id: str = "B-1", **payload: Any) -> bytes:
 good_events = st.builds(
     lambda n, text: {"type": "ticket.created", "ticket_id": f"T-{n}", "subject": "c",
                      "occurred_at": "2024-01-01T00:00:00Z", "payload": {"text": text}},
-    st.integers(0, 10**9), st.text(max_size=40),
+    # NUL is refused by design (a "bad" record below), so a good text never holds one
+    st.integers(0, 10**9), st.text(st.characters(blacklist_characters="\x00"), max_size=40),
 )
 # A file that starts with the gzip header is read as gzip, by design: keep garbage off it.
 garbage = st.one_of(
