@@ -165,6 +165,13 @@ class Workspace:
             ctx = Context(tenant_id=tenant_id, principal_id=OWNER_PRINCIPAL, role="admin")
         return Tenant(self, dataclasses.replace(ctx, sealer=self.audit_sealer(tenant_id)))
 
+    def authenticate(self, api_key: str) -> Tenant:
+        """The handle an API key acts as. Tenant and role come from the key alone (the API and
+        the console never take a tenant from the request); unknown or disabled keys raise
+        ``PermissionDenied``."""
+        ctx = tenant_store.authenticate(self.db, api_key)
+        return Tenant(self, dataclasses.replace(ctx, sealer=self.audit_sealer(ctx.tenant_id)))
+
 
 def _sqlite_url(root: Path) -> str:
     return f"sqlite:///{root / DB_FILE}"
