@@ -41,6 +41,7 @@ from supportops.settings import workspace_path
 from supportops.storage import Database, provision
 
 if TYPE_CHECKING:
+    from supportops.monitor.service import Monitor
     from supportops.triage.service import TriageService
     from supportops.triage.serving import TriageServer
 
@@ -291,7 +292,20 @@ class Tenant:
     def triage_models(self) -> TriageService:
         from supportops.triage.service import TriageService
 
-        return TriageService(self.db, self.ctx, self.path, self._privacy_or_none())
+        return TriageService(self.db, self.ctx, self.path, self._privacy_or_none(),
+                             on_trained=self._record_reference)
+
+    def _record_reference(self, name: str, version: str, model: Any, *rows: Any) -> None:
+        """Training's hook: the monitor room keeps the version's reference statistics."""
+        self.monitor.record_reference(name, version, model, *rows)
+
+    @property
+    def monitor(self) -> Monitor:
+        """Reference statistics, drift reports, champion/challenger comparison and gated
+        promotion, retraining (``supportops monitor ...``, ``models compare``)."""
+        from supportops.monitor.service import Monitor
+
+        return Monitor(self.db, self.ctx, self.triage_models)
 
     def train_triage(self, data: str | Path, format: str, target: str, name: str,
                      **options: Any) -> dict[str, Any]:

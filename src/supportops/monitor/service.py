@@ -1,0 +1,205 @@
+"""``Tenant.monitor``: reference statistics, replayed reports, comparison and gated
+promotion, retraining. Faces call these methods and format their answers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from supportops.datasets.snapshots import build_records, replacement_of
+from supportops.errors import NotFound, ValidationFailed
+from supportops.events import log
+from supportops.governance.context import Context
+from supportops.ml.embeddings import Encoder
+from supportops.monitor import reference as refs
+from supportops.monitor.compare import ALPHA, correctness, mcnemar
+from supportops.monitor.feedback import FEEDBACK
+from supportops.monitor.stream import read_stream
+from supportops.monitor.thresholds import thresholds
+from supportops.monitor.windows import cut, predictions, window
+from supportops.storage import Database
+from supportops.triage.model import holdout_split
+from supportops.triage.service import DEFAULT_ENCODER, TEST_FRACTION, TriageService
+from supportops.triage.serving import input_row
+
+
+class Monitor:
+    """Monitoring of one tenant's triage models, as one principal."""
+
+    def __init__(self, db: Database, ctx: Context, service: TriageService) -> None:
+        self.db = db
+        self.ctx = ctx
+        self.service = service
+
+    # -- reference statistics --------------------------------------------------------------
+
+    def record_reference(self, name: str, version: str, model: Any,
+                         train_rows: Sequence[dict[str, Any]],
+                         test_rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        """Training's hook: compute and keep the version's reference statistics (our table
+        and the MLflow run)."""
+        ref = refs.build(model, train_rows, test_rows, model.target, _encoder_name(model))
+        refs.save(self.db, self.ctx, name, version, ref)
+        info = self.service.registry.version(self.ctx.tenant_id, name, version)
+        self.service.registry.client.log_dict(info["run_id"], refs.for_mlflow(ref),
+                                              "monitor/reference.json")
+        return ref
+
+    def reference(self, name: str, version: str, model: Any | None = None) -> dict[str, Any]:
+        """The version's reference statistics; rebuilt from its snapshot (same split as
+        training) for a version trained before monitoring existed."""
+        found = refs.load(self.db, self.ctx, name, version)
+        if found is not None:
+            return found
+        if model is None:
+            model = self.service.load(name, version)[0]
+        rows, target = self._training_rows(name, version)
+        labels = [r[target] for r in rows]
+        kept, held, _ = holdout_split(rows, labels, TEST_FRACTION, seed=0)
+        ref = refs.build(model, [rows[i] for i in kept], [rows[i] for i in held], target,
+                         _encoder_name(model))
+        refs.save(self.db, self.ctx, name, version, ref)
+        return ref
+
+    def _training_rows(self, name: str, version: str) -> tuple[list[dict[str, Any]], str]:
+        info = self.service.registry.version(self.ctx.tenant_id, name, version)
+        target = str(info["params"].get("target"))
+        if not info.get("snapshot"):
+            raise NotFound(f"Version {version} of model {name!r} names no snapshot; its "
+                           "reference statistics cannot be rebuilt.")
+        snap = replacement_of(self.db, self.ctx, str(info["snapshot"]))
+        rows = [r for r in snap.read().to_pylist() if r.get(target) not in (None, "")]
+        return rows, target
+
+    def drift_encoder(self, model: Any) -> Encoder:
+        """The served model's own sentence encoder, else the default one."""
+        if getattr(model, "encoder", None) is not None:
+            return model.encoder  # type: ignore[no-any-return]
+        encoder = self.service.encoder(DEFAULT_ENCODER)
+        assert encoder is not None
+        return encoder
+
+    def reference_vectors(self, name: str, version: str, ref: dict[str, Any],
+                          encoder: Encoder) -> npt.NDArray[np.float32]:
+        """Vectors of the reference events from the embedding cache (computed and stored
+        once for an encoder that had none yet; erased events are simply gone)."""
+        ids = list((ref.get("embedding") or {}).get("event_ids") or [])
+        found = refs.vectors(self.db, self.ctx, encoder.name, ids)
+        if len(found) < 0.9 * len(ids):
+            rows, _ = self._training_rows(name, version)
+            refs.warm_embeddings(self.db, self.ctx, encoder, rows, ids)
+            found = refs.vectors(self.db, self.ctx, encoder.name, ids)
+        return found
+
+    # -- replayed report -------------------------------------------------------------------
+
+    def report(self, name: str, path: str | Path, window_size: int) -> dict[str, Any]:
+        """Replay a JSON Lines stream through the champion (nothing is stored) in windows of
+        ``window_size`` consecutive lines (see the CLI contract in ``cli/monitor.py``)."""
+        if window_size < 1:
+            raise ValidationFailed(f"The '--window' must be a positive number of lines. Got "
+                                   f"{window_size}.")
+        lines = read_stream(path)
+        model, version = self.service.load(name)
+        ref = self.reference(name, version, model)
+        encoder = self.drift_encoder(model)
+        ref_vectors = self.reference_vectors(name, version, ref, encoder)
+        rows = [input_row(line) for line in lines]
+        texts = self.service.pseudonymise_texts([r["text"] for r in rows])
+        for row, text in zip(rows, texts, strict=True):
+            row["text"] = text
+        pred = predictions(model, rows) if rows else {"label": [], "confidence": np.zeros(0),
+                                                      "abstained": np.zeros(0, bool)}
+        vectors = encoder.encode(texts) if texts else np.zeros((0, 384), np.float32)
+        limits = thresholds(self.db, self.ctx)
+        labels = [line.get("label") for line in lines]
+        out = []
+        for start in range(0, len(lines), window_size):
+            end = min(start + window_size, len(lines))
+            figures = window(ref, ref_vectors, vectors[start:end], cut(pred, start, end),
+                             labels[start:end], limits)
+            out.append({"start": start, "end": end, **figures})
+        return {"model": name, "version": version, "windows": out}
+
+    # -- champion / challenger -------------------------------------------------------------
+
+    def feedback_labels(self, name: str) -> dict[str, str]:
+        """ticket -> the latest final label people gave for model ``name``."""
+        events = log.tail(self.db, self.ctx, 10_000_000, FEEDBACK)
+        return {str(e.ticket_id): str(e.payload["final"]) for e in events
+                if e.ticket_id and e.payload.get("model_name") == name
+                and e.payload.get("final")}
+
+    def compare(self, name: str, challenger: str | None = None) -> dict[str, Any]:
+        """Both versions' accuracy on feedback-labelled tickets neither trained on, and the
+        exact McNemar test between them."""
+        tenant = self.ctx.tenant_id
+        registry = self.service.registry
+        champion = registry.alias(tenant, name, "champion")
+        challenger = challenger or registry.alias(tenant, name, "challenger")
+        if champion is None or challenger is None:
+            raise NotFound(f"Model {name!r} needs a champion and a challenger to compare (has "
+                           f"champion {champion}, challenger {challenger}).")
+        rows, truth, excluded = self._feedback_rows(name, (champion, challenger))
+        right = {v: correctness(self.service.load(name, v)[0], rows, truth)
+                 for v in (champion, challenger)}
+        test = mcnemar(right[champion], right[challenger])
+        return {"model": name, "tickets": len(rows), "excluded_trained_on": excluded,
+                "champion": _side(champion, right[champion]),
+                "challenger": _side(challenger, right[challenger]), "mcnemar": test.as_dict()}
+
+    def _feedback_rows(self, name: str, versions: Sequence[str]
+                       ) -> tuple[list[dict[str, Any]], list[str], int]:
+        labels = self.feedback_labels(name)
+        trained: set[str] = set()
+        for version in versions:
+            trained |= {str(r["ticket_id"]) for r in self._training_rows(name, version)[0]}
+        wanted = {t for t in labels if t not in trained}
+        position = _position(self.db, self.ctx)
+        rows, _ = build_records(self.db, self.ctx, position, ticket_ids=wanted)
+        return rows, [labels[str(r["ticket_id"])] for r in rows], len(set(labels) & trained)
+
+    def promote(self, name: str, version: str, *, alias: str = "champion",
+                force: bool = False) -> dict[str, Any]:
+        """Promote ``version``. To champion over an existing one only when it is significantly
+        better on feedback (exact McNemar, p < 0.05), unless ``force``; the audit entry keeps
+        the test."""
+        current = self.service.registry.alias(self.ctx.tenant_id, name, "champion")
+        if alias != "champion" or current is None or current == version:
+            return self.service.promote(name, version, alias)
+        result = self.compare(name, challenger=version)
+        test = result["mcnemar"]
+        if not test["significant"] and not force:
+            raise ValidationFailed(
+                f"Version {version} of model {name!r} is not significantly better than champion "
+                f"{current} on {result['tickets']} feedback-labelled tickets (accuracy "
+                f"{result['challenger']['accuracy']} vs {result['champion']['accuracy']}, exact "
+                f"McNemar p={test['p_value']:.4g}, needs p < {ALPHA} in its favour); gather more "
+                "feedback, or pass --force to promote anyway.")
+        evidence = {"comparison": {**result, "forced": force and not test["significant"]}}
+        return {**self.service.promote(name, version, alias, evidence=evidence),
+                "comparison": result}
+
+
+def _encoder_name(model: Any) -> str | None:
+    encoder = getattr(model, "encoder", None)
+    return str(encoder.name) if encoder is not None else None
+
+
+def _side(version: str, right: npt.NDArray[np.bool_]) -> dict[str, Any]:
+    return {"version": version, "correct": int(right.sum()), "n": len(right),
+            "accuracy": round(float(right.mean()), 4) if len(right) else None}
+
+
+def _position(db: Database, ctx: Context) -> int:
+    from sqlalchemy import select
+
+    from supportops.storage.schema import tenants
+
+    with db.begin(ctx.tenant_id) as conn:
+        return int(conn.execute(select(tenants.c.last_seq).where(
+            tenants.c.id == ctx.tenant_id)).scalar_one())
