@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import supportops.datasets.erasure  # registers the snapshots' erasure hook
-import supportops.ml.erasure  # noqa: F401 - registers the embeddings' erasure hook
+import supportops.ml.erasure  # registers the embeddings' erasure hook
+import supportops.monitor.erasure  # noqa: F401 - registers the prediction records' hook
 from supportops.datasets.paths import bind_workspace
 from supportops.errors import ConfigError, NotFound, PermissionDenied, ValidationFailed
 from supportops.events import log, projection
@@ -41,6 +42,7 @@ from supportops.settings import workspace_path
 from supportops.storage import Database, provision
 
 if TYPE_CHECKING:
+    from supportops.monitor.recorder import PredictionRecorder
     from supportops.monitor.service import Monitor
     from supportops.triage.service import TriageService
     from supportops.triage.serving import TriageServer
@@ -234,6 +236,7 @@ class Tenant:
         self.db = workspace.db.scoped(ctx.tenant_id)
         self.tickets = TicketsView(self.db, ctx)
         self._servers: dict[str, TriageServer] = {}
+        self._recorder: PredictionRecorder | None = None
 
     @property
     def id(self) -> str:
@@ -305,7 +308,16 @@ class Tenant:
         promotion, retraining (``supportops monitor ...``, ``models compare``)."""
         from supportops.monitor.service import Monitor
 
-        return Monitor(self.db, self.ctx, self.triage_models)
+        return Monitor(self.db, self.ctx, self.triage_models, self._recorder)
+
+    def _prediction_recorder(self) -> PredictionRecorder:
+        """One recorder per handle: served predictions are recorded off the serving path,
+        and the challenger answers the same inputs in shadow."""
+        if self._recorder is None:
+            from supportops.monitor.recorder import PredictionRecorder
+
+            self._recorder = PredictionRecorder(self.db, self.ctx, shadow=self.monitor.shadow)
+        return self._recorder
 
     def train_triage(self, data: str | Path, format: str, target: str, name: str,
                      **options: Any) -> dict[str, Any]:
@@ -324,6 +336,7 @@ class Tenant:
             from supportops.triage.serving import TriageServer
 
             server = self._servers[name] = TriageServer(self.triage_models, name)
+            server.observer = self._prediction_recorder().observe
         return server.predict_one(text, **fields)
 
     def triage_feedback(self, ticket_id: str, *, name: str = "triage", final: str,

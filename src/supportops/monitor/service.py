@@ -3,6 +3,7 @@ promotion, retraining. Faces call these methods and format their answers."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from supportops.ml.embeddings import Encoder
 from supportops.monitor import reference as refs
 from supportops.monitor.compare import ALPHA, correctness, mcnemar
 from supportops.monitor.feedback import FEEDBACK
+from supportops.monitor.recorder import PredictionRecorder
 from supportops.monitor.stream import read_stream
 from supportops.monitor.thresholds import thresholds
 from supportops.monitor.windows import cut, predictions, window
@@ -30,10 +32,37 @@ from supportops.triage.serving import input_row
 class Monitor:
     """Monitoring of one tenant's triage models, as one principal."""
 
-    def __init__(self, db: Database, ctx: Context, service: TriageService) -> None:
+    def __init__(self, db: Database, ctx: Context, service: TriageService,
+                 recorder: PredictionRecorder | None = None) -> None:
         self.db = db
         self.ctx = ctx
         self.service = service
+        self.recorder = recorder
+        self._shadows: dict[str, tuple[str, Any]] = {}
+
+    # -- live traffic ----------------------------------------------------------------------
+
+    def shadow(self, name: str, lines: Sequence[dict[str, Any]]
+               ) -> tuple[str, list[dict[str, Any]], float] | None:
+        """The challenger's predictions on lines the champion served (None: no challenger).
+        Runs on the recorder's thread, never on the serving path."""
+        version = self.service.registry.alias(self.ctx.tenant_id, name, "challenger")
+        if version is None:
+            return None
+        cached = self._shadows.get(name)
+        if cached is None or cached[0] != version:
+            cached = self._shadows[name] = (version, self.service.load(name, version)[0])
+        started = time.perf_counter()
+        rows = [input_row(line) for line in lines]
+        texts = self.service.pseudonymise_texts([r["text"] for r in rows])
+        for row, text in zip(rows, texts, strict=True):
+            row["text"] = text
+        records = cached[1].predict_records([line.get("id") for line in lines], rows)
+        return version, records, time.perf_counter() - started
+
+    def flush(self) -> int:
+        """Write the prediction records still queued on this handle."""
+        return self.recorder.flush() if self.recorder is not None else 0
 
     # -- reference statistics --------------------------------------------------------------
 
