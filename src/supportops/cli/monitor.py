@@ -95,6 +95,92 @@ def models_compare(
                   f"({'significant' if test['significant'] else 'not significant'}).")
 
 
+@monitor_app.command("status")
+def monitor_status(
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Only this model.")] = None,
+    tenant: MlTenantOpt = "default",
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Champion and challenger, live figures per version (served, abstention, latency
+    percentiles, accuracy from feedback), recent alarms and thresholds.
+
+    Example: supportops monitor status --tenant acme --json
+    """
+    result = open_tenant(workspace, tenant, acting_as).monitor.status(name)
+    if as_json:
+        emit_json(result)
+        return
+    for m in result["models"]:
+        console.print(f"[bold]{m['model']}[/]: champion {m['champion']}, challenger "
+                      f"{m['challenger']}, reference {m['reference']}")
+        for version, figures in m["versions"].items():
+            console.print(f"  version {version}: {figures}")
+        for alarm in m["alarms"]:
+            console.print(f"  ALARM {alarm['at']} {alarm['kind']} version {alarm['version']}: "
+                          f"{alarm['score']} vs {alarm['threshold']} on {alarm['n']}")
+    console.print(f"thresholds: {result['thresholds']}")
+
+
+@monitor_app.command("run")
+def monitor_run(
+    tenant: MlTenantOpt = "default",
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Check every champion's live traffic, raise alarms, retrain where a new alarm or a
+    pending erasure asks for it. Safe to run from cron: the same traffic never alarms or
+    retrains twice.
+
+    Example: supportops monitor run --tenant acme --json
+    """
+    result = open_tenant(workspace, tenant, acting_as).monitor.run()
+    if as_json:
+        emit_json(result)
+        return
+    for check in result["checks"]:
+        console.print(f"{check['model']} version {check['version']}: {check['checked']} "
+                      f"predictions checked, {len(check['alarms'])} new alarm(s).")
+    for r in result["retrained"]:
+        console.print(f"retrained {r['model']}: version {r['version']} ({r['alias']}), "
+                      f"{r['reason']}")
+
+
+@monitor_app.command("threshold")
+def monitor_threshold(
+    key: Annotated[str, typer.Argument(help="drift_auc, drift_sigmas, label_js, ...")],
+    value: Annotated[float, typer.Argument(help="The tenant's value.")],
+    tenant: MlTenantOpt = "default",
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Set one of the tenant's alarm thresholds (audited).
+
+    Example: supportops monitor threshold drift_auc 0.6 --tenant acme
+    """
+    result = open_tenant(workspace, tenant, acting_as).monitor.set_threshold(key, value)
+    if as_json:
+        emit_json(result)
+    else:
+        console.print(f"{key} = {result[key]}")
+
+
+@models_app.command("retrain")
+def models_retrain(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    tenant: MlTenantOpt = "default",
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Snapshot now, train with the champion's settings, register as challenger (lineage
+    recorded; promote it with 'models promote' once it proves better).
+
+    Example: supportops models retrain intents --tenant acme --json
+    """
+    result = open_tenant(workspace, tenant, acting_as).monitor.retrain(name)
+    if as_json:
+        emit_json(result)
+    else:
+        console.print(f"{name} version {result['version']} is {result['alias']} (snapshot "
+                      f"{result['snapshot']}).")
+
+
 def register(app: typer.Typer) -> None:
     """Add this room's commands to the main app."""
     app.add_typer(triage_app, name="triage")

@@ -60,6 +60,12 @@ class Monitor:
         records = cached[1].predict_records([line.get("id") for line in lines], rows)
         return version, records, time.perf_counter() - started
 
+    def set_threshold(self, key: str, value: float) -> dict[str, float]:
+        """Set one of the tenant's alarm thresholds (audited)."""
+        from supportops.monitor.thresholds import set_threshold
+
+        return set_threshold(self.db, self.ctx, key, value)
+
     def flush(self) -> int:
         """Write the prediction records still queued on this handle."""
         return self.recorder.flush() if self.recorder is not None else 0
@@ -154,6 +160,140 @@ class Monitor:
             out.append({"start": start, "end": end, **figures})
         return {"model": name, "version": version, "windows": out}
 
+    # -- live checks, status, retraining ----------------------------------------------------
+
+    def check(self, name: str) -> dict[str, Any]:
+        """The champion's latest live records against its reference; new alarms appended
+        (an alarm already raised on the same records is not raised again)."""
+        from supportops.monitor import alarms, live
+
+        self.flush()
+        version = self.service.registry.alias(self.ctx.tenant_id, name, "champion")
+        if version is None:
+            return {"model": name, "version": None, "checked": 0, "alarms": []}
+        records = live.latest_records(self.db, self.ctx, name, version)
+        limits = thresholds(self.db, self.ctx)
+        if len(records) < limits["min_window"]:
+            return {"model": name, "version": version, "checked": len(records), "alarms": [],
+                    "reason": f"fewer than {int(limits['min_window'])} served predictions"}
+        model = self.service.load(name, version)[0]
+        ref = self.reference(name, version, model)
+        figures = self._live_figures(name, version, model, ref, records, limits)
+        raised = alarms.raise_alarms(self.db, self.ctx, [
+            {"model_name": name, "version": version, "kind": kind, "score": score,
+             "threshold": limit, "n": len(records), "last_record": str(records[-1]["id"])}
+            for kind, (score, limit, fired) in figures.items() if fired])
+        return {"model": name, "version": version, "checked": len(records),
+                "figures": {k: {"score": v[0], "threshold": v[1], "alarm": v[2]}
+                            for k, v in figures.items()}, "alarms": raised}
+
+    def _live_figures(self, name: str, version: str, model: Any, ref: dict[str, Any],
+                      records: list[dict[str, Any]], limits: dict[str, float]
+                      ) -> dict[str, tuple[float, float, bool]]:
+        from supportops.monitor import live, stats
+
+        out: dict[str, tuple[float, float, bool]] = {}
+        ids = [str(r["embedding_id"]) for r in records if r["embedding_id"]]
+        if ids:
+            encoder = self.drift_encoder(model)
+            current = self._live_vectors(encoder, ids)
+            reference = self.reference_vectors(name, version, ref, encoder)
+            auc = stats.domain_auc(reference, current)
+            need = max(limits["drift_auc"], 0.5 + limits["drift_sigmas"]
+                       * stats.auc_noise(len(reference), len(current)))
+            out["input_drift"] = (round(auc, 4), round(need, 4), auc > need)
+        mix = live.label_mix(records)
+        ref_mix = ref.get("predictions") or {}
+        if ref_mix:
+            js = stats.jensen_shannon(ref_mix, mix)
+            need = max(limits["label_js"], stats.null_js_quantile(ref_mix, len(records)))
+            out["label_drift"] = (round(js, 4), round(need, 4), js > need)
+        held = ref.get("held_out_accuracy")
+        if held is not None:
+            est = stats.estimated_accuracy([r["confidence"] for r in records],
+                                           ref.get("calibration"))
+            floor = float(held) - limits["accuracy_drop"]
+            out["accuracy_drop"] = (round(est, 4), round(floor, 4), est < floor)
+        return out
+
+    def _live_vectors(self, encoder: Encoder, event_ids: list[str]) -> npt.NDArray[np.float32]:
+        """Vectors of the served tickets' texts: from the embedding cache, computed and
+        stored once for those not there yet."""
+        found = refs.vectors(self.db, self.ctx, encoder.name, event_ids)
+        if len(found) < len(event_ids):
+            rows, _ = build_records(self.db, self.ctx, _position(self.db, self.ctx))
+            refs.warm_embeddings(self.db, self.ctx, encoder, rows, event_ids)
+            found = refs.vectors(self.db, self.ctx, encoder.name, event_ids)
+        return found
+
+    def status(self, name: str | None = None) -> dict[str, Any]:
+        """Per model: champion and challenger, reference figures, per-version live figures
+        (served, abstention, latency percentiles, accuracy from feedback), recent alarms,
+        and the tenant's thresholds."""
+        from supportops.monitor import alarms, live
+
+        self.flush()
+        names = [name] if name else _model_names(self.service)
+        registry = self.service.registry
+        models = []
+        for n in names:
+            champion = registry.alias(self.ctx.tenant_id, n, "champion")
+            ref = refs.load(self.db, self.ctx, n, champion) if champion else None
+            models.append({
+                "model": n, "champion": champion,
+                "challenger": registry.alias(self.ctx.tenant_id, n, "challenger"),
+                "reference": {k: (ref or {}).get(k) for k in
+                              ("held_out_accuracy", "abstention_rate", "held_out", "rows")},
+                "versions": live.per_version(self.db, self.ctx, n),
+                "alarms": alarms.recent(self.db, self.ctx, n)})
+        return {"models": models, "thresholds": thresholds(self.db, self.ctx)}
+
+    def retrain(self, name: str, reason: str = "requested") -> dict[str, Any]:
+        """Snapshot at the current position, train with the champion's settings, register
+        as challenger (champion when the name has none), lineage recorded by training."""
+        from supportops.governance import audit
+
+        registry = self.service.registry
+        champion = registry.alias(self.ctx.tenant_id, name, "champion")
+        versions = [v for v in registry.versions(self.ctx.tenant_id, name)]
+        if not versions:
+            raise NotFound(f"Model {name!r} has no version in tenant {self.ctx.tenant_id!r}; "
+                           f"train one with 'supportops train triage --name {name} ...'.")
+        base = registry.version(self.ctx.tenant_id, name, champion) if champion else versions[-1]
+        p = base["params"]
+        requested = p.get("precision_requested", "default")
+        result = self.service.train(
+            name, str(p["target"]), kind=str(p.get("kind", "auto")),
+            encoder=str(p.get("encoder") or DEFAULT_ENCODER).split("/")[-1]
+            if p.get("encoder") not in (None, "none") else "none",
+            precision=None if requested in (None, "default") else float(requested),
+            refit=str(p.get("refit", "True")) == "True",
+            alias="challenger" if champion else "champion")
+        audit.record(self.db, self.ctx, "model.retrain", details={
+            "model": name, "version": result["version"], "from": base["version"],
+            "reason": reason, "snapshot": result["snapshot"]})
+        return {"model": name, "version": result["version"], "from": base["version"],
+                "alias": "challenger" if champion else "champion", "reason": reason,
+                "snapshot": result["snapshot"], "metrics": result["metrics"]}
+
+    def run(self) -> dict[str, Any]:
+        """Cron-safe: check every model's live traffic, retrain where a new alarm asks for
+        it, carry out pending erasure retrains. Running it again on the same traffic raises
+        no alarm twice and retrains nothing twice."""
+        from supportops.governance import lineage
+
+        checks, retrained = [], []
+        for name in _model_names(self.service):
+            check = self.check(name)
+            checks.append(check)
+            if check["alarms"]:
+                kinds = ",".join(sorted({a["kind"] for a in check["alarms"]}))
+                retrained.append(self.retrain(name, reason=f"alarm: {kinds}"))
+        erasure = None
+        if any(a["action"] == "retrain_model" for a in lineage.pending(self.db, self.ctx)):
+            erasure = self.service.retrain_flagged()
+        return {"checks": checks, "retrained": retrained, "erasure_retrains": erasure}
+
     # -- champion / challenger -------------------------------------------------------------
 
     def feedback_labels(self, name: str) -> dict[str, str]:
@@ -212,6 +352,10 @@ class Monitor:
         evidence = {"comparison": {**result, "forced": force and not test["significant"]}}
         return {**self.service.promote(name, version, alias, evidence=evidence),
                 "comparison": result}
+
+
+def _model_names(service: TriageService) -> list[str]:
+    return sorted({str(v["name"]) for v in service.registry.versions(service.ctx.tenant_id)})
 
 
 def _encoder_name(model: Any) -> str | None:
