@@ -329,15 +329,22 @@ class Tenant:
         result["ingest"] = report.as_dict()
         return result
 
-    def triage(self, text: str, name: str = "triage", **fields: Any) -> dict[str, Any]:
-        """Triage one ticket text with the champion of ``name`` (loaded once, hot-swapped)."""
+    def triage(self, text: str, name: str = "triage", ticket_id: str | None = None,
+               **fields: Any) -> dict[str, Any]:
+        """Triage one ticket text with the champion of ``name`` (loaded once, hot-swapped);
+        ``ticket_id`` names the stored ticket it is for, so monitoring can find its input."""
+        return self.triage_server(name).predict_one(text, ticket_id, **fields)
+
+    def triage_server(self, name: str = "triage") -> TriageServer:
+        """The champion of ``name``, kept loaded; every prediction it serves is recorded for
+        monitoring (off the serving path) and answered by the challenger in shadow."""
         server = self._servers.get(name)
         if server is None:
             from supportops.triage.serving import TriageServer
 
             server = self._servers[name] = TriageServer(self.triage_models, name)
             server.observer = self._prediction_recorder().observe
-        return server.predict_one(text, **fields)
+        return server
 
     def triage_feedback(self, ticket_id: str, *, name: str = "triage", final: str,
                         predicted: str | None = None, version: str | None = None,

@@ -112,9 +112,7 @@ def predict_triage(
     Example: supportops predict triage --name intents --file new.jsonl --json
     """
     handle = open_tenant(workspace, tenant, acting_as)
-    from supportops.triage.serving import TriageServer
-
-    server = TriageServer(handle.triage_models, name)
+    server = handle.triage_server(name)
     lines = _read_lines(file)
     table = Table("id", "label", "confidence", "abstained")
     for start in range(0, len(lines), batch):

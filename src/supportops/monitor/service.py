@@ -171,8 +171,9 @@ class Monitor:
         version = self.service.registry.alias(self.ctx.tenant_id, name, "champion")
         if version is None:
             return {"model": name, "version": None, "checked": 0, "alarms": []}
-        records = live.latest_records(self.db, self.ctx, name, version)
         limits = thresholds(self.db, self.ctx)
+        records = live.latest_records(self.db, self.ctx, name, version,
+                                      limit=max(1, int(limits["live_window"])))
         if len(records) < limits["min_window"]:
             return {"model": name, "version": version, "checked": len(records), "alarms": [],
                     "reason": f"fewer than {int(limits['min_window'])} served predictions"}

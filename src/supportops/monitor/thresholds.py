@@ -23,7 +23,8 @@ DEFAULTS: dict[str, tuple[float, str]] = {
     "field_js": (0.1, "Jensen-Shannon divergence of a categorical field that alarms"),
     "accuracy_drop": (0.05, "estimated (or actual) accuracy this far below the reference "
                             "alarms"),
-    "min_window": (50.0, "fewest new predictions 'monitor run' checks"),
+    "min_window": (50.0, "fewest served predictions 'monitor run' checks"),
+    "live_window": (500.0, "how many of the latest served predictions 'monitor run' checks"),
 }
 
 

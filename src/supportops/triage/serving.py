@@ -72,8 +72,9 @@ class TriageServer:
                           time.perf_counter() - started)
         return records
 
-    def predict_one(self, text: str, **fields: Any) -> dict[str, Any]:
-        record = self.predict([{"id": None, "text": text, **fields}])[0]
+    def predict_one(self, text: str, ticket_id: str | None = None,
+                    **fields: Any) -> dict[str, Any]:
+        record = self.predict([{"id": ticket_id, "text": text, **fields}])[0]
         record["model"] = self.name
         record["version"] = self.version
         return record
