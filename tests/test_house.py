@@ -24,7 +24,7 @@ HEAVY = ("duckdb", "numpy", "pyarrow", "sklearn", "torch", "mlflow", "pandas", "
          "presidio_analyzer", "spacy")
 #: Rooms below the workspace, which must not know it.
 LOWER_ROOMS = ("events", "privacy", "governance", "storage", "datasets", "ml", "triage",
-               "analytics")
+               "analytics", "monitor")
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:
