@@ -75,3 +75,28 @@ def test_live_records_alarms_and_idempotent_run(tenant: Tenant, tmp_path: Path) 
     assert [a["kind"] for a in model["alarms"]] == sorted(kinds, key=[
         a["kind"] for a in alarmed["checks"][0]["alarms"]].index)
     assert status["thresholds"]["live_window"] == 30
+
+
+def test_erasure_reaches_prediction_records_and_references(tenant: Tenant,
+                                                           tmp_path: Path) -> None:
+    from sqlalchemy import select
+
+    from supportops.monitor.tables import prediction_records
+
+    ingest_topics(tenant, tmp_path)
+    tenant.triage_models.train("intents", "category", encoder="none")
+    ref_ids = set(tenant.monitor.reference("intents", "1")["embedding"]["event_ids"])
+    tickets = {"T-refund-0": "cust-1", "T-refund-1": "cust-2"}  # i % 4 picks the customer
+    for ticket in tickets:
+        tenant.triage("please refund the double charge", name="intents", ticket_id=ticket)
+    assert tenant.monitor.flush() == 2
+    opening = {e.ticket_id: e.id for e in tenant.events_tail(1000, "ticket.created")}
+    assert opening["T-refund-0"] in ref_ids
+
+    tenant.privacy.erase("cust-1")
+    with tenant.db.begin(tenant.id) as conn:
+        left = conn.execute(select(prediction_records.c.ticket_id)).scalars().all()
+    assert left == ["T-refund-1"]
+    after = set(tenant.monitor.reference("intents", "1")["embedding"]["event_ids"])
+    assert opening["T-refund-0"] not in after and opening["T-refund-1"] in after
+    assert len(after) == len(ref_ids) - 15  # cust-1 opened 15 of the 60 tickets
