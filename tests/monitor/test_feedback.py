@@ -19,7 +19,8 @@ CUSTOMERS = ["cust-1", "cust-2", "cust-3", "cust-4"]
 def ingest_topics(tenant: Tenant, tmp_path: Path, extra: int = 0) -> None:
     """The lifecycle tests' small intent set, plus ``extra`` unlabelled tickets U-0.."""
     lines = [event("ticket.created", f"T-{topic}-{i}", f"2024-01-01T10:{i:02d}:00Z",
-                   subject=CUSTOMERS[i % len(CUSTOMERS)], text=text, category=topic)
+                   subject=CUSTOMERS[i % len(CUSTOMERS)], text=text, category=topic,
+                   channel="chat")
              for topic, texts in TOPICS.items()
              for i, text in enumerate(f"{g}{t}" for g in GREETINGS for t in texts)]
     lines += [event("ticket.created", f"U-{i}", "2024-02-01T10:00:00Z", subject="cust-9",

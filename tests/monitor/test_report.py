@@ -82,6 +82,13 @@ def test_partial_last_window_and_bad_lines(tenant: Tenant, tmp_path: Path) -> No
     windows = tenant.monitor.report("intents", stream, 15)["windows"]
     assert [(w["start"], w["end"], w["n"]) for w in windows] == [(0, 15, 15), (15, 30, 15),
                                                                 (30, 40, 10)]
+    assert all(w["field_drift"] == {} for w in windows)  # the lines carry no field
+    lines = [{"id": i, "text": "where is my refund", "channel": "chat" if i < 10 else "email"}
+             for i in range(20)]
+    by_channel = tenant.monitor.report("intents", write_jsonl(tmp_path / "ch.jsonl", lines),
+                                       10)["windows"]
+    assert by_channel[0]["field_drift"]["channel"] == {"js": 0.0, "psi": 0.0, "drift": False}
+    assert by_channel[1]["field_drift"]["channel"]["drift"]  # a channel never seen
     bad = write_jsonl(tmp_path / "bad.jsonl", [{"id": 1, "text": "fine"}, {"id": 2, "txt": "x"}])
     with pytest.raises(ValidationFailed, match=r"bad.jsonl: line 2: field 'text' must be a "
                                                r"string. Got nothing"):

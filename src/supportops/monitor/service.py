@@ -143,7 +143,7 @@ class Monitor:
         ref = self.reference(name, version, model)
         encoder = self.drift_encoder(model)
         ref_vectors = self.reference_vectors(name, version, ref, encoder)
-        rows = [input_row(line) for line in lines]
+        rows = [input_row({k: v for k, v in line.items() if k != "label"}) for line in lines]
         texts = self.service.pseudonymise_texts([r["text"] for r in rows])
         for row, text in zip(rows, texts, strict=True):
             row["text"] = text
@@ -156,7 +156,8 @@ class Monitor:
         for start in range(0, len(lines), window_size):
             end = min(start + window_size, len(lines))
             figures = window(ref, ref_vectors, vectors[start:end], cut(pred, start, end),
-                             labels[start:end], limits)
+                             labels[start:end], [r["open_fields"] for r in rows[start:end]],
+                             limits)
             out.append({"start": start, "end": end, **figures})
         return {"model": name, "version": version, "windows": out}
 

@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from supportops.monitor import stats
 from supportops.monitor.reference import ABSTAINED
+from supportops.monitor.stats import OTHER
 
 
 def predictions(model: Any, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -29,8 +30,8 @@ def predictions(model: Any, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def window(reference: dict[str, Any], ref_vectors: npt.NDArray[np.float32],
            vectors: npt.NDArray[np.float32], pred: dict[str, Any], labels: Sequence[Any],
-           limits: dict[str, float]) -> dict[str, Any]:
-    """The figures of one window (``pred`` and ``labels`` already cut to it)."""
+           fields: Sequence[dict[str, Any]], limits: dict[str, float]) -> dict[str, Any]:
+    """The figures of one window (``pred``, ``labels`` and ``fields`` already cut to it)."""
     n = len(labels)
     auc = stats.domain_auc(ref_vectors, vectors) if len(ref_vectors) and n else 0.5
     auc_needed = max(limits["drift_auc"],
@@ -50,7 +51,23 @@ def window(reference: dict[str, Any], ref_vectors: npt.NDArray[np.float32],
         "accuracy": round(sum(p == t for p, t in given) / len(given), 4) if given else None,
         "abstention_rate": round(float(np.mean(pred["abstained"])), 4) if n else 0.0,
         "label_drift_score": round(label_js, 4), "label_drift": bool(label_js > js_needed),
+        "field_drift": field_drift(reference.get("fields") or {}, fields, limits["field_js"]),
     }
+
+
+def field_drift(reference: dict[str, dict[str, int]], fields: Sequence[dict[str, Any]],
+                limit: float) -> dict[str, dict[str, Any]]:
+    """Per categorical field the window's lines carry and the reference knows: JS and PSI
+    against the training distribution, and whether JS crossed ``limit``."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, ref in sorted(reference.items()):
+        seen = Counter(str(f[name]) for f in fields if f.get(name) is not None)
+        if seen:
+            known = Counter({k if k in ref else OTHER: n for k, n in seen.items()})
+            js = stats.jensen_shannon(ref, known)
+            out[name] = {"js": round(js, 4), "psi": round(stats.psi(ref, known), 4),
+                         "drift": bool(js > limit)}
+    return out
 
 
 def cut(pred: dict[str, Any], start: int, end: int) -> dict[str, Any]:
