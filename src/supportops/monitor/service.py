@@ -339,6 +339,8 @@ class Monitor:
         """Promote ``version``. To champion over an existing one only when it is significantly
         better on feedback (exact McNemar, p < 0.05), unless ``force``; the audit entry keeps
         the test."""
+        self.service.ctx.require("admin", "ml_engineer", action="promote models")
+        self.service.refuse_erased(name, version, "promoted")  # before any comparison
         current = self.service.registry.alias(self.ctx.tenant_id, name, "champion")
         if alias != "champion" or current is None or current == version:
             return self.service.promote(name, version, alias)
