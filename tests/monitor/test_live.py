@@ -100,3 +100,7 @@ def test_erasure_reaches_prediction_records_and_references(tenant: Tenant,
     after = set(tenant.monitor.reference("intents", "1")["embedding"]["event_ids"])
     assert opening["T-refund-0"] not in after and opening["T-refund-1"] in after
     assert len(after) == len(ref_ids) - 15  # cust-1 opened 15 of the 60 tickets
+
+    ran = tenant.monitor.run()  # the pending erasure retrain is carried out, once
+    assert ran["erasure_retrains"]["count"] == 1 and ran["retrained"] == []
+    assert tenant.monitor.run()["erasure_retrains"] is None

@@ -4,6 +4,9 @@ refused for a challenger that is not significantly better on feedback, allowed a
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,7 @@ from scipy.stats import binom
 from supportops import Tenant, ValidationFailed
 from supportops.monitor.compare import mcnemar
 from tests.helpers import event, write_jsonl
-from tests.ml.test_lifecycle import TOPICS
+from tests.ml.test_lifecycle import EXE, TOPICS, _cli
 from tests.monitor.test_feedback import ingest_topics
 
 NEW_GREETINGS = ["hey, ", "good morning, ", "help: "]
@@ -28,6 +31,14 @@ def test_exact_mcnemar_counts_discordant_pairs() -> None:
     same = mcnemar(champion, champion)
     assert (same.b, same.c, same.p_value, same.significant()) == (0, 0, 1.0, False)
     assert not mcnemar(challenger, champion).significant()  # worse is never "better"
+
+
+def _run(tenant: Tenant, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SUPPORTOPS_WORKSPACE": str(tenant.path)}
+    if tenant.workspace.db.is_postgres:
+        env["SUPPORTOPS_DATABASE_URL"] = tenant.workspace.db.url
+    return subprocess.run([EXE, *args, "--tenant", "acme"], capture_output=True, text=True,
+                          env=env, timeout=240)
 
 
 def _new_tickets_with_feedback(tenant: Tenant, tmp_path: Path) -> int:
@@ -74,6 +85,11 @@ def test_promotion_is_gated_by_the_significance_test(tenant: Tenant, tmp_path: P
     assert tenant.monitor.compare("intents")["tickets"] == n
     with pytest.raises(ValidationFailed, match=rf"not significantly better .* on {n} .* p=1"):
         tenant.monitor.promote("intents", "3")
+    compared = json.loads(_cli(tenant.workspace, "models", "compare", "intents", "--json"))
+    assert (compared["champion"]["version"], compared["challenger"]["version"]) == ("2", "3")
+    refused = _run(tenant, "models", "promote", "intents", "3")
+    assert refused.returncode == 2 and "--force" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
     assert models.registry.alias("acme", "intents", "champion") == "2"
     tenant.monitor.promote("intents", "3", force=True)
     last = tenant.audit.list(action="model.promote")[-1]
