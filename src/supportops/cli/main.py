@@ -13,6 +13,7 @@ from rich.table import Table
 from supportops.cli import analytics as analytics_cli
 from supportops.cli import dpo as dpo_cli
 from supportops.cli import ml as ml_cli
+from supportops.cli import monitor as monitor_cli
 from supportops.cli import privacy as privacy_cli
 from supportops.cli.common import (
     AsOpt,
@@ -48,6 +49,7 @@ app.command("demo")(demo_command)
 privacy_cli.register(app)
 analytics_cli.register(app)
 ml_cli.register(app)
+monitor_cli.register(app)
 dpo_cli.register(app)
 console = Console()
 
