@@ -138,6 +138,11 @@ class Workspace:
         first use."""
         return _audit_sealers(self.path, self.config)(tenant_id)
 
+    def secret(self, purpose: str) -> bytes:
+        """A key for one purpose derived from the master key and never stored (the console
+        seals its session cookies with one), so the database alone cannot forge them."""
+        return derived_key(provider_for(self.path, self.config), purpose)
+
     # -- tenants ------------------------------------------------------------------------------
 
     def create_tenant(self, tenant_id: str, name: str | None = None) -> tenant_store.TenantInfo:
