@@ -96,7 +96,9 @@ def _ticket_doc(ev: Event, created: dict[str, list[Event]], replies: dict[str, l
                 categories: dict[str, str | None]) -> Document | None:
     tid = ev.ticket_id or ""
     first = (created.get(tid) or [None])[0]
-    answer = ev.payload.get("resolution") or _last_reply(replies.get(tid, []))
+    answer, answer_event = ev.payload.get("resolution"), ev.id
+    if not answer:
+        answer, answer_event = _last_reply(replies.get(tid, []), ev.id)
     if first is None or not answer:
         return None
     p = first.payload
@@ -104,15 +106,19 @@ def _ticket_doc(ev: Event, created: dict[str, list[Event]], replies: dict[str, l
     if not question.strip():
         return None
     attrs = p.get("attributes") or {}
-    return Document(doc_id(TICKET, tid), TICKET, tid, first.id, ev.id, ev.seq, first.subject,
+    return Document(doc_id(TICKET, tid), TICKET, tid, first.id, answer_event, ev.seq,
+                    first.subject,
                     ev.occurred_at, p.get("subject_line") or "", question, answer,
                     _code(attrs.get("language")), _code(categories.get(tid)))
 
 
-def _last_reply(messages: list[Event]) -> str:
+def _last_reply(messages: list[Event], default: str) -> tuple[str, str]:
+    """The last public agent reply and its event (the resolution of many exports)."""
     public = [m for m in messages if m.payload.get("author") == "agent"
               and m.payload.get("visibility", "public") == "public"]
-    return str(public[-1].payload.get("text") or "") if public else ""
+    if not public:
+        return "", default
+    return str(public[-1].payload.get("text") or ""), public[-1].id
 
 
 def _ticket_events(conn: Connection, ctx: Context, ids: list[str],
