@@ -19,10 +19,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import supportops.assist.erasure  # registers the assistant's index projector and erasure hook
 import supportops.datasets.erasure  # registers the snapshots' erasure hook
 import supportops.ml.erasure  # noqa: F401 - registers the embeddings' erasure hook
+from supportops.assist.indexing import IndexEnv
+from supportops.assist.indexing import install as install_index
 from supportops.datasets.paths import bind_workspace
-from supportops.errors import ConfigError, NotFound, PermissionDenied
+from supportops.errors import ConfigError, NotFound, PermissionDenied, SupportopsError
 from supportops.events import log, projection
 from supportops.events.importers import importer_for
 from supportops.events.ingest import IngestReport, ingest
@@ -34,13 +37,14 @@ from supportops.governance.integrity import AuditTrail
 from supportops.governance.lineage import LineageView
 from supportops.governance.seal import INTEGRITY_PURPOSE, AuditSealer
 from supportops.privacy.availability import privacy_room, seal_content
-from supportops.privacy.keys import derived_key, provider_for
+from supportops.privacy.keys import Keyring, derived_key, provider_for
 from supportops.privacy.service import Privacy
 from supportops.settings import get as setting
 from supportops.settings import workspace_path
 from supportops.storage import Database, provision
 
 if TYPE_CHECKING:
+    from supportops.assist import AssistService
     from supportops.triage.service import TriageService
     from supportops.triage.serving import TriageServer
 
@@ -111,6 +115,7 @@ class Workspace:
         db = Database(url or _sqlite_url(root))
         bind_workspace(db.engine, root)  # before any connection: stored paths are relative
         seal_content(db, root, config)
+        _install_index(db, root, config)
         db.check_boundary()
         return cls(root, db, config, privacy)
 
@@ -180,6 +185,14 @@ class Workspace:
 
 def _sqlite_url(root: Path) -> str:
     return f"sqlite:///{root / DB_FILE}"
+
+
+def _install_index(db: Database, root: Path, config: dict[str, Any]) -> None:
+    """The assistant's index keys terms under each tenant's key and embeds with the
+    workspace's encoder files."""
+    encoders = Path(setting("encoder_cache") or root / "artifacts" / "encoders")
+    install_index(db.engine, IndexEnv(lambda ctx: Keyring(provider_for(root, config), ctx),
+                                      encoders))
 
 
 def _checked_url(url: str | None) -> str | None:
@@ -316,6 +329,24 @@ class Tenant:
 
             server = self._servers[name] = TriageServer(self.triage_models, name)
         return server.predict_one(text, **fields)
+
+    @property
+    def assist(self) -> AssistService:
+        """The answer assistant: knowledge base, similar tickets, drafted answers, feedback."""
+        from supportops.assist import AssistService
+
+        return AssistService(self.db, self.ctx, self._privacy_or_none(), self._predictor())
+
+    def _predictor(self) -> Callable[[str], dict[str, Any] | None]:
+        """Triage's champion, when there is one, for the assistant's cross-check."""
+
+        def predict(text: str) -> dict[str, Any] | None:
+            try:
+                return self.triage(text)
+            except SupportopsError:  # no triage model yet: nothing to cross-check with
+                return None
+
+        return predict
 
     @property
     def privacy(self) -> Privacy:

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from supportops.cli import analytics as analytics_cli
+from supportops.cli import assist as assist_cli
 from supportops.cli import dpo as dpo_cli
 from supportops.cli import ml as ml_cli
 from supportops.cli import privacy as privacy_cli
@@ -49,6 +50,7 @@ privacy_cli.register(app)
 analytics_cli.register(app)
 ml_cli.register(app)
 dpo_cli.register(app)
+assist_cli.register(app)
 console = Console()
 
 
