@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request, Response
 
 from supportops.privacy.reveal import REVEAL_ROLES
-from supportops.web.core import PREFIX, Console, Visit, attempt, route_class
+from supportops.web.core import PREFIX, Console, Visit, attempt, required, route_class
 from supportops.web.triage import ticket_text
 from supportops.workspace import Tenant
 
@@ -29,7 +29,8 @@ def assistance(tenant: Tenant, ticket_id: str, text: str) -> dict[str, Any] | No
     return {"similar": similar or [], "draft": draft, "error": similar_error or draft_error}
 
 
-def _ticket_page(console: Console, visit: Visit, ticket_id: str, revealed: bool) -> Response:
+def _ticket_page(console: Console, visit: Visit, ticket_id: str, revealed: bool,
+                 **extra: Any) -> Response:
     tenant = visit.tenant
     ticket = tenant.tickets.get(ticket_id)
     events = ticket["events"]
@@ -37,7 +38,7 @@ def _ticket_page(console: Console, visit: Visit, ticket_id: str, revealed: bool)
         events = tenant.privacy.reveal(ticket_id)["events"]
     return console.render(visit.request, "ticket.html", visit, ticket=ticket, events=events,
                           revealed=revealed, may_reveal=visit.role in REVEAL_ROLES,
-                          assist=assistance(tenant, ticket_id, ticket_text(ticket)))
+                          assist=assistance(tenant, ticket_id, ticket_text(ticket)), **extra)
 
 
 def router(console: Console) -> APIRouter:
@@ -62,5 +63,14 @@ def router(console: Console) -> APIRouter:
     def reveal(request: Request, ticket_id: str, csrf: FormStr = None) -> Response:
         """A POST: revealing is a privileged, audited action, never a link to follow."""
         return _ticket_page(console, console.checked(request, csrf), ticket_id, revealed=True)
+
+    @pages.post("/tickets/{ticket_id}/draft-feedback", include_in_schema=False)
+    def draft_feedback(request: Request, ticket_id: str, csrf: FormStr = None,
+                       answer_id: FormStr = None, verdict: FormStr = "used") -> Response:
+        """Whether the agent used, edited or rejected the drafted reply."""
+        visit = console.checked(request, csrf)
+        done = visit.tenant.assist.feedback(required(answer_id, "answer_id"),
+                                            verdict=verdict or "used")
+        return _ticket_page(console, visit, ticket_id, revealed=False, draft_feedback=done)
 
     return pages
