@@ -25,7 +25,13 @@ import supportops.ml.erasure  # noqa: F401 - registers the embeddings' erasure h
 from supportops.assist.indexing import IndexEnv
 from supportops.assist.indexing import install as install_index
 from supportops.datasets.paths import bind_workspace
-from supportops.errors import ConfigError, NotFound, PermissionDenied, SupportopsError
+from supportops.errors import (
+    ConfigError,
+    NotFound,
+    PermissionDenied,
+    SupportopsError,
+    ValidationFailed,
+)
 from supportops.events import log, projection
 from supportops.events.importers import importer_for
 from supportops.events.ingest import IngestReport, ingest
@@ -329,6 +335,30 @@ class Tenant:
 
             server = self._servers[name] = TriageServer(self.triage_models, name)
         return server.predict_one(text, **fields)
+
+    def triage_feedback(self, ticket_id: str, *, name: str = "triage", final: str,
+                        predicted: str | None = None, version: str | None = None,
+                        action: str = "accept") -> dict[str, Any]:
+        """An agent accepts (``action="accept"``) or corrects a triage prediction on a stored
+        ticket; the final label is a person's and enters the next dataset snapshot. ``version``
+        defaults to the champion of ``name``."""
+        from supportops.monitor.feedback import check_feedback, record_feedback
+
+        check_feedback(ticket_id, final, predicted, action)
+        service = self.triage_models
+        version = version or service.registry.alias(self.id, name, "champion")
+        if version is None:
+            raise NotFound(f"Model {name!r} has no champion in tenant {self.id!r}; name the "
+                           "'version' the prediction came from.")
+        target = service.registry.version(self.id, name, version)["params"].get("target")
+        if target is None:
+            raise ValidationFailed(f"Version {version} of model {name!r} records no target; "
+                                   "feedback needs to know which label it decides.")
+        privacy = self._privacy_or_none()
+        return record_feedback(self.db, self.ctx, privacy.protector() if privacy else None,
+                               ticket_id=ticket_id, name=name, version=str(version),
+                               target=str(target), final=final, predicted=predicted,
+                               action=action)
 
     @property
     def assist(self) -> AssistService:
