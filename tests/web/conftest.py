@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +22,8 @@ pytest.importorskip("fastapi", reason="the console needs the server extra")
 uvicorn = pytest.importorskip("uvicorn", reason="the console needs the server extra")
 pytest.importorskip("faker", reason="the generated workload needs the demo extra")
 
+#: The assistant's encoder files, shared with tests/assist (the int8 export takes a while).
+ENCODERS = Path(tempfile.gettempdir()) / "supportops-test-encoders"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 
@@ -73,7 +76,7 @@ def _source_facts(live: Live, source: Path) -> None:
 
 
 def _populate(root: Path) -> Live:
-    from supportops.demo import generate
+    from supportops.demo import generate, write_kb
 
     ws = Workspace.init(root / "ws")
     ws.create_tenant("acme")
@@ -82,6 +85,7 @@ def _populate(root: Path) -> Live:
     source = generate(root / "events.jsonl", tickets=120, seed=11)
     owner.ingest(source, "jsonl")
     owner.triage_models.train("triage", "category", encoder="none")
+    owner.assist.load_kb(write_kb(root / "kb"), "markdown")
     keys = {role: owner.create_principal(f"web-{role}", role)[1] or ""
             for role in ("admin", "agent", "analyst", "privacy_officer", "ml_engineer")}
     keys["other_admin"] = ws.tenant("other").create_principal("web-admin", "admin")[1] or ""
@@ -92,7 +96,13 @@ def _populate(root: Path) -> Live:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    root = tmp_path_factory.mktemp("console")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SUPPORTOPS_ENCODER_CACHE", str(ENCODERS))
+        env.delenv("SUPPORTOPS_LLM_BASE_URL", raising=False)
+        yield from _serve(tmp_path_factory.mktemp("console"))
+
+
+def _serve(root: Path) -> Iterator[Live]:
     data = _populate(root)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(_app(data.workspace), host="127.0.0.1", port=port,
