@@ -89,7 +89,7 @@ def test_erase_a_subject(browser: Any, live: Live) -> None:
     page.get_by_label("I understand erasure cannot be undone").check()
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Erase subject").click()
-    page.get_by_role("heading", name="Erasure report").wait_for()
+    page.get_by_role("heading", name="Erasure report", exact=True).wait_for()
     _shot(page, "05-erased")
     assert "events_redacted" in page.locator("main").inner_text()
     reports = live.workspace.tenant("acme").privacy.reports(customer)
