@@ -43,7 +43,7 @@ class Live:
     ticket_emails: dict[str, set[str]] = field(default_factory=dict)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -104,7 +104,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 def _serve(root: Path) -> Iterator[Live]:
     data = _populate(root)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(_app(data.workspace), host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)

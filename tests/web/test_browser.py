@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.web.conftest import ARTIFACTS, Live
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

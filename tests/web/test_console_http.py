@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import httpx
+from tests.web.conftest import Live, csrf_of, sign_in
 
 from supportops.privacy.reveal import REVEAL_ROLES
-from tests.web.conftest import Live, csrf_of, sign_in
 
 PAGES = ("/console/triage", "/console/tickets", "/console/analytics", "/console/models",
          "/console/privacy", "/console/admin")

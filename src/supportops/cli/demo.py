@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import secrets
 import tempfile
 from collections import Counter
@@ -105,10 +106,12 @@ def _serve(ws: Workspace, host: str, port: int) -> None:
     except ModuleNotFoundError:
         raise ConfigError("Serving the console needs the server extra: pip install "
                           "'supportops[server]', or run 'supportops demo --no-serve'.") from None
-    try:
-        from supportops.api import create_app as factory
+    from supportops.web import console_app
+
+    try:  # the REST API mounts the console; without it the console is served alone
+        factory = importlib.import_module("supportops.api").create_app
     except ImportError:
-        from supportops.web import console_app as factory
+        factory = console_app
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.run(factory(ws), host=host, port=port, log_level="warning")
 

@@ -41,11 +41,11 @@ def router(console: Console) -> APIRouter:
             console.tenant_for((api_key or "").strip())
         except PermissionDenied:
             token = new_token()
-            response = console.render(request, "login.html", status_code=401, csrf=token,
+            refused: Response = console.render(request, "login.html", status_code=401, csrf=token,
                                       error="That API key is not valid (unknown, disabled or "
                                             "mistyped). Paste the whole key, starting 'so_'.")
-            _cookie(response, request, LOGIN_COOKIE, token, 3600)
-            return response
+            _cookie(refused, request, LOGIN_COOKIE, token, 3600)
+            return refused
         cookie, _ = console.codec.seal((api_key or "").strip())
         response = RedirectResponse(f"{PREFIX}/", status_code=303)
         _cookie(response, request, SESSION_COOKIE, cookie, MAX_AGE_S)
