@@ -14,8 +14,7 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-
-from tests.web.conftest import ENCODERS, free_port, csrf_of
+from tests.web.conftest import ENCODERS, csrf_of, free_port
 
 pytest.importorskip("uvicorn", reason="the console needs the server extra")
 pytest.importorskip("faker", reason="the generated workload needs the demo extra")
