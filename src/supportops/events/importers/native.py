@@ -89,3 +89,9 @@ def _line(number: int, raw: bytes) -> Iterator[ImportItem]:
         yield RecordError(number, "record", f"malformed JSON: {err}")
         return
     yield guarded(number, lambda: [draft_from_object(obj, raw)])
+
+
+def items_from_objects(objects: list[Any]) -> Iterator[ImportItem]:
+    """Decoded event objects (an API request's body) as records numbered from 1."""
+    for number, obj in enumerate(objects, start=1):
+        yield guarded(number, lambda obj=obj: [draft_from_object(obj, b"")])
