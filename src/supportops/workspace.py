@@ -320,12 +320,15 @@ class Tenant:
 
     def triage(self, text: str, name: str = "triage", **fields: Any) -> dict[str, Any]:
         """Triage one ticket text with the champion of ``name`` (loaded once, hot-swapped)."""
+        return self._triage_server(name).predict_one(text, **fields)
+
+    def _triage_server(self, name: str) -> TriageServer:
         server = self._servers.get(name)
         if server is None:
             from supportops.triage.serving import TriageServer
 
-            server = self._servers[name] = TriageServer(self.triage_models, name)
-        return server.predict_one(text, **fields)
+            server = self._servers.setdefault(name, TriageServer(self.triage_models, name))
+        return server
 
     @property
     def privacy(self) -> Privacy:
@@ -470,18 +473,31 @@ class Tenant:
 
         return compare_versions(self.triage_models.models(name), name, a, b)
 
-    def triage_ticket(self, text: str, name: str = "triage", ticket_id: str | None = None,
-                      **fields: Any) -> dict[str, Any]:
-        """Triage a text; for a known ticket, also tell the ``ticket.triaged`` webhooks."""
-        record = self.triage(text, name, **fields)
-        if ticket_id is not None:
-            self.tickets.get(ticket_id, with_events=False)  # refuses another tenant's id
-            record["ticket_id"] = ticket_id
-            self.webhooks.emit("ticket.triaged", {
-                "ticket_id": ticket_id, "model": name, "version": record.get("version"),
-                "label": record.get("label"), "confidence": record.get("confidence"),
-                "abstained": record.get("abstained")})
-        return record
+    def triage_batch(self, lines: list[dict[str, Any]], name: str = "triage"
+                     ) -> list[dict[str, Any]]:
+        """Triage many ``{"text", ...fields}`` lines in one pass of the champion of
+        ``name`` (pseudonymised first); each record names the model and version."""
+        server = self._triage_server(name)
+        records = server.predict([{"id": None, **line} for line in lines])
+        for record in records:
+            record["model"], record["version"] = name, server.version
+        return records
+
+    def announce_triage(self, ticket_id: str, record: dict[str, Any]) -> None:
+        """Tell the ``ticket.triaged`` webhooks about a prediction for one of this tenant's
+        tickets (ids, label and confidence only); another tenant's id is not found."""
+        self.tickets.get(ticket_id, with_events=False)
+        record["ticket_id"] = ticket_id
+        self.webhooks.emit("ticket.triaged", {
+            "ticket_id": ticket_id, "model": record.get("model"),
+            "version": record.get("version"), "label": record.get("label"),
+            "confidence": record.get("confidence"), "abstained": record.get("abstained")})
+
+    def model_version(self, name: str, version: str) -> dict[str, Any]:
+        """One registered version of ``name``: metrics, aliases, snapshot, erasure flag."""
+        from supportops.triage.compare import find_version
+
+        return find_version(self.triage_models.models(name), name, version)
 
     def erase(self, subject: str, kind: str = "customer", *, retrain: bool = False
               ) -> dict[str, Any]:

@@ -110,7 +110,7 @@ def checked_scopes(scopes: list[str] | tuple[str, ...] | None) -> tuple[str, ...
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown:
         raise ValidationFailed(f"The 'scopes' must be among {', '.join(SCOPES)}. Got "
-                               f"{unknown[0]!r}.")
+                               f"{unknown[0]!r}.", field="scopes")
     return tuple(dict.fromkeys(scopes))
 
 
@@ -119,10 +119,10 @@ def _checked_expiry(expires_at: datetime | None) -> datetime | None:
         return None
     if expires_at.tzinfo is None:
         raise ValidationFailed("The 'expires_at' needs a time zone (or 'Z'). Got "
-                               f"{expires_at.isoformat()!r}.")
+                               f"{expires_at.isoformat()!r}.", field="expires_at")
     if expires_at <= datetime.now(UTC):
         raise ValidationFailed(f"The 'expires_at' must lie in the future. Got "
-                               f"{expires_at.isoformat()!r}.")
+                               f"{expires_at.isoformat()!r}.", field="expires_at")
     return expires_at
 
 
@@ -138,11 +138,12 @@ def create_principal(
     if kind not in ("api_key", "person"):
         raise ValidationFailed(f"The 'kind' must be 'api_key' or 'person'. Got {kind!r}.")
     if not name or not name.strip() or len(name) > 200:
-        raise ValidationFailed(f"The 'name' must be 1-200 characters. Got {name[:40]!r}.")
+        raise ValidationFailed(f"The 'name' must be 1-200 characters. Got {name[:40]!r}.",
+                               field="name")
     scope_list, expiry = checked_scopes(scopes), _checked_expiry(expires_at)
     api_key = new_key(ctx.tenant_id) if kind == "api_key" else None
     key_hash = hash_key(api_key) if api_key else None
-    principal = Principal(str(uuid.uuid4()), ctx.tenant_id, name, kind, role,  # type: ignore[arg-type]
+    principal = Principal(str(uuid.uuid4()), ctx.tenant_id, name, kind, role,
                           datetime.now(UTC), scope_list, expiry)
     try:
         with db.begin(ctx.tenant_id) as conn:

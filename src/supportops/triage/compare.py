@@ -7,7 +7,9 @@ from typing import Any
 from supportops.errors import NotFound
 
 
-def _version(versions: list[dict[str, Any]], name: str, version: str) -> dict[str, Any]:
+def find_version(versions: list[dict[str, Any]], name: str, version: str
+                 ) -> dict[str, Any]:
+    """The version ``version`` of model ``name`` among ``versions``."""
     for v in versions:
         if v["name"] == name and str(v["version"]) == str(version):
             return v
@@ -18,7 +20,7 @@ def compare_versions(versions: list[dict[str, Any]], name: str, a: str, b: str
                      ) -> dict[str, Any]:
     """Each version's metrics, snapshot and aliases, and ``b - a`` for shared numeric
     metrics: which one to promote stays the caller's decision."""
-    first, second = _version(versions, name, a), _version(versions, name, b)
+    first, second = find_version(versions, name, a), find_version(versions, name, b)
     shared = sorted(set(first["metrics"]) & set(second["metrics"]))
     delta = {k: second["metrics"][k] - first["metrics"][k] for k in shared
              if isinstance(first["metrics"][k], int | float)

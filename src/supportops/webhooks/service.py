@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
 import json
@@ -50,7 +51,7 @@ def _checked_url(url: str) -> str:
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationFailed(f"The 'url' of a webhook must be an http(s) URL with a host. "
-                               f"Got {url[:80]!r}.")
+                               f"Got {url[:80]!r}.", field="url")
     return url
 
 
@@ -100,7 +101,7 @@ class Webhooks:
     def subscribe(self, url: str, event_types: list[str]) -> dict[str, Any]:
         """Subscribe ``url`` to ``event_types``; the answer holds the signing secret."""
         self.ctx.require("admin", action="subscribe webhooks")
-        row = {"id": str(uuid.uuid4()), "url": _checked_url(url),
+        row: dict[str, Any] = {"id": str(uuid.uuid4()), "url": _checked_url(url),
                "event_types": _checked_types(event_types), "created_at": datetime.now(UTC)}
         with self.db.begin(self.ctx.tenant_id) as conn:
             conn.execute(insert(webhooks).values(
@@ -132,7 +133,7 @@ class Webhooks:
         return {"id": webhook_id, "removed": True}
 
     def deliveries(self, webhook_id: str | None = None, limit: int = 100
-                   ) -> list[dict[str, Any]]:
+                   ) -> builtins.list[dict[str, Any]]:
         """Recorded deliveries, newest first."""
         self.ctx.require("admin", action="read webhook deliveries")
         query = select(webhook_deliveries).where(
@@ -181,7 +182,7 @@ class Webhooks:
             counts[self._attempt(row, transport)] += 1
         return counts
 
-    def _attempt(self, row: Mapping[str, Any], transport: Transport) -> str:
+    def _attempt(self, row: Any, transport: Transport) -> str:
         body = row["body"].encode()
         head = headers(self.secret(row["webhook_id"]), body, row["event_type"], row["id"])
         status: int | None = None
@@ -208,12 +209,12 @@ class Webhooks:
         return outcome
 
 
-def _public(row: Mapping[str, Any]) -> dict[str, Any]:
+def _public(row: Any) -> dict[str, Any]:
     return {"id": row["id"], "url": row["url"], "event_types": json.loads(row["event_types"]),
             "created_at": row["created_at"], "disabled_at": row["disabled_at"]}
 
 
-def _delivery(row: Mapping[str, Any]) -> dict[str, Any]:
+def _delivery(row: Any) -> dict[str, Any]:
     return {k: row[k] for k in ("id", "webhook_id", "event_type", "status", "attempts",
                                 "last_status", "last_error", "created_at", "next_attempt_at",
                                 "delivered_at")}
