@@ -46,6 +46,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Bearer key for SUPPORTOPS_LLM_BASE_URL, if it needs one."),
     Setting("master_key", "SUPPORTOPS_MASTER_KEY", None,
             "Base64 key that wraps tenant keys; default: the workspace key file (mode 0600)."),
+    Setting("webhook_retry_seconds", "SUPPORTOPS_WEBHOOK_RETRY_SECONDS", "2",
+            "First wait before a failed webhook delivery is tried again; each later wait "
+            "doubles (capped at one hour)."),
+    Setting("webhook_max_attempts", "SUPPORTOPS_WEBHOOK_MAX_ATTEMPTS", "6",
+            "Attempts per webhook delivery before it is recorded as failed."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

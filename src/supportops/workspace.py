@@ -181,6 +181,21 @@ class Workspace:
             ctx = Context(tenant_id=tenant_id, principal_id=OWNER_PRINCIPAL, role="admin")
         return Tenant(self, dataclasses.replace(ctx, sealer=self.audit_sealer(tenant_id)))
 
+    def create_admin_key(self) -> str:
+        """A new workspace-admin key (``sow_<secret>``), shown once; only its hash is kept in
+        the workspace config. It may create and list tenants through the API, nothing else."""
+        from supportops.governance import admin_keys
+
+        key, self.config = admin_keys.create(self.config)
+        _write_config(self.path / CONFIG_FILE, self.config)
+        return key
+
+    def authenticate_admin(self, key: str) -> None:
+        """Refuse ``key`` unless it is one of this workspace's admin keys."""
+        from supportops.governance import admin_keys
+
+        admin_keys.check(self.config, key)
+
     def authenticate(self, api_key: str) -> Tenant:
         """The handle an API key acts as. Tenant and role come from the key alone (the API and
         the console never take a tenant from the request); unknown or disabled keys raise
@@ -329,12 +344,15 @@ class Tenant:
 
     def triage(self, text: str, name: str = "triage", **fields: Any) -> dict[str, Any]:
         """Triage one ticket text with the champion of ``name`` (loaded once, hot-swapped)."""
+        return self._triage_server(name).predict_one(text, **fields)
+
+    def _triage_server(self, name: str) -> TriageServer:
         server = self._servers.get(name)
         if server is None:
             from supportops.triage.serving import TriageServer
 
-            server = self._servers[name] = TriageServer(self.triage_models, name)
-        return server.predict_one(text, **fields)
+            server = self._servers.setdefault(name, TriageServer(self.triage_models, name))
+        return server
 
     def triage_feedback(self, ticket_id: str, *, name: str = "triage", final: str,
                         predicted: str | None = None, version: str | None = None,
@@ -414,9 +432,156 @@ class Tenant:
         return projection.rebuild(self.db, self.ctx)
 
     def create_principal(
-        self, name: str, role: str, kind: str = "api_key"
+        self, name: str, role: str, kind: str = "api_key", *, scopes: list[str] | None = None,
+        expires_at: datetime | None = None,
     ) -> tuple[tenant_store.Principal, str | None]:
-        return tenant_store.create_principal(self.db, self.ctx, name, role, kind)
+        return tenant_store.create_principal(self.db, self.ctx, name, role, kind,
+                                             scopes=scopes, expires_at=expires_at)
 
     def principals(self) -> list[tenant_store.Principal]:
         return tenant_store.list_principals(self.db, self.ctx)
+
+    def set_principal_role(self, name: str, role: str) -> str:
+        """Give a principal a new role (audited); returns the role it had."""
+        from supportops.governance.roles import set_principal_role
+
+        return set_principal_role(self.db, self.ctx, name, role)
+
+    def disable_principal(self, name: str) -> None:
+        """Disable a principal: its key stops working at once (audited)."""
+        from supportops.governance.roles import disable_principal
+
+        disable_principal(self.db, self.ctx, name)
+
+    def rotate_key(self, name: str) -> str:
+        """A fresh key for an API-key principal; the old one stops working (audited)."""
+        return tenant_store.rotate_key(self.db, self.ctx, name)
+
+    # -- faces' shared calls: each face calls one of these and formats the answer ----------
+
+    def ingest_records(self, records: list[Any], *, strict: bool = False) -> IngestReport:
+        """Ingest native event objects (the API's ``POST /v1/events``), numbered from 1,
+        with the per-record errors and idempotency of a JSON Lines file."""
+        from supportops.events.importers.native import items_from_objects
+
+        privacy = self._privacy_or_none()
+        protector = privacy.protector() if privacy else None
+        return ingest(self.db, self.ctx, items_from_objects(records), strict=strict,
+                      protector=protector)
+
+    def subject_token(self, subject: str) -> str:
+        """The pseudonym of a customer id; a pseudonym is returned as it is."""
+        from supportops.privacy.vault import TOKEN_RE
+
+        return subject if TOKEN_RE.fullmatch(subject) else self.privacy.subject_token(subject)
+
+    def audit_entries(self, *, subject: str | None = None, **filters: Any) -> list[Any]:
+        """Audit entries (``audit list``); ``subject`` may be a token, a principal name or a
+        customer id (matched as given and as its token)."""
+        from supportops.privacy.vault import TOKEN_RE
+
+        subjects = None
+        if subject is not None:
+            subjects = [subject] if TOKEN_RE.fullmatch(subject) else \
+                [subject, self.privacy.subject_token(subject)]
+        return self.audit.list(subject=subjects, **filters)
+
+    def lineage_of(self, *, subject: str | None = None, snapshot: str | None = None,
+                   model: str | None = None) -> dict[str, Any]:
+        """Lineage of exactly one of: a customer (id or token), a snapshot, ``NAME@VERSION``."""
+        from supportops.errors import ValidationFailed
+
+        chosen = [x for x in (subject, snapshot, model) if x is not None]
+        if len(chosen) != 1:
+            raise ValidationFailed("Give exactly one of --subject, --snapshot or --model "
+                                   f"(got {len(chosen)}).")
+        if subject is not None:
+            return self.lineage.subject(self.subject_token(subject))
+        if snapshot is not None:
+            return self.lineage.snapshot(snapshot)
+        name, sep, version = str(model).rpartition("@")
+        if not sep or not name or not version:
+            raise ValidationFailed(f"--model must look like NAME@VERSION. Got {model!r}.")
+        return self.lineage.model(name, version)
+
+    def create_dataset(self, name: str, require: str | None = None) -> Any:
+        """Snapshot the log now (``datasets create``)."""
+        from supportops.datasets.snapshots import create_snapshot
+
+        return create_snapshot(self.db, self.ctx, self.artifacts, name, require=require)
+
+    def datasets(self) -> list[Any]:
+        from supportops.datasets.snapshots import list_snapshots
+
+        return list_snapshots(self.db, self.ctx)
+
+    def dataset(self, snapshot_id: str) -> Any:
+        from supportops.datasets.snapshots import get_snapshot
+
+        return get_snapshot(self.db, self.ctx, snapshot_id)
+
+    def rebuild_flagged_datasets(self) -> list[dict[str, str]]:
+        from supportops.datasets.snapshots import rebuild_flagged
+
+        return rebuild_flagged(self.db, self.ctx, self.artifacts)
+
+    def evaluate_triage(self, name: str, data: str | Path, fmt: str) -> dict[str, Any]:
+        """The champion of ``name`` on a labelled file (not ingested)."""
+        from supportops.triage.service import rows_from_items
+
+        service = self.triage_models
+        rows = rows_from_items(importer_for(fmt)(Path(data), None), service.privacy)
+        return service.evaluate(name, rows)
+
+    def compare_models(self, name: str, a: str, b: str) -> dict[str, Any]:
+        """Two versions of ``name`` side by side: metrics, their differences, snapshots."""
+        from supportops.triage.compare import compare_versions
+
+        return compare_versions(self.triage_models.models(name), name, a, b)
+
+    def triage_batch(self, lines: list[dict[str, Any]], name: str = "triage"
+                     ) -> list[dict[str, Any]]:
+        """Triage many ``{"text", ...fields}`` lines in one pass of the champion of
+        ``name`` (pseudonymised first); each record names the model and version."""
+        server = self._triage_server(name)
+        records = server.predict([{"id": None, **line} for line in lines])
+        for record in records:
+            record["model"], record["version"] = name, server.version
+        return records
+
+    def announce_triage(self, ticket_id: str, record: dict[str, Any]) -> None:
+        """Tell the ``ticket.triaged`` webhooks about a prediction for one of this tenant's
+        tickets (ids, label and confidence only); another tenant's id is not found."""
+        self.tickets.get(ticket_id, with_events=False)
+        record["ticket_id"] = ticket_id
+        self.webhooks.emit("ticket.triaged", {
+            "ticket_id": ticket_id, "model": record.get("model"),
+            "version": record.get("version"), "label": record.get("label"),
+            "confidence": record.get("confidence"), "abstained": record.get("abstained")})
+
+    def model_version(self, name: str, version: str) -> dict[str, Any]:
+        """One registered version of ``name``: metrics, aliases, snapshot, erasure flag."""
+        from supportops.triage.compare import find_version
+
+        return find_version(self.triage_models.models(name), name, version)
+
+    def erase(self, subject: str, kind: str = "customer", *, retrain: bool = False
+              ) -> dict[str, Any]:
+        """Erase a data subject everywhere (``privacy erase``), then, with ``retrain``, the
+        flagged models; tells the ``erasure.completed`` webhooks (by token only)."""
+        report = self.privacy.erase(subject, kind)  # type: ignore[arg-type]
+        if retrain:
+            report["retrain"] = self.triage_models.retrain_flagged()
+        self.webhooks.emit("erasure.completed", {
+            "subject": str(report.get("subject_token") or report.get("subject") or ""),
+            "kind": kind})
+        return report
+
+    @property
+    def webhooks(self) -> Any:
+        """Outgoing webhook subscriptions and deliveries of this tenant."""
+        from supportops.webhooks import Webhooks
+
+        path, config = self._workspace.path, self._workspace.config
+        return Webhooks(self.db, self.ctx,
+                        lambda: derived_key(provider_for(path, config), "webhooks"))
