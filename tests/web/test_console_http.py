@@ -138,3 +138,34 @@ def test_a_disabled_key_ends_its_session(live: Live) -> None:
     assert admin.post("/console/admin/principals/short-lived/disable",
                       data={"csrf": token}).status_code == 200
     assert victim.get("/console/triage").status_code == 303
+
+
+def test_rotating_a_key_ends_the_old_session_and_the_new_key_signs_in(live: Live) -> None:
+    admin = sign_in(live, "admin")
+    created = admin.post("/console/admin/principals", data={
+        "name": "rotated", "role": "analyst", "csrf": csrf_of(admin.get("/console/admin").text)})
+    live.keys["rotated"] = created.text.split('id="new-key">')[1].split("<")[0]
+    old = sign_in(live, "rotated")
+    rotated = admin.post("/console/admin/principals/rotated/rotate",
+                         data={"csrf": csrf_of(admin.get("/console/admin").text)})
+    fresh = rotated.text.split('id="new-key">')[1].split("<")[0]
+    assert fresh.startswith("so_acme_") and fresh != live.keys["rotated"]
+    assert old.get("/console/analytics").status_code == 303
+    live.keys["rotated"] = fresh
+    assert sign_in(live, "rotated").get("/console/analytics").status_code == 200
+
+
+def test_an_erasure_from_the_console_is_announced_to_its_webhook(live: Live) -> None:
+    admin = sign_in(live, "admin")
+    hooked = admin.post("/console/admin/webhooks", data={
+        "url": "https://hooks.example.org/so", "event_types": ["erasure.completed"],
+        "csrf": csrf_of(admin.get("/console/admin").text)})
+    assert hooked.status_code == 200 and 'id="webhook-secret">whsec_' in hooked.text
+    customer = sorted(set(live.customers.values()))[2]
+    erased = admin.post("/console/privacy/erase", data={
+        "subject": customer, "kind": "customer", "confirm": "yes",
+        "csrf": csrf_of(admin.get("/console/privacy").text)})
+    assert erased.status_code == 200 and "Erasure report" in erased.text
+    assert customer not in erased.text
+    deliveries = admin.get("/console/admin").text.split("Recent deliveries")[1]
+    assert "erasure.completed" in deliveries

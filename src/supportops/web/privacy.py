@@ -72,13 +72,13 @@ def router(console: Console) -> APIRouter:
     @pages.post("/privacy/erase", include_in_schema=False)
     def erase(request: Request, csrf: FormStr = None, subject: FormStr = None,
               kind: FormStr = "customer", confirm: FormStr = None) -> Response:
-        """Erase a subject everywhere; the page shows the erasure report."""
+        """Erase a subject everywhere (and tell the erasure webhooks); shows the report."""
         visit = console.checked(request, csrf)
         who = required(subject, "subject")
         if confirm != "yes":
             raise ValidationFailed("Erasure cannot be undone: tick the 'confirm' box, then "
                                    "submit the erase form again.")
-        return _page(console, visit, erased=visit.tenant.privacy.erase(who, _kind(kind)))
+        return _page(console, visit, erased=visit.tenant.erase(who, _kind(kind)))
 
     @pages.post("/privacy/opt-out", include_in_schema=False)
     def opt_out(request: Request, csrf: FormStr = None, subject: FormStr = None,
