@@ -3,6 +3,7 @@ accepts or corrects it, which records feedback (``Tenant.triage_feedback``)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
@@ -18,9 +19,10 @@ QUEUE_STATUSES = ("new", "open")
 
 
 def served_models(tenant: Tenant) -> list[tuple[str, str]]:
-    """(model name, target) of every model with a champion, in name order."""
-    return [(v["name"], str(v["params"].get("target", v["name"])))
-            for v in tenant.triage_models.models() if "champion" in v["aliases"]]
+    """(model name, target) of every model with a champion; "triage" (category) first."""
+    served = [(v["name"], str(v["params"].get("target", v["name"])))
+              for v in tenant.triage_models.models() if "champion" in v["aliases"]]
+    return sorted(served, key=lambda m: (m[0] != "triage", m[0]))
 
 
 def ticket_text(ticket: dict[str, Any]) -> str:
@@ -32,21 +34,22 @@ def ticket_text(ticket: dict[str, Any]) -> str:
 
 
 def queue(tenant: Tenant) -> list[dict[str, Any]]:
-    """Unresolved tickets with their text and one prediction per served model."""
+    """Unresolved tickets with their text and one prediction per served model (each model
+    triages the whole queue in one batch)."""
     models, _ = attempt(lambda: served_models(tenant))
     rows: list[dict[str, Any]] = []
     for status in QUEUE_STATUSES:
         rows += tenant.tickets.list(limit=QUEUE_SIZE - len(rows), status=status)
     for row in rows:
         row["text"] = ticket_text(tenant.tickets.get(row["ticket_id"]))
-        row["predictions"] = [_predict(tenant, name, target, row["text"])
-                              for name, target in models or []]
+        row["predictions"] = []
+    lines = [{"text": row["text"]} for row in rows]
+    for name, target in models or []:
+        records, error = attempt(partial(tenant.triage_batch, lines, name))
+        for row, record in zip(rows, records or [{} for _ in rows], strict=True):
+            row["predictions"].append({"model": name, "target": target, "error": error,
+                                       **record})
     return rows
-
-
-def _predict(tenant: Tenant, name: str, target: str, text: str) -> dict[str, Any]:
-    record, error = attempt(lambda: tenant.triage(text, name))
-    return {"model": name, "target": target, "error": error, **(record or {})}
 
 
 def router(console: Console) -> APIRouter:
