@@ -24,7 +24,9 @@ import uvicorn
 
 from supportops import Tenant, Workspace
 from supportops.api import create_app
+from supportops.web.admin import DELIVERIES
 from supportops.web.analytics import charts, headline
+from supportops.web.privacy import overview
 from supportops.web.tickets import assistance
 from supportops.web.triage import queue, ticket_text
 
@@ -44,8 +46,9 @@ def _baselines(tenant: Tenant, ticket: str) -> dict[str, Callable[[], Any]]:
             f"/console/tickets/{ticket}": ticket_calls,
             "/console/analytics": analytics_calls,
             "/console/models": tenant.triage_models.models,
-            "/console/privacy": lambda: (tenant.privacy.opted_out(), tenant.lineage.pending()),
-            "/console/admin": tenant.principals}
+            "/console/privacy": lambda: overview(tenant),
+            "/console/admin": lambda: (tenant.principals(), tenant.webhooks.list(),
+                                       tenant.webhooks.deliveries(limit=DELIVERIES))}
 
 
 def _timed(call: Callable[[], Any], repeat: int) -> tuple[float, float]:
@@ -101,7 +104,7 @@ def main() -> None:
             assert client.get(path).status_code == 200, path
 
         first, warm = _timed(fetch, args.repeat)
-        print(f"{path:32} {first:9.0f}ms {warm:8.0f}ms {base:9.0f}ms {warm / base:6.2f}")
+        print(f"{path:32} {first:9.1f}ms {warm:8.1f}ms {base:9.1f}ms {warm / base:6.2f}")
     server.should_exit = True
 
 

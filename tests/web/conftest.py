@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.conftest import PG_URL, _create_pg_database, _drop_pg_database
 
 from supportops import Workspace
 
@@ -75,10 +76,10 @@ def _source_facts(live: Live, source: Path) -> None:
             live.ticket_emails[event["ticket_id"]] = set(EMAIL.findall(text))
 
 
-def _populate(root: Path) -> Live:
+def _populate(root: Path, database_url: str | None) -> Live:
     from supportops.demo import generate, write_kb
 
-    ws = Workspace.init(root / "ws")
+    ws = Workspace.init(root / "ws", database_url=database_url)
     ws.create_tenant("acme")
     ws.create_tenant("other")
     owner = ws.tenant("acme")
@@ -95,15 +96,29 @@ def _populate(root: Path) -> Live:
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+def console_backend() -> str:
+    """The back-end of a module's console; a module overrides it to run on both."""
+    return "sqlite"
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, console_backend: str) -> Iterator[Live]:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("SUPPORTOPS_ENCODER_CACHE", str(ENCODERS))
         env.delenv("SUPPORTOPS_LLM_BASE_URL", raising=False)
-        yield from _serve(tmp_path_factory.mktemp("console"))
+        if console_backend == "sqlite":
+            yield from _serve(tmp_path_factory.mktemp("console"), None)
+            return
+        assert PG_URL
+        url, name = _create_pg_database(PG_URL)
+        try:
+            yield from _serve(tmp_path_factory.mktemp("console"), url)
+        finally:
+            _drop_pg_database(PG_URL, name)
 
 
-def _serve(root: Path) -> Iterator[Live]:
-    data = _populate(root)
+def _serve(root: Path, database_url: str | None) -> Iterator[Live]:
+    data = _populate(root, database_url)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(_app(data.workspace), host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="off"))

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import httpx
+import pytest
+from tests.conftest import BACKENDS
 from tests.web.conftest import Live, csrf_of, sign_in
 
 from supportops.privacy.reveal import REVEAL_ROLES
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def console_backend(request: pytest.FixtureRequest) -> str:
+    """These tests run on SQLite and, when configured, on PostgreSQL."""
+    return str(request.param)
+
 
 PAGES = ("/console/triage", "/console/tickets", "/console/analytics", "/console/models",
          "/console/privacy", "/console/admin")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import partial
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
@@ -72,6 +73,7 @@ def router(console: Console) -> APIRouter:
         visit.tenant.triage_feedback(ticket_id, name=required(model, "model"), final=chosen,
                                      predicted=predicted or None, version=version or None,
                                      action="accept" if action == "accept" else "correct")
-        return RedirectResponse(f"{PREFIX}/triage?done={ticket_id}", status_code=303)
+        return RedirectResponse(f"{PREFIX}/triage?{urlencode({'done': ticket_id})}",
+                                status_code=303)
 
     return pages
