@@ -23,25 +23,27 @@ def headline(report: dict[str, Any]) -> list[tuple[str, Any]]:
             ("ping-pong tickets", report["ping_pong"]["tickets"])]
 
 
-def charts(report: dict[str, Any]) -> list[Markup]:
-    """Volume, backlog, resolution by priority and busiest groups, as inline SVG."""
+def charts(report: dict[str, Any]) -> list[tuple[str, Markup]]:
+    """(title, inline SVG) of volume, backlog, resolution by priority and busiest groups."""
     periods = report["periods"]
     backlog = report["backlog"]
     by_priority = report["resolution_hours"]["by_priority"]
     groups = report["top_groups"]["by_volume"]
+    volume = f"Tickets opened and resolved per {report['period']}"
+    open_at = f"Backlog at the end of each {report['period']}"
     drawn = [
-        svg.lines(f"Tickets opened and resolved per {report['period']}",
-                  [str(p["period"])[:10] for p in periods],
-                  {"opened": [p["opened"] for p in periods],
-                   "resolved": [p["resolved"] for p in periods]}),
-        svg.lines(f"Backlog at the end of each {report['period']}",
-                  [str(p["period"])[:10] for p in backlog], {"open": [p["open"] for p in backlog]}),
-        svg.bars("Median resolution hours by priority", list(by_priority),
-                 [v["median"] for v in by_priority.values()]),
-        svg.bars("Top groups by volume", [g["group"] for g in groups],
-                 [g["tickets"] for g in groups]),
+        (volume, svg.lines(volume, [str(p["period"])[:10] for p in periods],
+                           {"opened": [p["opened"] for p in periods],
+                            "resolved": [p["resolved"] for p in periods]})),
+        (open_at, svg.lines(open_at, [str(p["period"])[:10] for p in backlog],
+                            {"open": [p["open"] for p in backlog]})),
+        ("Median resolution hours by priority",
+         svg.bars("Median resolution hours by priority", list(by_priority),
+                  [v["median"] for v in by_priority.values()])),
+        ("Top groups by volume", svg.bars("Top groups by volume", [g["group"] for g in groups],
+                                          [g["tickets"] for g in groups])),
     ]
-    return [chart for chart in drawn if chart]
+    return [(title, chart) for title, chart in drawn if chart]
 
 
 def router(console: Console) -> APIRouter:
