@@ -51,9 +51,12 @@ def test_sign_in_and_triage_a_ticket(browser: Any, live: Live) -> None:
     _shot(page, "01-triage-queue")
     card = page.locator("article.card").first
     ticket = card.locator("h2 a").inner_text()
+    label = card.locator(".label").first.inner_text()
+    assert "now: " not in card.inner_text()
     card.get_by_role("button", name="Accept").first.click()
     page.wait_for_url(f"**/console/triage?done={ticket}")
     assert f"Feedback recorded for {ticket}" in page.locator("main").inner_text()
+    assert f"now: {label}" in page.locator("article.card").first.inner_text()
     _shot(page, "02-triage-accepted")
     feedback = live.workspace.tenant("acme").events_tail(5, "triage.feedback")
     assert any(e.ticket_id == ticket for e in feedback)

@@ -49,7 +49,7 @@ def queue(tenant: Tenant) -> list[dict[str, Any]]:
         records, error = attempt(partial(tenant.triage_batch, lines, name))
         for row, record in zip(rows, records or [{} for _ in rows], strict=True):
             row["predictions"].append({"model": name, "target": target, "error": error,
-                                       **record})
+                                       "current": row.get(target), **record})
     return rows
 
 
