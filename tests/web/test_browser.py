@@ -110,3 +110,16 @@ def test_phone_width_and_keyboard(browser: Any, live: Live) -> None:
     assert focused == "Skip to content"
     page.keyboard.press("Enter")
     assert page.evaluate("location.hash") == "#main"
+
+
+def test_every_form_field_has_a_label_and_every_page_a_heading(browser: Any, live: Live) -> None:
+    page = _page(browser, live, "admin")
+    unlabeled_js = """() => [...document.querySelectorAll('input:not([type=hidden]), select')]
+        .filter(el => el.labels.length === 0 && !el.getAttribute('aria-label'))
+        .map(el => el.outerHTML)"""
+    ticket = next(iter(live.customers))
+    for path in ("triage", "tickets", f"tickets/{ticket}", "analytics", "models", "privacy",
+                 "admin"):
+        page.goto(f"/console/{path}")
+        assert page.evaluate(unlabeled_js) == [], path
+        assert page.locator("h1").count() == 1, path
