@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import supportops.datasets.erasure  # registers the snapshots' erasure hook
-import supportops.ml.erasure  # noqa: F401 - registers the embeddings' erasure hook
+import supportops.ml.erasure  # registers the embeddings' erasure hook
+import supportops.monitor.erasure  # noqa: F401 - registers the prediction records' hook
 from supportops.datasets.paths import bind_workspace
-from supportops.errors import ConfigError, NotFound, PermissionDenied
+from supportops.errors import ConfigError, NotFound, PermissionDenied, ValidationFailed
 from supportops.events import log, projection
 from supportops.events.importers import importer_for
 from supportops.events.ingest import IngestReport, ingest
@@ -41,6 +42,8 @@ from supportops.settings import workspace_path
 from supportops.storage import Database, provision
 
 if TYPE_CHECKING:
+    from supportops.monitor.recorder import PredictionRecorder
+    from supportops.monitor.service import Monitor
     from supportops.triage.service import TriageService
     from supportops.triage.serving import TriageServer
 
@@ -248,6 +251,7 @@ class Tenant:
         self.db = workspace.db.scoped(ctx.tenant_id)
         self.tickets = TicketsView(self.db, ctx)
         self._servers: dict[str, TriageServer] = {}
+        self._recorder: PredictionRecorder | None = None
 
     @property
     def id(self) -> str:
@@ -306,7 +310,29 @@ class Tenant:
     def triage_models(self) -> TriageService:
         from supportops.triage.service import TriageService
 
-        return TriageService(self.db, self.ctx, self.path, self._privacy_or_none())
+        return TriageService(self.db, self.ctx, self.path, self._privacy_or_none(),
+                             on_trained=self._record_reference)
+
+    def _record_reference(self, name: str, version: str, model: Any, *rows: Any) -> None:
+        """Training's hook: the monitor room keeps the version's reference statistics."""
+        self.monitor.record_reference(name, version, model, *rows)
+
+    @property
+    def monitor(self) -> Monitor:
+        """Reference statistics, drift reports, champion/challenger comparison and gated
+        promotion, retraining (``supportops monitor ...``, ``models compare``)."""
+        from supportops.monitor.service import Monitor
+
+        return Monitor(self.db, self.ctx, self.triage_models, self._recorder)
+
+    def _prediction_recorder(self) -> PredictionRecorder:
+        """One recorder per handle: served predictions are recorded off the serving path,
+        and the challenger answers the same inputs in shadow."""
+        if self._recorder is None:
+            from supportops.monitor.recorder import PredictionRecorder
+
+            self._recorder = PredictionRecorder(self.db, self.ctx, shadow=self.monitor.shadow)
+        return self._recorder
 
     def train_triage(self, data: str | Path, format: str, target: str, name: str,
                      **options: Any) -> dict[str, Any]:
@@ -327,8 +353,34 @@ class Tenant:
         if server is None:
             from supportops.triage.serving import TriageServer
 
-            server = self._servers.setdefault(name, TriageServer(self.triage_models, name))
+            server = TriageServer(self.triage_models, name)
+            server.observer = self._prediction_recorder().observe
+            server = self._servers.setdefault(name, server)
         return server
+
+    def triage_feedback(self, ticket_id: str, *, name: str = "triage", final: str,
+                        predicted: str | None = None, version: str | None = None,
+                        action: str = "accept") -> dict[str, Any]:
+        """An agent accepts (``action="accept"``) or corrects a triage prediction on a stored
+        ticket; the final label is a person's and enters the next dataset snapshot. ``version``
+        defaults to the champion of ``name``."""
+        from supportops.monitor.feedback import check_feedback, record_feedback
+
+        check_feedback(ticket_id, final, predicted, action)
+        service = self.triage_models
+        version = version or service.registry.alias(self.id, name, "champion")
+        if version is None:
+            raise NotFound(f"Model {name!r} has no champion in tenant {self.id!r}; name the "
+                           "'version' the prediction came from.")
+        target = service.registry.version(self.id, name, version)["params"].get("target")
+        if target is None:
+            raise ValidationFailed(f"Version {version} of model {name!r} records no target; "
+                                   "feedback needs to know which label it decides.")
+        privacy = self._privacy_or_none()
+        return record_feedback(self.db, self.ctx, privacy.protector() if privacy else None,
+                               ticket_id=ticket_id, name=name, version=str(version),
+                               target=str(target), final=final, predicted=predicted,
+                               action=action)
 
     @property
     def privacy(self) -> Privacy:

@@ -14,6 +14,7 @@ from rich.table import Table
 from supportops.cli import analytics as analytics_cli
 from supportops.cli import dpo as dpo_cli
 from supportops.cli import ml as ml_cli
+from supportops.cli import monitor as monitor_cli
 from supportops.cli import privacy as privacy_cli
 from supportops.cli import server as server_cli
 from supportops.cli.common import (
@@ -50,6 +51,7 @@ app.command("demo")(demo_command)
 privacy_cli.register(app)
 analytics_cli.register(app)
 ml_cli.register(app)
+monitor_cli.register(app)
 dpo_cli.register(app)
 server_cli.register(app)
 console = Console()
