@@ -563,6 +563,16 @@ class Tenant:
             "kind": kind})
         return report
 
+    def check_monitor(self, name: str = "triage") -> dict[str, Any]:
+        """Check the champion's live figures (``monitor run``) and tell the ``alarm.raised``
+        webhooks of each new alarm (figures and ids only)."""
+        result = self.monitor.check(name)
+        for alarm in result.get("alarms", []):
+            self.webhooks.emit("alarm.raised", {
+                k: alarm.get(k) for k in ("model_name", "version", "kind", "score",
+                                          "threshold", "n")})
+        return result
+
     @property
     def webhooks(self) -> Any:
         """Outgoing webhook subscriptions and deliveries of this tenant."""
