@@ -100,6 +100,7 @@ def test_migrated_schema_matches_the_live_tables(workspace: Workspace) -> None:
     import supportops.datasets.tables
     import supportops.governance.tables
     import supportops.ml.tables
+    import supportops.monitor.tables
     import supportops.privacy.tables  # noqa: F401
     from supportops.storage.database import VERSION_TABLE
     from supportops.storage.schema import metadata

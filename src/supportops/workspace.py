@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import supportops.assist.erasure  # registers the assistant's index projector and erasure hook
 import supportops.datasets.erasure  # registers the snapshots' erasure hook
-import supportops.ml.erasure  # noqa: F401 - registers the embeddings' erasure hook
+import supportops.ml.erasure  # registers the embeddings' erasure hook
+import supportops.monitor.erasure  # noqa: F401 - registers the prediction records' hook
 from supportops.assist.indexing import IndexEnv
 from supportops.assist.indexing import install as install_index
 from supportops.datasets.paths import bind_workspace
@@ -51,6 +52,8 @@ from supportops.storage import Database, provision
 
 if TYPE_CHECKING:
     from supportops.assist import AssistService
+    from supportops.monitor.recorder import PredictionRecorder
+    from supportops.monitor.service import Monitor
     from supportops.triage.service import TriageService
     from supportops.triage.serving import TriageServer
 
@@ -272,6 +275,7 @@ class Tenant:
         self.db = workspace.db.scoped(ctx.tenant_id)
         self.tickets = TicketsView(self.db, ctx)
         self._servers: dict[str, TriageServer] = {}
+        self._recorder: PredictionRecorder | None = None
 
     @property
     def id(self) -> str:
@@ -330,7 +334,29 @@ class Tenant:
     def triage_models(self) -> TriageService:
         from supportops.triage.service import TriageService
 
-        return TriageService(self.db, self.ctx, self.path, self._privacy_or_none())
+        return TriageService(self.db, self.ctx, self.path, self._privacy_or_none(),
+                             on_trained=self._record_reference)
+
+    def _record_reference(self, name: str, version: str, model: Any, *rows: Any) -> None:
+        """Training's hook: the monitor room keeps the version's reference statistics."""
+        self.monitor.record_reference(name, version, model, *rows)
+
+    @property
+    def monitor(self) -> Monitor:
+        """Reference statistics, drift reports, champion/challenger comparison and gated
+        promotion, retraining (``supportops monitor ...``, ``models compare``)."""
+        from supportops.monitor.service import Monitor
+
+        return Monitor(self.db, self.ctx, self.triage_models, self._recorder)
+
+    def _prediction_recorder(self) -> PredictionRecorder:
+        """One recorder per handle: served predictions are recorded off the serving path,
+        and the challenger answers the same inputs in shadow."""
+        if self._recorder is None:
+            from supportops.monitor.recorder import PredictionRecorder
+
+            self._recorder = PredictionRecorder(self.db, self.ctx, shadow=self.monitor.shadow)
+        return self._recorder
 
     def train_triage(self, data: str | Path, format: str, target: str, name: str,
                      **options: Any) -> dict[str, Any]:
@@ -351,7 +377,9 @@ class Tenant:
         if server is None:
             from supportops.triage.serving import TriageServer
 
-            server = self._servers.setdefault(name, TriageServer(self.triage_models, name))
+            server = TriageServer(self.triage_models, name)
+            server.observer = self._prediction_recorder().observe
+            server = self._servers.setdefault(name, server)
         return server
 
     def triage_feedback(self, ticket_id: str, *, name: str = "triage", final: str,
@@ -576,6 +604,16 @@ class Tenant:
             "subject": str(report.get("subject_token") or report.get("subject") or ""),
             "kind": kind})
         return report
+
+    def check_monitor(self, name: str = "triage") -> dict[str, Any]:
+        """Check the champion's live figures (``monitor run``) and tell the ``alarm.raised``
+        webhooks of each new alarm (figures and ids only)."""
+        result = self.monitor.check(name)
+        for alarm in result.get("alarms", []):
+            self.webhooks.emit("alarm.raised", {
+                k: alarm.get(k) for k in ("model_name", "version", "kind", "score",
+                                          "threshold", "n")})
+        return result
 
     @property
     def webhooks(self) -> Any:

@@ -27,6 +27,7 @@ from supportops.api.routes import (
     governance,
     meta,
     models,
+    monitor,
     principals,
     privacy,
     tenants,
@@ -36,10 +37,10 @@ from supportops.api.routes import (
 )
 from supportops.version import __version__
 from supportops.webhooks.service import Transport, urllib_transport
-from supportops.workspace import Tenant, Workspace
+from supportops.workspace import Workspace
 
-ROUTERS = (meta, events, tickets, triage, analytics, models, privacy, governance, principals,
-           webhooks, tenants)
+ROUTERS = (meta, events, tickets, triage, feedback, analytics, models, monitor, privacy,
+           governance, principals, webhooks, tenants)
 
 
 def create_app(workspace: Workspace, *, webhook_interval: float = 0.5,
@@ -66,8 +67,6 @@ def create_app(workspace: Workspace, *, webhook_interval: float = 0.5,
     errors.install(app)
     for module in ROUTERS:
         app.include_router(module.router)
-    if hasattr(Tenant, "triage_feedback"):
-        app.include_router(feedback.router)
     _mount_console(app, workspace)
     return app
 

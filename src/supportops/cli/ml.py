@@ -253,14 +253,20 @@ def models_promote(
     name: Annotated[str, typer.Argument(help="Model name.")],
     version: Annotated[str, typer.Argument(help="Version to promote.")],
     alias: Annotated[str, typer.Option(help="champion or challenger.")] = "champion",
+    force: Annotated[bool, typer.Option(
+        "--force", help="Promote to champion even when the version is not significantly "
+        "better than the champion on feedback (exact McNemar, p < 0.05).")] = False,
     tenant: MlTenantOpt = "default",
     workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
 ) -> None:
-    """Point an alias at a version (audited); serving switches at once.
+    """Point an alias at a version (audited, with the comparison that allowed it); serving
+    switches at once. A new champion must be significantly better than the current one on
+    feedback-labelled tickets unless --force.
 
     Example: supportops models promote intents 3 --tenant acme
     """
-    result = open_tenant(workspace, tenant, acting_as).triage_models.promote(name, version, alias)
+    result = open_tenant(workspace, tenant, acting_as).monitor.promote(
+        name, version, alias=alias, force=force)
     if as_json:
         emit_json(result)
     else:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -63,6 +63,9 @@ class TriageService:
     workspace_path: Path
     #: Pseudonymises inference inputs as ingestion would (None: texts are used as given).
     privacy: Privacy | None = None
+    #: Called with (name, version, model, train rows, test rows) once a version is registered
+    #: (the monitor room keeps its reference statistics; this room cannot import it).
+    on_trained: Callable[..., Any] | None = None
 
     def pseudonymise_texts(self, texts: list[str]) -> list[str]:
         return self.privacy.pseudonymise_texts(texts) if self.privacy and texts else texts
@@ -83,10 +86,11 @@ class TriageService:
 
     def train(self, name: str, target: str, *, ticket_ids: set[str] | None = None,
               kind: str = "auto", encoder: str = DEFAULT_ENCODER,
-              precision: float | None = None, refit: bool = True) -> dict[str, Any]:
-        """Snapshot, split, fit, evaluate, register and promote (see the module docstring).
-        ``precision`` None: the default target, relaxed to keep coverage (see above);
-        ``refit``: see ``TriageModel``."""
+              precision: float | None = None, refit: bool = True,
+              alias: str = "champion") -> dict[str, Any]:
+        """Snapshot, split, fit, evaluate, register and promote to ``alias`` (see the module
+        docstring). ``precision`` None: the default target, relaxed to keep coverage (see
+        above); ``refit``: see ``TriageModel``."""
         self.ctx.require(*TRAIN_ROLES, action="train models")
         _check_options(target, kind)
         snap = create_snapshot(self.db, self.ctx, self.workspace_path / "artifacts",
@@ -123,15 +127,19 @@ class TriageService:
             tags={"supportops.task": "triage", "supportops.target": target})
         with self.db.begin(self.ctx.tenant_id) as conn:
             lineage.record_model(conn, self.ctx, name, version, snap.id)
-        self.promote(name, version)
+        if self.on_trained is not None:
+            self.on_trained(name, version, model, train_rows, test_rows)
+        self.promote(name, version, alias)
         return {"model": name, "version": version, "metrics": metrics,
                 "snapshot": snap.id, "digest": snap.digest}
 
     # -- registry --------------------------------------------------------------------------
 
-    def promote(self, name: str, version: str, alias: str = "champion") -> dict[str, Any]:
+    def promote(self, name: str, version: str, alias: str = "champion",
+                evidence: dict[str, Any] | None = None) -> dict[str, Any]:
         """Point ``alias`` at ``version``; a new champion goes on top of the champion history
-        that :meth:`rollback` walks back."""
+        that :meth:`rollback` walks back. ``evidence`` (e.g. the comparison that allowed it)
+        joins the audit entry."""
         self.ctx.require(*TRAIN_ROLES, action="promote models")
         tenant = self.ctx.tenant_id
         self.refuse_erased(name, version, "promoted")
@@ -145,7 +153,8 @@ class TriageService:
         with self.db.begin(tenant) as conn:
             lineage.record_deployment(conn, self.ctx, name, version, alias)
             audit.record(conn, self.ctx, "model.promote", details={
-                "model": name, "version": version, "alias": alias, "previous": previous})
+                "model": name, "version": version, "alias": alias, "previous": previous,
+                **(evidence or {})})
         _bump_pointer(self.workspace_path, self.ctx.tenant_id, name)
         return {"model": name, "alias": alias, "version": version, "previous": previous}
 

@@ -9,7 +9,8 @@ would leave the mtime unchanged.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from supportops.triage.model import TriageModel
@@ -33,6 +34,9 @@ class TriageServer:
         self._model: TriageModel | None = None
         self.version: str | None = None
         self._lock = threading.Lock()
+        #: Called with (name, version, lines, records, seconds) after each batch (the monitor
+        #: room records predictions; this room cannot import it).
+        self.observer: Callable[..., None] | None = None
 
     def _read_stamp(self) -> str:
         try:
@@ -56,12 +60,17 @@ class TriageServer:
 
     def predict(self, lines: Sequence[dict[str, Any]], top_k: int = 3) -> list[dict[str, Any]]:
         """Prediction records (``{id, label|None, confidence, top, abstained}``) for lines."""
+        started = time.perf_counter()
         model = self._current()
         rows = [input_row(line) for line in lines]
         texts = self.service.pseudonymise_texts([r["text"] for r in rows])
         for row, text in zip(rows, texts, strict=True):
             row["text"] = text
-        return model.predict_records([line.get("id") for line in lines], rows, top_k=top_k)
+        records = model.predict_records([line.get("id") for line in lines], rows, top_k=top_k)
+        if self.observer is not None:
+            self.observer(self.name, self.version, lines, records,
+                          time.perf_counter() - started)
+        return records
 
     def predict_one(self, text: str, **fields: Any) -> dict[str, Any]:
         record = self.predict([{"id": None, "text": text, **fields}])[0]

@@ -16,7 +16,7 @@ Agent = Annotated[Tenant, Depends(allow("triage", "admin", "agent"))]
 
 
 def _feedback(tenant: Tenant, ticket_id: str, body: FeedbackIn, action: str) -> dict[str, Any]:
-    result: dict[str, Any] = tenant.triage_feedback(  # type: ignore[attr-defined]
+    result: dict[str, Any] = tenant.triage_feedback(
         ticket_id, name=body.model, final=body.final, predicted=body.predicted,
         version=body.version, action=action)
     return result
