@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from supportops import Tenant
 from supportops.assist.tables import assist_documents
 from supportops.ml.tables import event_embeddings
-from tests.privacy.conftest import PiiData, Scan, ingested, pii_data, scan  # noqa: F401
+from tests.privacy.conftest import PiiData, Scan
+
 
 def _index_rows(tenant: Tenant, subject: str) -> tuple[int, int]:
     with tenant.db.begin(tenant.id) as conn:
@@ -22,7 +23,7 @@ def _index_rows(tenant: Tenant, subject: str) -> tuple[int, int]:
 
 
 def test_erasure_removes_tickets_from_both_indexes_and_later_answers(
-        tenant: Tenant, ingested: PiiData, scan: Scan) -> None:  # noqa: F811
+        tenant: Tenant, ingested: PiiData, scan: Scan) -> None:
     gone, kept = ingested.customers[0], ingested.customers[1]
     assert tenant.assist.enable()
     token = tenant.privacy.subject_token(gone.customer_id)
@@ -45,7 +46,7 @@ def test_erasure_removes_tickets_from_both_indexes_and_later_answers(
 
 
 def test_the_index_holds_no_word_of_the_texts(tenant: Tenant, ingested: PiiData,
-                                              scan: Scan) -> None:  # noqa: F811
+                                              scan: Scan) -> None:
     tenant.assist.enable()
     customer = ingested.customers[2]
     code = customer.markers[0].split()[-1]  # "QZ70020XK": a term of this customer's only
@@ -55,7 +56,7 @@ def test_the_index_holds_no_word_of_the_texts(tenant: Tenant, ingested: PiiData,
     assert scan(customer.values() + customer.markers + [code.lower(), code]) == []  # ...unread
 
 
-def test_an_agent_may_search_but_not_load(tenant: Tenant, ingested: PiiData,  # noqa: F811
+def test_an_agent_may_search_but_not_load(tenant: Tenant, ingested: PiiData,
                                           tmp_path: pytest.TempPathFactory) -> None:
     tenant.create_principal("viewer", "analyst", "person")
     analyst = tenant.workspace.tenant("acme", principal="viewer")

@@ -93,7 +93,7 @@ def test_tenant_threshold_hands_over_below_it(kb: Tenant) -> None:
     kb.assist.set_threshold(1.0)
     answer = kb.assist.answer("where is my refund")
     assert answer["abstained"] and answer["reason"] == "low confidence"
-    with pytest.raises(ValidationFailed, match="Got 1.5 instead"):
+    with pytest.raises(ValidationFailed, match=r"Got 1\.5 instead"):
         kb.assist.set_threshold(1.5)
 
 

@@ -4,8 +4,9 @@ The default back-end needs no model: the best source's answer text is the draft,
 knowledge base's placeholders (``{{Order Number}}``) filled from the ticket's fields where
 they are known and left visible where not. Confidence combines how close the best source is
 (cosine of MiniLM vectors) with how much the fused list agrees with it (the share of the
-top results, weighted by closeness, that give the same intent, or the margin over the runner-up where articles have
-no intent); below the tenant's threshold the draft is handed to a human with the reason.
+top results, weighted by closeness, that give the same intent, or the margin over the
+runner-up where articles have no intent); below the tenant's threshold the draft is handed
+to a human with the reason.
 """
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ def from_resolutions(conn: Connection, ctx: Context, resolved: Sequence[Event]) 
 def _ticket_doc(ev: Event, created: dict[str, list[Event]], replies: dict[str, list[Event]],
                 categories: dict[str, str | None]) -> Document | None:
     tid = ev.ticket_id or ""
-    first = (created.get(tid) or [None])[0]
+    first = created[tid][0] if created.get(tid) else None
     answer, answer_event = ev.payload.get("resolution"), ev.id
     if not answer:
         answer, answer_event = _last_reply(replies.get(tid, []), ev.id)
@@ -124,7 +124,7 @@ def _last_reply(messages: list[Event], default: str) -> tuple[str, str]:
 def _ticket_events(conn: Connection, ctx: Context, ids: list[str],
                    types: tuple[str, ...]) -> dict[str, list[Event]]:
     """The tickets' events of ``types`` (not redacted), payloads opened, oldest first."""
-    rows = []
+    rows: list[Any] = []
     for i in range(0, len(ids), 1000):
         rows.extend(conn.execute(select(events).where(
             events.c.tenant_id == ctx.tenant_id, events.c.ticket_id.in_(ids[i : i + 1000]),

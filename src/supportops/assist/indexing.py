@@ -25,12 +25,13 @@ from supportops.events import log
 from supportops.events.projection import register_projector
 from supportops.events.schemas import Event
 from supportops.governance.context import Context
+from supportops.ml.embeddings import EncoderKind
 from supportops.ml.tables import event_embeddings
 from supportops.privacy.keys import Keyring
 from supportops.storage import Database
 from supportops.storage.bulk import bulk_insert
 
-ENCODER_KIND = "minilm-onnx-int8"
+ENCODER_KIND: EncoderKind = "minilm-onnx-int8"
 DEFAULT_THRESHOLD = 0.5
 _CATCH_UP_BATCH = 2000
 
@@ -126,7 +127,7 @@ def _row(ctx: Context, d: Document, hasher: terms.BlindHasher) -> dict[str, Any]
 def _vectors(conn: Connection, ctx: Context, docs: Sequence[Document]) -> None:
     encoder = env_for(conn.engine).encoder()
     wanted = {d.question_event: d for d in docs}
-    have = set()
+    have: set[str] = set()
     keys = list(wanted)
     for i in range(0, len(keys), 1000):
         have.update(conn.execute(select(event_embeddings.c.event_id).where(

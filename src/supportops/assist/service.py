@@ -27,12 +27,12 @@ from supportops.errors import NotFound, ValidationFailed
 from supportops.events import cipher, log
 from supportops.events.ingest import Parsed, ingest
 from supportops.events.schemas import EventDraft
-from supportops.governance.context import Context
+from supportops.governance.context import Context, Role
 from supportops.privacy.service import Privacy
 from supportops.storage import Database
 from supportops.storage.schema import events, tickets
 
-READ_ROLES = ("admin", "agent", "analyst")
+READ_ROLES: tuple[Role, ...] = ("admin", "agent", "analyst")
 EXTRACTIVE = "extractive"
 #: Triage's prediction for a question, used to cross-check the fused list (or None).
 Predictor = Callable[[str], dict[str, Any] | None]
@@ -45,6 +45,8 @@ class AssistService:
     privacy: Privacy | None = None
     predictor: Predictor | None = None
     backend: ChatBackend | None = field(default_factory=ChatBackend.from_settings)
+    #: Reciprocal-rank fusion's constant (60 unless a bench measured better).
+    rrf_k: int = retrieval.RRF_K
 
     # -- knowledge ------------------------------------------------------------------------------
 
@@ -104,9 +106,10 @@ class AssistService:
     def status(self) -> dict[str, Any]:
         with self.db.begin(self.ctx.tenant_id) as conn:
             state = indexing.read_state(conn, self.ctx)
-            docs = dict(conn.execute(select(assist_documents.c.kind, func.count()).where(
-                assist_documents.c.tenant_id == self.ctx.tenant_id)
-                .group_by(assist_documents.c.kind)).all())
+            docs = {str(kind): int(n) for kind, n in conn.execute(
+                select(assist_documents.c.kind, func.count()).where(
+                    assist_documents.c.tenant_id == self.ctx.tenant_id)
+                .group_by(assist_documents.c.kind)).all()}
         if state is None:
             return {"enabled": False}
         return {"enabled": True, "position": state.position, "generation": state.generation,
@@ -139,7 +142,7 @@ class AssistService:
         with self.db.begin(self.ctx.tenant_id) as conn:
             cache, state = self._cache(conn)
         hits = retrieval.search(cache, hashes, vec, filters or retrieval.Filters(),
-                                limit + (1 if exclude else 0))
+                                limit + (1 if exclude else 0), rrf_k=self.rrf_k)
         rows = [dict(cache.docs[h.row], fused=h.fused, cosine=h.cosine, bm25=h.bm25)
                 for h in hits if cache.docs[h.row]["doc_id"] != exclude]
         return rows[:limit], state
