@@ -52,7 +52,7 @@ def _baselines(docs: Sequence[str], vec_texts: Sequence[str]) -> tuple[Any, Any,
     """bm25s over the documents' words, and NumPy cosine over their vectors."""
     import bm25s
 
-    from supportops.assist.indexing import shared_encoder
+    from supportops.assist.state import shared_encoder
     from supportops.settings import get
 
     retriever = bm25s.BM25()
@@ -227,13 +227,13 @@ def latency(tmp: Path, n_queries: int) -> dict[str, Any]:
 
     from assist_corpus import passages
     from assist_vectors import embed
-    from supportops.assist import indexing, knowledge, retrieval
+    from supportops.assist import knowledge, retrieval, state
     from supportops.events.ingest import Parsed, ingest
 
     texts = passages()
     vectors = embed(texts)
     ws, tenant = _workspace(tmp / "latency", privacy=False)
-    encoder = indexing.env_for(ws.db.engine).encoder()
+    encoder = state.env_for(ws.db.engine).encoder()
     for text, vec in zip(texts, vectors, strict=True):
         encoder.remember(text[:500], vec)
     tenant.assist.enable()

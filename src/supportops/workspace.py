@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 import supportops.assist.erasure  # registers the assistant's index projector and erasure hook
 import supportops.datasets.erasure  # registers the snapshots' erasure hook
 import supportops.ml.erasure  # noqa: F401 - registers the embeddings' erasure hook
-from supportops.assist.indexing import IndexEnv
-from supportops.assist.indexing import install as install_index
+from supportops.assist.state import IndexEnv
+from supportops.assist.state import install as install_index
 from supportops.datasets.paths import bind_workspace
 from supportops.errors import ConfigError, NotFound, PermissionDenied, SupportopsError
 from supportops.events import log, projection

@@ -15,13 +15,13 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, select
 
+from supportops.assist.state import INDEXED_TYPES, KB_TYPES
 from supportops.events import cipher
 from supportops.events.cipher import MARK
 from supportops.events.schemas import Event
 from supportops.governance.context import Context
 from supportops.storage.schema import events, tickets
 
-KB_TYPES = ("kb_article.published", "kb_article.updated")
 KB, TICKET = "kb", "ticket"
 
 
@@ -142,7 +142,7 @@ def _ticket_events(conn: Connection, ctx: Context, ids: list[str],
 
 def opened(conn: Connection, ctx: Context, batch: Sequence[Event]) -> list[Event]:
     """Copies of the batch's relevant events with their payloads decrypted."""
-    relevant = [e for e in batch if e.type in KB_TYPES or e.type == "ticket.resolved"]
+    relevant = [e for e in batch if e.type in INDEXED_TYPES]
     payloads = [orjson.loads(orjson.dumps(e.payload)) for e in relevant]
     cipher.open_values(conn, ctx, payloads)
     return [Event(e.tenant_id, e.seq, e.id, e.type, e.occurred_at, e.recorded_at, p,

@@ -20,6 +20,7 @@ import orjson
 from sqlalchemy import Connection, func, insert, select, update
 
 from supportops.assist import compose, feedback, indexing, knowledge, retrieval
+from supportops.assist import state as state_
 from supportops.assist.documents import KB, doc_id
 from supportops.assist.llm import ChatBackend, LlmUnavailable, Passage
 from supportops.assist.tables import assist_answers, assist_documents, assist_state
@@ -105,7 +106,7 @@ class AssistService:
 
     def status(self) -> dict[str, Any]:
         with self.db.begin(self.ctx.tenant_id) as conn:
-            state = indexing.read_state(conn, self.ctx)
+            state = state_.read_state(conn, self.ctx)
             docs = {str(kind): int(n) for kind, n in conn.execute(
                 select(assist_documents.c.kind, func.count()).where(
                     assist_documents.c.tenant_id == self.ctx.tenant_id)
@@ -119,13 +120,13 @@ class AssistService:
     # -- search ---------------------------------------------------------------------------------
 
     def _cache(self, conn: Connection) -> tuple[retrieval.IndexCache, Any]:
-        state = indexing.read_state(conn, self.ctx)
+        state = state_.read_state(conn, self.ctx)
         if state is None:
             return retrieval.IndexCache(-1, ""), None
         return retrieval.CACHES.get(conn, self.ctx, state.generation, state.encoder), state
 
     def _query(self, text: str) -> tuple[np.ndarray[Any, Any], Any]:
-        env = indexing.env_for(self.db.engine)
+        env = state_.env_for(self.db.engine)
         vec = env.encoder().encode([text])[0]
         with self.db.begin(self.ctx.tenant_id) as conn:
             hashes = indexing.blind_hasher(conn, self.ctx).query(text)
@@ -225,7 +226,7 @@ class AssistService:
                                [r["question_event"] for r in rows[:limit]])
         candidates = [_candidate(r, payloads) for r in rows]
         conf, reason = compose.confidence(candidates)
-        threshold = float(state.threshold) if state is not None else indexing.DEFAULT_THRESHOLD
+        threshold = float(state.threshold) if state is not None else state_.DEFAULT_THRESHOLD
         if reason is None and conf < threshold:
             reason = "low confidence"
         abstained = reason is not None
