@@ -23,6 +23,7 @@ from supportops.governance.context import Context
 from supportops.storage.schema import events, tickets
 
 KB, TICKET = "kb", "ticket"
+LEAD_CHARS = 300
 
 
 @dataclass
@@ -51,9 +52,13 @@ class Document:
         return f"{head} {head} {self.answer}"
 
     @property
-    def vector_text(self) -> str:
+    def vector_texts(self) -> tuple[str, ...]:
+        """What the document's vector embeds: its title and question, and the same with
+        the answer's lead (combined by ``indexing``); the answer alone when untitled."""
         head = " ".join(dict.fromkeys(t for t in (self.title, self.question) if t))
-        return head or self.answer[:500]
+        if not head:
+            return (self.answer[:500],)
+        return (head, f"{head} {self.answer[:LEAD_CHARS]}")
 
 
 def doc_id(kind: str, source_id: str) -> str:

@@ -48,6 +48,7 @@ class AssistService:
     backend: ChatBackend | None = field(default_factory=ChatBackend.from_settings)
     #: Reciprocal-rank fusion's constant (60 unless a bench measured better).
     rrf_k: int = retrieval.RRF_K
+    lexical_weight: float = retrieval.LEXICAL_WEIGHT
 
     # -- knowledge ------------------------------------------------------------------------------
 
@@ -143,7 +144,8 @@ class AssistService:
         with self.db.begin(self.ctx.tenant_id) as conn:
             cache, state = self._cache(conn)
         hits = retrieval.search(cache, hashes, vec, filters or retrieval.Filters(),
-                                limit + (1 if exclude else 0), rrf_k=self.rrf_k)
+                                limit + (1 if exclude else 0), rrf_k=self.rrf_k,
+                                lexical_weight=self.lexical_weight)
         rows = [dict(cache.docs[h.row], fused=h.fused, cosine=h.cosine, bm25=h.bm25)
                 for h in hits if cache.docs[h.row]["doc_id"] != exclude]
         return rows[:limit], state
