@@ -23,8 +23,8 @@ import supportops.assist.erasure  # registers the assistant's index projector an
 import supportops.datasets.erasure  # registers the snapshots' erasure hook
 import supportops.ml.erasure  # registers the embeddings' erasure hook
 import supportops.monitor.erasure  # noqa: F401 - registers the prediction records' hook
-from supportops.assist.indexing import IndexEnv
-from supportops.assist.indexing import install as install_index
+from supportops.assist.state import IndexEnv
+from supportops.assist.state import install as install_index
 from supportops.datasets.paths import bind_workspace
 from supportops.errors import (
     ConfigError,

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.privacy.conftest import agent, ingested, pii_data, scan  # noqa: F401 - shared
+
 ENCODERS = Path(tempfile.gettempdir()) / "supportops-test-encoders"
 
 

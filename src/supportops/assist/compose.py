@@ -4,8 +4,9 @@ The default back-end needs no model: the best source's answer text is the draft,
 knowledge base's placeholders (``{{Order Number}}``) filled from the ticket's fields where
 they are known and left visible where not. Confidence combines how close the best source is
 (cosine of MiniLM vectors) with how much the fused list agrees with it (the share of the
-top results that give the same intent, or the margin over the runner-up where articles have
-no intent); below the tenant's threshold the draft is handed to a human with the reason.
+top results, weighted by closeness, that give the same intent, or the margin over the
+runner-up where articles have no intent); below the tenant's threshold the draft is handed
+to a human with the reason.
 """
 
 from __future__ import annotations
@@ -50,8 +51,11 @@ def agreement(candidates: Sequence[Candidate]) -> float:
         return 1.0
     if top[0].group is None:  # articles without intents: the lead over the runner-up
         return 0.5 + min(0.5, max(0.0, (top[0].cosine - top[1].cosine) * 5))
-    total = sum(c.fused for c in top)
-    return sum(c.fused for c in top if c.group == top[0].group) / total
+    weights = [relevance(c.cosine) ** 2 for c in top]  # unrelated results do not vote
+    total = sum(weights)
+    if total <= 0:
+        return 0.0
+    return sum(w for c, w in zip(top, weights, strict=True) if c.group == top[0].group) / total
 
 
 def confidence(candidates: Sequence[Candidate]) -> tuple[float, str | None]:

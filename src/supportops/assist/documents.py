@@ -15,14 +15,15 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, select
 
+from supportops.assist.state import INDEXED_TYPES, KB_TYPES
 from supportops.events import cipher
 from supportops.events.cipher import MARK
 from supportops.events.schemas import Event
 from supportops.governance.context import Context
 from supportops.storage.schema import events, tickets
 
-KB_TYPES = ("kb_article.published", "kb_article.updated")
 KB, TICKET = "kb", "ticket"
+LEAD_CHARS = 300
 
 
 @dataclass
@@ -51,9 +52,13 @@ class Document:
         return f"{head} {head} {self.answer}"
 
     @property
-    def vector_text(self) -> str:
+    def vector_texts(self) -> tuple[str, ...]:
+        """What the document's vector embeds: its title and question, and the same with
+        the answer's lead (combined by ``indexing``); the answer alone when untitled."""
         head = " ".join(dict.fromkeys(t for t in (self.title, self.question) if t))
-        return head or self.answer[:500]
+        if not head:
+            return (self.answer[:500],)
+        return (head, f"{head} {self.answer[:LEAD_CHARS]}")
 
 
 def doc_id(kind: str, source_id: str) -> str:
@@ -95,7 +100,7 @@ def from_resolutions(conn: Connection, ctx: Context, resolved: Sequence[Event]) 
 def _ticket_doc(ev: Event, created: dict[str, list[Event]], replies: dict[str, list[Event]],
                 categories: dict[str, str | None]) -> Document | None:
     tid = ev.ticket_id or ""
-    first = (created.get(tid) or [None])[0]
+    first = created[tid][0] if created.get(tid) else None
     answer, answer_event = ev.payload.get("resolution"), ev.id
     if not answer:
         answer, answer_event = _last_reply(replies.get(tid, []), ev.id)
@@ -124,7 +129,7 @@ def _last_reply(messages: list[Event], default: str) -> tuple[str, str]:
 def _ticket_events(conn: Connection, ctx: Context, ids: list[str],
                    types: tuple[str, ...]) -> dict[str, list[Event]]:
     """The tickets' events of ``types`` (not redacted), payloads opened, oldest first."""
-    rows = []
+    rows: list[Any] = []
     for i in range(0, len(ids), 1000):
         rows.extend(conn.execute(select(events).where(
             events.c.tenant_id == ctx.tenant_id, events.c.ticket_id.in_(ids[i : i + 1000]),
@@ -142,7 +147,7 @@ def _ticket_events(conn: Connection, ctx: Context, ids: list[str],
 
 def opened(conn: Connection, ctx: Context, batch: Sequence[Event]) -> list[Event]:
     """Copies of the batch's relevant events with their payloads decrypted."""
-    relevant = [e for e in batch if e.type in KB_TYPES or e.type == "ticket.resolved"]
+    relevant = [e for e in batch if e.type in INDEXED_TYPES]
     payloads = [orjson.loads(orjson.dumps(e.payload)) for e in relevant]
     cipher.open_values(conn, ctx, payloads)
     return [Event(e.tenant_id, e.seq, e.id, e.type, e.occurred_at, e.recorded_at, p,

@@ -11,8 +11,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, delete, or_
 
-from supportops.assist import indexing
-from supportops.assist.retrieval import CACHES
+from supportops.assist.state import bump
 from supportops.assist.tables import assist_documents
 from supportops.governance.context import Context
 from supportops.privacy.erasure import register_erasure_hook
@@ -31,8 +30,7 @@ def purge(conn: Connection, ctx: Context, subject: str, event_ids: Sequence[str]
             d.c.tenant_id == ctx.tenant_id,
             or_(d.c.question_event.in_(chunk), d.c.answer_event.in_(chunk)))).rowcount or 0
     if removed:
-        indexing.bump(conn, ctx)
-        CACHES.drop(ctx)
+        bump(conn, ctx)
     return removed
 
 

@@ -24,6 +24,8 @@ from supportops.governance.context import Context
 from supportops.ml.tables import event_embeddings
 
 RRF_K = 60
+#: Weight of the BM25 ranking in the fusion (the vector ranking weighs 1).
+LEXICAL_WEIGHT = 1.0
 DEPTH = 100
 K1, B = 1.2, 0.75
 FloatArray = npt.NDArray[np.float32]
@@ -174,8 +176,8 @@ def _top(scores: FloatArray, depth: int, keep: npt.NDArray[np.bool_] | None,
 
 def search(cache: IndexCache, query_terms: npt.NDArray[np.int64], query_vec: FloatArray | None,
            filters: Filters = Filters(), limit: int = 10, depth: int = DEPTH,
-           rrf_k: int = RRF_K) -> list[Hit]:
-    """Fuse the BM25 and vector rankings (reciprocal-rank fusion), best first."""
+           rrf_k: int = RRF_K, lexical_weight: float = LEXICAL_WEIGHT) -> list[Hit]:
+    """Fuse the BM25 and vector rankings (weighted reciprocal-rank fusion), best first."""
     if cache.size == 0:
         return []
     keep = mask(cache, filters)
@@ -183,10 +185,10 @@ def search(cache: IndexCache, query_terms: npt.NDArray[np.int64], query_vec: Flo
     cosine = (cache.matrix @ query_vec if query_vec is not None
               else np.zeros(cache.size, dtype=np.float32))
     fused: dict[int, float] = {}
-    for ranking in (_top(lexical, depth, keep, True),
-                    _top(cosine, depth, keep, query_vec is None)):
+    for weight, ranking in ((lexical_weight, _top(lexical, depth, keep, True)),
+                            (1.0, _top(cosine, depth, keep, query_vec is None))):
         for rank, row in enumerate(ranking.tolist()):
-            fused[row] = fused.get(row, 0.0) + 1.0 / (rrf_k + rank + 1)
+            fused[row] = fused.get(row, 0.0) + weight / (rrf_k + rank + 1)
     best = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
     return [Hit(row, score, float(lexical[row]), float(cosine[row])) for row, score in best]
 

@@ -20,6 +20,7 @@ import orjson
 from sqlalchemy import Connection, func, insert, select, update
 
 from supportops.assist import compose, feedback, indexing, knowledge, retrieval
+from supportops.assist import state as state_
 from supportops.assist.documents import KB, doc_id
 from supportops.assist.llm import ChatBackend, LlmUnavailable, Passage
 from supportops.assist.tables import assist_answers, assist_documents, assist_state
@@ -27,12 +28,12 @@ from supportops.errors import NotFound, ValidationFailed
 from supportops.events import cipher, log
 from supportops.events.ingest import Parsed, ingest
 from supportops.events.schemas import EventDraft
-from supportops.governance.context import Context
+from supportops.governance.context import Context, Role
 from supportops.privacy.service import Privacy
 from supportops.storage import Database
 from supportops.storage.schema import events, tickets
 
-READ_ROLES = ("admin", "agent", "analyst")
+READ_ROLES: tuple[Role, ...] = ("admin", "agent", "analyst")
 EXTRACTIVE = "extractive"
 #: Triage's prediction for a question, used to cross-check the fused list (or None).
 Predictor = Callable[[str], dict[str, Any] | None]
@@ -45,6 +46,9 @@ class AssistService:
     privacy: Privacy | None = None
     predictor: Predictor | None = None
     backend: ChatBackend | None = field(default_factory=ChatBackend.from_settings)
+    #: Reciprocal-rank fusion's constant (60 unless a bench measured better).
+    rrf_k: int = retrieval.RRF_K
+    lexical_weight: float = retrieval.LEXICAL_WEIGHT
 
     # -- knowledge ------------------------------------------------------------------------------
 
@@ -103,10 +107,11 @@ class AssistService:
 
     def status(self) -> dict[str, Any]:
         with self.db.begin(self.ctx.tenant_id) as conn:
-            state = indexing.read_state(conn, self.ctx)
-            docs = dict(conn.execute(select(assist_documents.c.kind, func.count()).where(
-                assist_documents.c.tenant_id == self.ctx.tenant_id)
-                .group_by(assist_documents.c.kind)).all())
+            state = state_.read_state(conn, self.ctx)
+            docs = {str(kind): int(n) for kind, n in conn.execute(
+                select(assist_documents.c.kind, func.count()).where(
+                    assist_documents.c.tenant_id == self.ctx.tenant_id)
+                .group_by(assist_documents.c.kind)).all()}
         if state is None:
             return {"enabled": False}
         return {"enabled": True, "position": state.position, "generation": state.generation,
@@ -116,13 +121,13 @@ class AssistService:
     # -- search ---------------------------------------------------------------------------------
 
     def _cache(self, conn: Connection) -> tuple[retrieval.IndexCache, Any]:
-        state = indexing.read_state(conn, self.ctx)
+        state = state_.read_state(conn, self.ctx)
         if state is None:
             return retrieval.IndexCache(-1, ""), None
         return retrieval.CACHES.get(conn, self.ctx, state.generation, state.encoder), state
 
     def _query(self, text: str) -> tuple[np.ndarray[Any, Any], Any]:
-        env = indexing.env_for(self.db.engine)
+        env = state_.env_for(self.db.engine)
         vec = env.encoder().encode([text])[0]
         with self.db.begin(self.ctx.tenant_id) as conn:
             hashes = indexing.blind_hasher(conn, self.ctx).query(text)
@@ -139,7 +144,8 @@ class AssistService:
         with self.db.begin(self.ctx.tenant_id) as conn:
             cache, state = self._cache(conn)
         hits = retrieval.search(cache, hashes, vec, filters or retrieval.Filters(),
-                                limit + (1 if exclude else 0))
+                                limit + (1 if exclude else 0), rrf_k=self.rrf_k,
+                                lexical_weight=self.lexical_weight)
         rows = [dict(cache.docs[h.row], fused=h.fused, cosine=h.cosine, bm25=h.bm25)
                 for h in hits if cache.docs[h.row]["doc_id"] != exclude]
         return rows[:limit], state
@@ -222,7 +228,7 @@ class AssistService:
                                [r["question_event"] for r in rows[:limit]])
         candidates = [_candidate(r, payloads) for r in rows]
         conf, reason = compose.confidence(candidates)
-        threshold = float(state.threshold) if state is not None else indexing.DEFAULT_THRESHOLD
+        threshold = float(state.threshold) if state is not None else state_.DEFAULT_THRESHOLD
         if reason is None and conf < threshold:
             reason = "low confidence"
         abstained = reason is not None

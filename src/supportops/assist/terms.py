@@ -20,10 +20,10 @@ import numpy.typing as npt
 
 _TOKEN = re.compile(r"<([A-Z][A-Z_]*?)_[0-9a-f]{4,}>")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-STOPWORDS = frozenset(
-    "a an and are as at be by can could do does for from had has have how i i'm if in is it "
-    "its me my of on or our so that the their them then there these this to was we were what "
-    "when where which who will with would you your".split())
+_STOP_TEXT = ("a an and are as at be by can could do does for from had has have how i i'm if "
+              "in is it its me my of on or our so that the their them then there these this "
+              "to was we were what when where which who will with would you your")
+STOPWORDS = frozenset(_STOP_TEXT.split(" "))
 _STEMMERS = {"en": "english", "de": "german", "fr": "french", "es": "spanish",
              "pt": "portuguese", "it": "italian", "nl": "dutch"}
 HashArray = npt.NDArray[np.int64]
