@@ -178,3 +178,12 @@ def test_an_erasure_from_the_console_is_announced_to_its_webhook(live: Live) -> 
     assert customer not in erased.text
     deliveries = admin.get("/console/admin").text.split("Recent deliveries")[1]
     assert "erasure.completed" in deliveries
+
+
+def test_the_models_page_monitors_the_champion_and_checks_it_on_request(live: Live) -> None:
+    engineer = sign_in(live, "ml_engineer")
+    page = engineer.get("/console/models")
+    assert page.status_code == 200 and "triage: champion v1" in page.text
+    checked = engineer.post("/console/models/check",
+                            data={"name": "triage", "csrf": csrf_of(page.text)})
+    assert checked.status_code == 200 and "Checked triage v1" in checked.text
