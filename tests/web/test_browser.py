@@ -123,3 +123,4 @@ def test_every_form_field_has_a_label_and_every_page_a_heading(browser: Any, liv
         page.goto(f"/console/{path}")
         assert page.evaluate(unlabeled_js) == [], path
         assert page.locator("h1").count() == 1, path
+        _shot(page, f"07-admin-{path.split('/')[0]}")
