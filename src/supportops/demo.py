@@ -47,6 +47,11 @@ CATEGORIES: dict[str, tuple[str, list[str]]] = {
     ]),
 }
 PRIORITIES = ["low", "normal", "normal", "normal", "high", "urgent"]
+#: Lock-outs and double charges hurt more than feature wishes: priority leans on the category.
+PRIORITY_LEAN = {"login": ["high", "urgent"], "billing": ["high"], "feature": ["low", "low"],
+                 "bug": ["normal", "high"]}
+#: Share of generated tickets that just arrived (created, not yet categorised or assigned).
+FRESH_SHARE = 0.05
 CHANNELS = ["email", "email", "web", "chat", "phone"]
 AGENTS = ["agent-ana", "agent-ben", "agent-chen", "agent-dara", "agent-eli", "agent-fay"]
 REPLIES = {
@@ -72,7 +77,7 @@ def _text(fake: Faker, rng: random.Random, template: str, customer: dict[str, st
 
 
 def _lifecycle(fake: Faker, rng: random.Random, n: int, customer: dict[str, str],
-               start: datetime) -> list[bytes]:
+               start: datetime, fresh: bool = False) -> list[bytes]:
     category = rng.choice(list(CATEGORIES))
     group, templates = CATEGORIES[category]
     ticket = f"T-{10000 + n}"
@@ -81,9 +86,12 @@ def _lifecycle(fake: Faker, rng: random.Random, n: int, customer: dict[str, str]
     lines = [_event("ticket.created", ticket, sub, at, {
         "text": _text(fake, rng, rng.choice(templates), customer),
         "subject_line": category.capitalize() + " issue", "channel": rng.choice(CHANNELS),
-        "priority": rng.choice(PRIORITIES), "status": "new",
+        "priority": rng.choice(PRIORITIES + PRIORITY_LEAN.get(category, [])), "status": "new",
         "customer": {"name": customer["name"], "email": customer["email"]}})]
+    if fresh:  # just arrived: nobody has triaged it yet
+        return lines
     at += timedelta(minutes=rng.randint(2, 90))
+    lines.append(_event("ticket.categorized", ticket, sub, at, {"category": category}))
     lines.append(_event("ticket.assigned", ticket, sub, at, {"group": "Tech Support L1"
                                                             if rng.random() < 0.3 else group}))
     if rng.random() < 0.25:  # bounced to the right team, sometimes back and forth
@@ -116,16 +124,50 @@ def _lifecycle(fake: Faker, rng: random.Random, n: int, customer: dict[str, str]
 
 
 def generate(path: Path, tickets: int = 600, seed: int = 7, days: int = 60) -> Path:
-    """Write a demo event log (JSON Lines) to ``path``; deterministic for a seed."""
+    """Write a demo event log (JSON Lines) to ``path``; deterministic for a seed. The last
+    ``FRESH_SHARE`` of the tickets arrived in the final day and await triage."""
     fake = Faker("en_US")
     fake.seed_instance(seed)
     rng = random.Random(seed)
     customers = [{"id": f"cust-{i:04d}", "name": fake.name(), "email": fake.email(),
                   "phone": fake.phone_number()} for i in range(max(10, tickets // 4))]
     now = datetime(2026, 11, 1, tzinfo=UTC)
+    fresh_from = tickets - max(1, round(tickets * FRESH_SHARE))
     with open(path, "wb") as out:
         for n in range(tickets):
-            start = now - timedelta(days=days) + timedelta(minutes=rng.uniform(0, days * 1440))
-            for line in _lifecycle(fake, rng, n, rng.choice(customers), start):
+            fresh = n >= fresh_from
+            span = 1 if fresh else days
+            start = now - timedelta(days=span) + timedelta(minutes=rng.uniform(0, span * 1440))
+            for line in _lifecycle(fake, rng, n, rng.choice(customers), start, fresh):
                 out.write(line + b"\n")
     return path
+
+
+ARTICLES = {
+    "billing": ("Duplicate or wrong charges",
+                "If you were charged twice or your invoice shows the wrong amount, we refund the "
+                "duplicate charge to the card you paid with; it shows in 3-5 business days."),
+    "login": ("Cannot sign in or locked out",
+              "After too many attempts an account is locked for safety. Reset your password "
+              "from the sign-in page; if two-factor codes do not arrive, we can reset it."),
+    "shipping": ("Late or missing parcels",
+                 "Most delayed parcels are held at the depot. Tracking updates within 48 hours; "
+                 "if the parcel went to the wrong address we reship it at no cost."),
+    "refund": ("How long refunds take",
+               "Refunds are issued the day we receive the returned item; your bank may take a "
+               "few days to show the money back on your account."),
+    "bug": ("App crashes and errors",
+            "Most crashes and upload errors are fixed in the latest version: update the app. "
+            "Uploads larger than 5 MB are refused with error 500 on older versions."),
+    "feature": ("Feature requests",
+                "We collect feature ideas such as dark mode or CSV export on our roadmap and "
+                "tell you when they ship."),
+}
+
+
+def write_kb(folder: Path) -> Path:
+    """A small knowledge base (one Markdown article per category) for the assistant."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for key, (title, body) in ARTICLES.items():
+        (folder / f"kb-{key}.md").write_text(f"# {title}\n\n{body}\n", encoding="utf-8")
+    return folder

@@ -21,6 +21,13 @@ class SupportopsError(Exception):
 
     http_status = 400
     code = "error"
+    #: The input field at fault, when one is (the API's error names it).
+    field: str | None = None
+
+    def __init__(self, message: str = "", *, field: str | None = None) -> None:
+        super().__init__(message)
+        if field is not None:
+            self.field = field
 
 
 class ConfigError(SupportopsError):

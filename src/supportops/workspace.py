@@ -19,11 +19,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import supportops.assist.erasure  # registers the assistant's index projector and erasure hook
 import supportops.datasets.erasure  # registers the snapshots' erasure hook
 import supportops.ml.erasure  # registers the embeddings' erasure hook
 import supportops.monitor.erasure  # noqa: F401 - registers the prediction records' hook
+from supportops.assist.state import IndexEnv
+from supportops.assist.state import install as install_index
 from supportops.datasets.paths import bind_workspace
-from supportops.errors import ConfigError, NotFound, PermissionDenied, ValidationFailed
+from supportops.errors import (
+    ConfigError,
+    NotFound,
+    PermissionDenied,
+    SupportopsError,
+    ValidationFailed,
+)
 from supportops.events import log, projection
 from supportops.events.importers import importer_for
 from supportops.events.ingest import IngestReport, ingest
@@ -35,13 +44,14 @@ from supportops.governance.integrity import AuditTrail
 from supportops.governance.lineage import LineageView
 from supportops.governance.seal import INTEGRITY_PURPOSE, AuditSealer
 from supportops.privacy.availability import privacy_room, seal_content
-from supportops.privacy.keys import derived_key, provider_for
+from supportops.privacy.keys import Keyring, derived_key, provider_for
 from supportops.privacy.service import Privacy
 from supportops.settings import get as setting
 from supportops.settings import workspace_path
 from supportops.storage import Database, provision
 
 if TYPE_CHECKING:
+    from supportops.assist import AssistService
     from supportops.monitor.recorder import PredictionRecorder
     from supportops.monitor.service import Monitor
     from supportops.triage.service import TriageService
@@ -114,6 +124,7 @@ class Workspace:
         db = Database(url or _sqlite_url(root))
         bind_workspace(db.engine, root)  # before any connection: stored paths are relative
         seal_content(db, root, config)
+        _install_index(db, root, config)
         db.check_boundary()
         return cls(root, db, config, privacy)
 
@@ -140,6 +151,11 @@ class Workspace:
         """The tenant's audit and anchor keys, derived from the master key (never stored) on
         first use."""
         return _audit_sealers(self.path, self.config)(tenant_id)
+
+    def secret(self, purpose: str) -> bytes:
+        """A key for one purpose derived from the master key and never stored (the console
+        seals its session cookies with one), so the database alone cannot forge them."""
+        return derived_key(provider_for(self.path, self.config), purpose)
 
     # -- tenants ------------------------------------------------------------------------------
 
@@ -168,6 +184,21 @@ class Workspace:
             ctx = Context(tenant_id=tenant_id, principal_id=OWNER_PRINCIPAL, role="admin")
         return Tenant(self, dataclasses.replace(ctx, sealer=self.audit_sealer(tenant_id)))
 
+    def create_admin_key(self) -> str:
+        """A new workspace-admin key (``sow_<secret>``), shown once; only its hash is kept in
+        the workspace config. It may create and list tenants through the API, nothing else."""
+        from supportops.governance import admin_keys
+
+        key, self.config = admin_keys.create(self.config)
+        _write_config(self.path / CONFIG_FILE, self.config)
+        return key
+
+    def authenticate_admin(self, key: str) -> None:
+        """Refuse ``key`` unless it is one of this workspace's admin keys."""
+        from supportops.governance import admin_keys
+
+        admin_keys.check(self.config, key)
+
     def authenticate(self, api_key: str) -> Tenant:
         """The handle an API key acts as. Tenant and role come from the key alone (the API and
         the console never take a tenant from the request); unknown or disabled keys raise
@@ -178,6 +209,14 @@ class Workspace:
 
 def _sqlite_url(root: Path) -> str:
     return f"sqlite:///{root / DB_FILE}"
+
+
+def _install_index(db: Database, root: Path, config: dict[str, Any]) -> None:
+    """The assistant's index keys terms under each tenant's key and embeds with the
+    workspace's encoder files."""
+    encoders = Path(setting("encoder_cache") or root / "artifacts" / "encoders")
+    install_index(db.engine, IndexEnv(lambda ctx: Keyring(provider_for(root, config), ctx),
+                                      encoders))
 
 
 def _checked_url(url: str | None) -> str | None:
@@ -342,8 +381,9 @@ class Tenant:
         if server is None:
             from supportops.triage.serving import TriageServer
 
-            server = self._servers[name] = TriageServer(self.triage_models, name)
+            server = TriageServer(self.triage_models, name)
             server.observer = self._prediction_recorder().observe
+            server = self._servers.setdefault(name, server)
         return server
 
     def triage_feedback(self, ticket_id: str, *, name: str = "triage", final: str,
@@ -369,6 +409,24 @@ class Tenant:
                                ticket_id=ticket_id, name=name, version=str(version),
                                target=str(target), final=final, predicted=predicted,
                                action=action)
+
+    @property
+    def assist(self) -> AssistService:
+        """The answer assistant: knowledge base, similar tickets, drafted answers, feedback."""
+        from supportops.assist import AssistService
+
+        return AssistService(self.db, self.ctx, self._privacy_or_none(), self._predictor())
+
+    def _predictor(self) -> Callable[[str], dict[str, Any] | None]:
+        """Triage's champion, when there is one, for the assistant's cross-check."""
+
+        def predict(text: str) -> dict[str, Any] | None:
+            try:
+                return self.triage(text)
+            except SupportopsError:  # no triage model yet: nothing to cross-check with
+                return None
+
+        return predict
 
     @property
     def privacy(self) -> Privacy:
@@ -406,9 +464,166 @@ class Tenant:
         return projection.rebuild(self.db, self.ctx)
 
     def create_principal(
-        self, name: str, role: str, kind: str = "api_key"
+        self, name: str, role: str, kind: str = "api_key", *, scopes: list[str] | None = None,
+        expires_at: datetime | None = None,
     ) -> tuple[tenant_store.Principal, str | None]:
-        return tenant_store.create_principal(self.db, self.ctx, name, role, kind)
+        return tenant_store.create_principal(self.db, self.ctx, name, role, kind,
+                                             scopes=scopes, expires_at=expires_at)
 
     def principals(self) -> list[tenant_store.Principal]:
         return tenant_store.list_principals(self.db, self.ctx)
+
+    def set_principal_role(self, name: str, role: str) -> str:
+        """Give a principal a new role (audited); returns the role it had."""
+        from supportops.governance.roles import set_principal_role
+
+        return set_principal_role(self.db, self.ctx, name, role)
+
+    def disable_principal(self, name: str) -> None:
+        """Disable a principal: its key stops working at once (audited)."""
+        from supportops.governance.roles import disable_principal
+
+        disable_principal(self.db, self.ctx, name)
+
+    def rotate_key(self, name: str) -> str:
+        """A fresh key for an API-key principal; the old one stops working (audited)."""
+        return tenant_store.rotate_key(self.db, self.ctx, name)
+
+    # -- faces' shared calls: each face calls one of these and formats the answer ----------
+
+    def ingest_records(self, records: list[Any], *, strict: bool = False) -> IngestReport:
+        """Ingest native event objects (the API's ``POST /v1/events``), numbered from 1,
+        with the per-record errors and idempotency of a JSON Lines file."""
+        from supportops.events.importers.native import items_from_objects
+
+        privacy = self._privacy_or_none()
+        protector = privacy.protector() if privacy else None
+        return ingest(self.db, self.ctx, items_from_objects(records), strict=strict,
+                      protector=protector)
+
+    def subject_token(self, subject: str) -> str:
+        """The pseudonym of a customer id; a pseudonym is returned as it is."""
+        from supportops.privacy.vault import TOKEN_RE
+
+        return subject if TOKEN_RE.fullmatch(subject) else self.privacy.subject_token(subject)
+
+    def audit_entries(self, *, subject: str | None = None, **filters: Any) -> list[Any]:
+        """Audit entries (``audit list``); ``subject`` may be a token, a principal name or a
+        customer id (matched as given and as its token)."""
+        from supportops.privacy.vault import TOKEN_RE
+
+        subjects = None
+        if subject is not None:
+            subjects = [subject] if TOKEN_RE.fullmatch(subject) else \
+                [subject, self.privacy.subject_token(subject)]
+        return self.audit.list(subject=subjects, **filters)
+
+    def lineage_of(self, *, subject: str | None = None, snapshot: str | None = None,
+                   model: str | None = None) -> dict[str, Any]:
+        """Lineage of exactly one of: a customer (id or token), a snapshot, ``NAME@VERSION``."""
+        from supportops.errors import ValidationFailed
+
+        chosen = [x for x in (subject, snapshot, model) if x is not None]
+        if len(chosen) != 1:
+            raise ValidationFailed("Give exactly one of --subject, --snapshot or --model "
+                                   f"(got {len(chosen)}).")
+        if subject is not None:
+            return self.lineage.subject(self.subject_token(subject))
+        if snapshot is not None:
+            return self.lineage.snapshot(snapshot)
+        name, sep, version = str(model).rpartition("@")
+        if not sep or not name or not version:
+            raise ValidationFailed(f"--model must look like NAME@VERSION. Got {model!r}.")
+        return self.lineage.model(name, version)
+
+    def create_dataset(self, name: str, require: str | None = None) -> Any:
+        """Snapshot the log now (``datasets create``)."""
+        from supportops.datasets.snapshots import create_snapshot
+
+        return create_snapshot(self.db, self.ctx, self.artifacts, name, require=require)
+
+    def datasets(self) -> list[Any]:
+        from supportops.datasets.snapshots import list_snapshots
+
+        return list_snapshots(self.db, self.ctx)
+
+    def dataset(self, snapshot_id: str) -> Any:
+        from supportops.datasets.snapshots import get_snapshot
+
+        return get_snapshot(self.db, self.ctx, snapshot_id)
+
+    def rebuild_flagged_datasets(self) -> list[dict[str, str]]:
+        from supportops.datasets.snapshots import rebuild_flagged
+
+        return rebuild_flagged(self.db, self.ctx, self.artifacts)
+
+    def evaluate_triage(self, name: str, data: str | Path, fmt: str) -> dict[str, Any]:
+        """The champion of ``name`` on a labelled file (not ingested)."""
+        from supportops.triage.service import rows_from_items
+
+        service = self.triage_models
+        rows = rows_from_items(importer_for(fmt)(Path(data), None), service.privacy)
+        return service.evaluate(name, rows)
+
+    def compare_models(self, name: str, a: str, b: str) -> dict[str, Any]:
+        """Two versions of ``name`` side by side: metrics, their differences, snapshots."""
+        from supportops.triage.compare import compare_versions
+
+        return compare_versions(self.triage_models.models(name), name, a, b)
+
+    def triage_batch(self, lines: list[dict[str, Any]], name: str = "triage"
+                     ) -> list[dict[str, Any]]:
+        """Triage many ``{"text", ...fields}`` lines in one pass of the champion of
+        ``name`` (pseudonymised first); each record names the model and version."""
+        server = self.triage_server(name)
+        records = server.predict([{"id": None, **line} for line in lines])
+        for record in records:
+            record["model"], record["version"] = name, server.version
+        return records
+
+    def announce_triage(self, ticket_id: str, record: dict[str, Any]) -> None:
+        """Tell the ``ticket.triaged`` webhooks about a prediction for one of this tenant's
+        tickets (ids, label and confidence only); another tenant's id is not found."""
+        self.tickets.get(ticket_id, with_events=False)
+        record["ticket_id"] = ticket_id
+        self.webhooks.emit("ticket.triaged", {
+            "ticket_id": ticket_id, "model": record.get("model"),
+            "version": record.get("version"), "label": record.get("label"),
+            "confidence": record.get("confidence"), "abstained": record.get("abstained")})
+
+    def model_version(self, name: str, version: str) -> dict[str, Any]:
+        """One registered version of ``name``: metrics, aliases, snapshot, erasure flag."""
+        from supportops.triage.compare import find_version
+
+        return find_version(self.triage_models.models(name), name, version)
+
+    def erase(self, subject: str, kind: str = "customer", *, retrain: bool = False
+              ) -> dict[str, Any]:
+        """Erase a data subject everywhere (``privacy erase``), then, with ``retrain``, the
+        flagged models; tells the ``erasure.completed`` webhooks (by token only)."""
+        report = self.privacy.erase(subject, kind)  # type: ignore[arg-type]
+        if retrain:
+            report["retrain"] = self.triage_models.retrain_flagged()
+        self.webhooks.emit("erasure.completed", {
+            "subject": str(report.get("subject_token") or report.get("subject") or ""),
+            "kind": kind})
+        return report
+
+    def check_monitor(self, name: str = "triage") -> dict[str, Any]:
+        """Check the champion's live figures (``monitor run``) and tell the ``alarm.raised``
+        webhooks of each new alarm (figures and ids only)."""
+        result = self.monitor.check(name)
+        for alarm in result.get("alarms", []):
+            self.webhooks.emit("alarm.raised", {
+                k: alarm.get(k) for k in ("model_name", "version", "kind", "score",
+                                          "threshold", "n")})
+        return result
+
+    @property
+    def webhooks(self) -> Any:
+        """Outgoing webhook subscriptions and deliveries of this tenant."""
+        from supportops.webhooks import Webhooks
+
+        path, config = self._workspace.path, self._workspace.config
+        return Webhooks(self.db, self.ctx,
+                        lambda: derived_key(provider_for(path, config), "webhooks"))

@@ -129,5 +129,5 @@ def test_every_command_has_help_with_an_example() -> None:
 
 
 def test_demo_runs_on_a_fresh_workspace(tmp_path: Path) -> None:
-    out = json.loads(run("demo", "--tickets", "40", "--json", workspace=tmp_path / "d").stdout)
+    out = json.loads(run("demo", "--tickets", "40", "--json", "--no-serve", workspace=tmp_path / "d").stdout)
     assert out["tickets"] == 40 and out["ingest"]["rejected"] == 0

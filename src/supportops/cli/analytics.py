@@ -50,11 +50,8 @@ def report_command(
 
     Example: supportops analytics report --tenant acme --by group --period month --json
     """
-    from supportops.analytics import report
-
-    handle = open_tenant(workspace, tenant, acting_as)
-    data = report(handle.db, handle.ctx, start=start, end=end, period=period,
-                  by=_split(by), top=top)
+    data = open_tenant(workspace, tenant, acting_as).report(
+        start=start, end=end, period=period, by=_split(by), top=top)
     if out is not None:
         from supportops.analytics.charts import write_charts
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import secrets
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -12,8 +15,12 @@ from rich.console import Console
 from rich.table import Table
 
 from supportops.cli.common import JsonOpt, WorkspaceOpt, emit_json, open_tenant
-from supportops.errors import ConfigError
-from supportops.workspace import Tenant
+from supportops.errors import ConfigError, ValidationFailed
+from supportops.workspace import Tenant, Workspace
+
+#: The triage models the demo trains: model name -> the ticket field it predicts. "triage"
+#: (category) is the name feedback and monitoring use by default.
+DEMO_MODELS = {"triage": "category", "group": "group", "priority": "priority"}
 
 
 def _generate(path: Path, tickets: int) -> Path:
@@ -52,6 +59,63 @@ def _stored_text(handle: Tenant) -> str | None:
     return None
 
 
+def _train(handle: Tenant, encoder: str) -> list[dict[str, Any]]:
+    """Train each demo model that has no champion yet (a second run keeps the first's); a
+    user's file without a model's field skips that model, saying why."""
+    served = {v["name"] for v in handle.triage_models.models() if "champion" in v["aliases"]}
+    trained: list[dict[str, Any]] = []
+    for name, target in DEMO_MODELS.items():
+        if name in served:
+            continue
+        try:
+            result = handle.triage_models.train(name, target, encoder=encoder)
+        except ValidationFailed as err:
+            trained.append({"model": name, "target": target, "skipped": str(err)})
+            continue
+        trained.append({"model": name, "target": target, "version": result["version"],
+                        "accuracy": _round(result["metrics"].get("accuracy"), 3),
+                        "coverage": _round(result["metrics"].get("coverage"), 3)})
+    return trained
+
+
+def _load_kb(handle: Tenant, path: Path | None, tmp: Path) -> dict[str, Any] | None:
+    """The knowledge base (``path``: a folder of Markdown, or a Bitext CSV; else the demo's
+    own articles), when the assistant is installed."""
+    assist = getattr(handle, "assist", None)
+    if assist is None:
+        return None
+    if path is None:
+        from supportops.demo import write_kb
+
+        path = write_kb(tmp / "kb")
+    result: dict[str, Any] = assist.load_kb(path, "markdown" if path.is_dir() else "bitext")
+    return result
+
+
+def _console_key(handle: Tenant) -> str:
+    """A fresh admin key to sign in to the console with (one per demo run)."""
+    _, key = handle.create_principal(f"console-admin-{secrets.token_hex(3)}", "admin")
+    assert key is not None  # an api_key principal always gets one
+    return key
+
+
+def _serve(ws: Workspace, host: str, port: int) -> None:
+    """The REST API with its console when installed, else the console alone; Ctrl-C stops."""
+    try:
+        import uvicorn
+    except ModuleNotFoundError:
+        raise ConfigError("Serving the console needs the server extra: pip install "
+                          "'supportops[server]', or run 'supportops demo --no-serve'.") from None
+    from supportops.web import console_app
+
+    try:  # the REST API mounts the console; without it the console is served alone
+        factory = importlib.import_module("supportops.api").create_app
+    except ImportError:
+        factory = console_app
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.run(factory(ws), host=host, port=port, log_level="warning")
+
+
 def demo_command(
     file: Annotated[Path | None, typer.Option(help="Ingest this file instead of generated data.")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="Format of --file.")] = "csv",
@@ -59,16 +123,29 @@ def demo_command(
     tickets: Annotated[int, typer.Option(min=1, max=200000, help="Generated tickets.")] = 600,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
+    serve: Annotated[bool, typer.Option(
+        "--serve/--no-serve", help="Start the console afterwards (Ctrl-C stops it).")] = True,
+    host: Annotated[str, typer.Option(help="Address the console listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the console.")] = 8000,
+    encoder: Annotated[str, typer.Option(help=(
+        "Sentence encoder of the demo's triage models: none (TF-IDF only, fast), "
+        "minilm-onnx-int8, static, minilm."))] = "none",
+    kb: Annotated[Path | None, typer.Option(
+        help="Knowledge base for the assistant: a folder of Markdown or a Bitext CSV "
+             "[default: the demo's own articles].")] = None,
 ) -> None:
-    """Create a workspace, ingest a realistic generated workload (or --file), summarise it.
+    """Create a workspace, ingest a realistic generated workload (or --file), train triage
+    models, then serve the console and print its URL and a sign-in key.
 
     Example: supportops demo --tickets 1000
+    Example: supportops demo --no-serve --json
     """
     handle = open_tenant(workspace, tenant, create=True, name="Demo tenant")
     ws = handle.workspace
     with tempfile.TemporaryDirectory() as tmp:  # generated PII never lands in the workspace
         source = file or _generate(Path(tmp) / "demo-events.jsonl", tickets)
         report = handle.ingest(source, fmt if file else "jsonl")
+        knowledge = _load_kb(handle, kb, Path(tmp))
     rows = handle.tickets.all_rows()
     summary: dict[str, Any] = {
         "workspace": str(ws.path), "tenant": tenant, "ingest": report.as_dict(),
@@ -79,14 +156,24 @@ def demo_command(
         "reopened": sum(1 for r in rows if r["reopen_count"]),
         "analytics": _analytics(handle),
         "stored_text_example": _stored_text(handle),
+        "models": _train(handle, encoder),
+        "knowledge_base": knowledge,
+        "console": {"url": f"http://{host}:{port}/console/", "api_key": _console_key(handle)},
     }
     if as_json:
         emit_json(summary)
-        return
+    else:
+        _print(summary, tenant, ws.path)
+    if serve:
+        _serve(ws, host, port)
+
+
+def _print(summary: dict[str, Any], tenant: str, path: Path) -> None:
+    report = summary["ingest"]
     out = Console()
-    out.print(f"Workspace [bold]{ws.path}[/], tenant [bold]{tenant}[/]: "
-              f"accepted {report.accepted} events ({report.duplicates} duplicates, "
-              f"{report.rejected} rejected); {len(rows)} tickets.")
+    out.print(f"Workspace [bold]{path}[/], tenant [bold]{tenant}[/]: "
+              f"accepted {report['accepted']} events ({report['duplicates']} duplicates, "
+              f"{report['rejected']} rejected); {summary['tickets']} tickets.")
     table = Table("group", "tickets")
     for group, n in summary["by_group"].items():
         table.add_row(str(group), str(n))
@@ -99,5 +186,14 @@ def demo_command(
               f"resolution {stats['first_contact_resolution']}; ping-pong tickets "
               f"{stats['ping_pong_tickets']}")
     out.print("As stored (pseudonymised at ingestion): " + repr(summary["stored_text_example"]))
-    out.print(f"Next: supportops analytics report --tenant {tenant} --workspace {ws.path} "
-              f"--out charts/")
+    if summary["knowledge_base"]:
+        out.print(f"knowledge base: {summary['knowledge_base']['articles']} articles")
+    for m in summary["models"]:
+        if "skipped" in m:
+            out.print(f"skipped {m['model']} ({m['target']}): {m['skipped']}")
+            continue
+        out.print(f"trained {m['model']} ({m['target']}) version {m['version']}: accuracy "
+                  f"{m['accuracy']}, coverage {m['coverage']}")
+    console = summary["console"]
+    out.print(f"Console: [bold]{console['url']}[/]  sign in with the API key:")
+    out.print(console["api_key"], soft_wrap=True, highlight=False)

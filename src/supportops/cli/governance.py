@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from supportops.cli.common import AsOpt, JsonOpt, TenantOpt, WorkspaceOpt, emit_json, open_tenant
-from supportops.errors import ValidationFailed
-from supportops.privacy.vault import TOKEN_RE
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 console = Console()
@@ -92,13 +90,8 @@ def audit_list(
 
     Example: supportops audit list --tenant acme --action 'privacy.*' --since 2026-01-01
     """
-    handle = open_tenant(workspace, tenant, acting_as)
-    subjects = None
-    if subject is not None:
-        subjects = [subject] if TOKEN_RE.fullmatch(subject) else \
-            [subject, handle.privacy.subject_token(subject)]
-    rows = handle.audit.list(actor=actor, action=action, subject=subjects, since=since,
-                             until=until, limit=limit)
+    rows = open_tenant(workspace, tenant, acting_as).audit_entries(
+        actor=actor, action=action, subject=subject, since=since, until=until, limit=limit)
     if as_json:
         data = [e.as_dict() for e in rows]
         emit_json({"data": data, "count": len(data)})
@@ -121,23 +114,8 @@ def lineage_command(
 
     Example: supportops lineage --subject CUST-42 --tenant acme --json
     """
-    chosen = [x for x in (subject, snapshot, model) if x is not None]
-    if len(chosen) != 1:
-        raise ValidationFailed("Give exactly one of --subject, --snapshot or --model "
-                               f"(got {len(chosen)}).")
-    handle = open_tenant(workspace, tenant, acting_as)
-    data: dict[str, Any]
-    if subject is not None:
-        token = subject if TOKEN_RE.fullmatch(subject) else handle.privacy.subject_token(subject)
-        data = handle.lineage.subject(token)
-    elif snapshot is not None:
-        data = handle.lineage.snapshot(snapshot)
-    else:
-        assert model is not None
-        name, sep, version = model.rpartition("@")
-        if not sep or not name or not version:
-            raise ValidationFailed(f"--model must look like NAME@VERSION. Got {model!r}.")
-        data = handle.lineage.model(name, version)
+    data = open_tenant(workspace, tenant, acting_as).lineage_of(
+        subject=subject, snapshot=snapshot, model=model)
     if as_json:
         emit_json(data)
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -11,10 +12,12 @@ from rich.console import Console
 from rich.table import Table
 
 from supportops.cli import analytics as analytics_cli
+from supportops.cli import assist as assist_cli
 from supportops.cli import dpo as dpo_cli
 from supportops.cli import ml as ml_cli
 from supportops.cli import monitor as monitor_cli
 from supportops.cli import privacy as privacy_cli
+from supportops.cli import server as server_cli
 from supportops.cli.common import (
     AsOpt,
     JsonOpt,
@@ -51,6 +54,8 @@ analytics_cli.register(app)
 ml_cli.register(app)
 monitor_cli.register(app)
 dpo_cli.register(app)
+assist_cli.register(app)
+server_cli.register(app)
 console = Console()
 
 
@@ -115,15 +120,22 @@ def principals_create(
     role: Annotated[str, typer.Option(help="admin, privacy_officer, ml_engineer, analyst, agent.")],
     tenant: TenantOpt,
     kind: Annotated[str, typer.Option(help="api_key (prints a key once) or person.")] = "api_key",
+    scope: Annotated[list[str] | None, typer.Option(
+        "--scope", help="Restrict the key to this scope (repeat): tickets, triage, ...")] = None,
+    expires_at: Annotated[datetime | None, typer.Option(
+        "--expires-at", help="When the key stops working (ISO time, UTC if no zone).")] = None,
     workspace: WorkspaceOpt = None,
     acting_as: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a principal; an API key is printed once and stored only as a hash.
 
-    Example: supportops principals create triage-bot --role agent --tenant acme
+    Example: supportops principals create triage-bot --role agent --tenant acme --scope triage
     """
-    principal, key = open_tenant(workspace, tenant, acting_as).create_principal(name, role, kind)
+    if expires_at is not None and expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)
+    principal, key = open_tenant(workspace, tenant, acting_as).create_principal(
+        name, role, kind, scopes=scope, expires_at=expires_at)
     if as_json:
         emit_json({"id": principal.id, "name": principal.name, "role": principal.role,
                    "kind": principal.kind, "api_key": key})
@@ -152,6 +164,58 @@ def principals_list(
     for p in rows:
         table.add_row(p.name, p.role, p.kind, p.created_at.isoformat(timespec="seconds"))
     console.print(table)
+
+
+@principals_app.command("set-role")
+def principals_set_role(
+    name: Annotated[str, typer.Argument(help="Principal name.")],
+    role: Annotated[str, typer.Option(help="The new role.")],
+    tenant: TenantOpt, workspace: WorkspaceOpt = None, acting_as: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Give a principal another role (audited).
+
+    Example: supportops principals set-role triage-bot --role analyst --tenant acme
+    """
+    previous = open_tenant(workspace, tenant, acting_as).set_principal_role(name, role)
+    if as_json:
+        emit_json({"name": name, "role": role, "previous": previous})
+    else:
+        console.print(f"Principal [bold]{name}[/]: {previous} -> {role}.")
+
+
+@principals_app.command("disable")
+def principals_disable(
+    name: Annotated[str, typer.Argument(help="Principal name.")],
+    tenant: TenantOpt, workspace: WorkspaceOpt = None, acting_as: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Disable a principal; its API key stops working at once (audited).
+
+    Example: supportops principals disable triage-bot --tenant acme
+    """
+    open_tenant(workspace, tenant, acting_as).disable_principal(name)
+    if as_json:
+        emit_json({"name": name, "disabled": True})
+    else:
+        console.print(f"Principal [bold]{name}[/] disabled.")
+
+
+@principals_app.command("rotate-key")
+def principals_rotate_key(
+    name: Annotated[str, typer.Argument(help="Principal name.")],
+    tenant: TenantOpt, workspace: WorkspaceOpt = None, acting_as: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Give an API-key principal a new key (printed once); the old one stops working.
+
+    Example: supportops principals rotate-key triage-bot --tenant acme --json
+    """
+    key = open_tenant(workspace, tenant, acting_as).rotate_key(name)
+    if as_json:
+        emit_json({"name": name, "api_key": key})
+    else:
+        console.print(f"New API key (shown once): {key}", soft_wrap=True)
 
 
 @tickets_app.command("count")

@@ -143,13 +143,7 @@ def eval_triage(
 
     Example: supportops eval triage --name intents --data test.csv --format banking77 --json
     """
-    handle = open_tenant(workspace, tenant, acting_as)
-    from supportops.events.importers import importer_for
-    from supportops.triage.service import rows_from_items
-
-    service = handle.triage_models
-    rows = rows_from_items(importer_for(fmt)(data, None), service.privacy)
-    result = service.evaluate(name, rows)
+    result = open_tenant(workspace, tenant, acting_as).evaluate_triage(name, data, fmt)
     if as_json:
         emit_json(result)
         return
@@ -169,11 +163,7 @@ def datasets_create(
 
     Example: supportops datasets create --name weekly --require category --tenant acme
     """
-    from supportops.datasets.snapshots import create_snapshot
-
-    handle = open_tenant(workspace, tenant, acting_as)
-    snap = create_snapshot(handle.db, handle.ctx, handle.artifacts, name,
-                           require=require)
+    snap = open_tenant(workspace, tenant, acting_as).create_dataset(name, require)
     if as_json:
         emit_json(snap.as_dict())
     else:
@@ -190,10 +180,7 @@ def datasets_list(
 
     Example: supportops datasets list --tenant acme --json
     """
-    from supportops.datasets.snapshots import list_snapshots
-
-    handle = open_tenant(workspace, tenant, acting_as)
-    snaps = list_snapshots(handle.db, handle.ctx)
+    snaps = open_tenant(workspace, tenant, acting_as).datasets()
     if as_json:
         emit_json({"data": [s.as_dict() for s in snaps], "count": len(snaps)})
         return
@@ -213,10 +200,7 @@ def datasets_show(
 
     Example: supportops datasets show snap-1a2b3c4d5e6f --tenant acme
     """
-    from supportops.datasets.snapshots import get_snapshot
-
-    handle = open_tenant(workspace, tenant, acting_as)
-    snap = get_snapshot(handle.db, handle.ctx, snapshot_id).as_dict()
+    snap = open_tenant(workspace, tenant, acting_as).dataset(snapshot_id).as_dict()
     if as_json:
         emit_json(snap)
     else:
@@ -233,10 +217,7 @@ def datasets_rebuild_flagged(
 
     Example: supportops datasets rebuild-flagged --tenant acme --json
     """
-    from supportops.datasets.snapshots import rebuild_flagged
-
-    handle = open_tenant(workspace, tenant, acting_as)
-    done = rebuild_flagged(handle.db, handle.ctx, handle.artifacts)
+    done = open_tenant(workspace, tenant, acting_as).rebuild_flagged_datasets()
     if as_json:
         emit_json({"rebuilt": done, "count": len(done)})
     else:

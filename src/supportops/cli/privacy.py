@@ -144,10 +144,8 @@ def erase(
     Example: supportops privacy erase CUST-42 --tenant acme --retrain --json
     Example: supportops privacy erase "Resolver 17" --kind agent --tenant acme
     """
-    handle = open_tenant(workspace, tenant, acting_as)
-    report = handle.privacy.erase(subject, kind.value)
-    if retrain:
-        report["retrain"] = handle.triage_models.retrain_flagged()
+    report = open_tenant(workspace, tenant, acting_as).erase(subject, kind.value,
+                                                              retrain=retrain)
     _report(report, as_json)
 
 

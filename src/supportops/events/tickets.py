@@ -23,6 +23,13 @@ def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+def _cursor_seq(cursor: str) -> int:
+    if not (cursor.startswith("s") and cursor[1:].isdigit() and len(cursor) < 20):
+        raise ValidationFailed(f"The 'cursor' must be a 'next_cursor' this API returned. "
+                               f"Got {cursor[:40]!r}.", field="cursor")
+    return int(cursor[1:])
+
+
 @dataclass(frozen=True)
 class TicketsView:
     db: Database
@@ -54,6 +61,25 @@ class TicketsView:
         with self.db.begin(self.ctx.tenant_id) as conn:
             rows = conn.execute(query).mappings().all()
             return self._opened(conn, [self._public(r) for r in rows])
+
+    def page(self, limit: int = 50, cursor: str | None = None, **filters: str | None
+             ) -> dict[str, Any]:
+        """One page of tickets, newest first by first log position: ``{data, count,
+        next_cursor}``; pass ``next_cursor`` back for the next page (stable under inserts)."""
+        if not 1 <= limit <= 1000:
+            raise ValidationFailed(f"The 'limit' must be in [1, 1000]. Got {limit}.",
+                                   field="limit")
+        clauses = self._where(filters)
+        if cursor is not None:
+            clauses.append(tickets.c.first_seq < _cursor_seq(cursor))
+        query = (select(tickets).where(*clauses).order_by(tickets.c.first_seq.desc())
+                 .limit(limit + 1))
+        with self.db.begin(self.ctx.tenant_id) as conn:
+            rows = conn.execute(query).mappings().all()
+            data = self._opened(conn, [self._public(r) for r in rows[:limit]])
+        more = len(rows) > limit
+        return {"data": data, "count": len(data),
+                "next_cursor": f"s{data[-1]['first_seq']}" if more and data else None}
 
     def get(self, ticket_id: str, with_events: bool = True) -> dict[str, Any]:
         with self.db.begin(self.ctx.tenant_id) as conn:

@@ -15,6 +15,11 @@ from supportops.governance.seal import AuditSealer
 Role = Literal["admin", "privacy_officer", "ml_engineer", "analyst", "agent"]
 ROLES: tuple[Role, ...] = ("admin", "privacy_officer", "ml_engineer", "analyst", "agent")
 OWNER_PRINCIPAL = "owner"
+#: What an API key may be restricted to (a key without scopes may use every one its role
+#: allows); each API route belongs to exactly one.
+SCOPES: tuple[str, ...] = ("events", "tickets", "triage", "assist", "analytics", "datasets",
+                           "models", "privacy", "audit", "lineage", "principals", "webhooks",
+                           "monitor")
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,8 @@ class Context:
     role: Role
     #: The audit chain's keys, given by the workspace when it opens the tenant.
     sealer: AuditSealer | None = field(default=None, compare=False, repr=False)
+    #: The scopes an API key was restricted to; ``None``: every scope its role allows.
+    scopes: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         if not self.tenant_id:
@@ -41,4 +48,13 @@ class Context:
             raise PermissionDenied(
                 f"Role {self.role!r} of principal {self.principal_id!r} may not {action}; "
                 f"it needs one of: {', '.join(roles)}."
+            )
+
+    def require_scope(self, scope: str) -> None:
+        """Refuse a key restricted to other scopes (roles still apply on top)."""
+        if self.scopes is not None and scope not in self.scopes:
+            granted = ", ".join(sorted(self.scopes)) or "none"
+            raise PermissionDenied(
+                f"The API key of principal {self.principal_id!r} is not scoped for "
+                f"{scope!r}; its scopes are: {granted}."
             )

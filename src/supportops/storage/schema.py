@@ -84,6 +84,8 @@ principals = tenant_table(
     Column("key_hash", String(64), nullable=True, unique=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("disabled_at", UTCDateTime(), nullable=True),
+    Column("scopes", Text, nullable=True),  # added by 0012_server: JSON list, NULL = all
+    Column("expires_at", UTCDateTime(), nullable=True),  # added by 0012_server
     UniqueConstraint("tenant_id", "name", name="uq_principals_tenant_name"),
 )
 

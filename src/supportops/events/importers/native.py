@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +90,13 @@ def _line(number: int, raw: bytes) -> Iterator[ImportItem]:
         yield RecordError(number, "record", f"malformed JSON: {err}")
         return
     yield guarded(number, lambda: [draft_from_object(obj, raw)])
+
+
+def items_from_objects(objects: list[Any]) -> Iterator[ImportItem]:
+    """Decoded event objects (an API request's body) as records numbered from 1."""
+    for number, obj in enumerate(objects, start=1):
+        yield guarded(number, partial(_drafts, obj))
+
+
+def _drafts(obj: Any) -> list[EventDraft]:
+    return [draft_from_object(obj, b"")]

@@ -1,0 +1,1 @@
+"""One module per resource; each handler is one call into ``Tenant``."""
