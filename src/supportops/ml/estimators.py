@@ -149,12 +149,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     small frozen encoder blurs. On Banking77 the pair beats either half (see bench/triage.py).
     ``encoder=None`` uses the n-grams alone (fast, for tests and cold starts).
 
-    Two options for tickets with a subject line and a long body (GitHub issues, e-mails),
-    off by default: ``title_weight`` adds word and char n-grams of the first line (the
-    subject line, which a snapshot puts first) as a block of their own, so the few words that
-    name the problem are not drowned by the body; ``max_chars`` reads n-grams from the first
-    ``max_chars`` characters only, since long bodies are mostly pasted logs and code. The
-    encoder always sees the whole text (it has its own window), so its cache stays valid.
+    Options for tickets with a subject line and a long body (GitHub issues, e-mails), off by
+    default: ``title_weight`` adds word and char n-grams of the first line (the subject line,
+    which a snapshot puts first) as a block of their own, and ``title_embedding_weight`` its
+    sentence embedding, so the few words that name the problem are not drowned by the body;
+    ``max_chars`` reads n-grams from the first ``max_chars`` characters only, since long
+    bodies are mostly pasted logs and code. The encoder always sees the whole text (it has
+    its own window), so the embedding cache stays valid.
     """
 
     def __init__(
@@ -168,6 +169,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         min_subjects: int = 3,
         calibration_fraction: float = 0.15,
         title_weight: float = 0.0,
+        title_embedding_weight: float = 0.0,
         max_chars: int | None = None,
         random_state: int = 0,
     ) -> None:
@@ -179,6 +181,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.char_ngrams = char_ngrams
         self.calibration_fraction = calibration_fraction
         self.title_weight = title_weight
+        self.title_embedding_weight = title_embedding_weight
         self.max_chars = max_chars
         self.random_state = random_state
 
@@ -218,9 +221,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if self.min_subjects < 1:
             raise ValueError(f"The 'min_subjects' parameter of {name} must be >= 1. "
                              f"Got {self.min_subjects!r} instead.")
-        if self.title_weight < 0:
-            raise ValueError(f"The 'title_weight' parameter of {name} must be >= 0. "
-                             f"Got {self.title_weight!r} instead.")
+        for option in ("title_weight", "title_embedding_weight"):
+            if getattr(self, option) < 0:
+                raise ValueError(f"The '{option}' parameter of {name} must be >= 0. "
+                                 f"Got {getattr(self, option)!r} instead.")
         if self.max_chars is not None and self.max_chars < 1:
             raise ValueError(f"The 'max_chars' parameter of {name} must be None or >= 1. "
                              f"Got {self.max_chars!r} instead.")
@@ -252,6 +256,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if self.encoder is not None:
             emb = self.encoder.encode(texts).astype(np.float64) * self.embedding_weight
             blocks.insert(0, csr_matrix(emb))
+            if self.title_embedding_weight > 0:
+                titles = [first_line(t) for t in texts]
+                emb = self.encoder.encode(titles).astype(np.float64)
+                blocks.insert(1, csr_matrix(emb * self.title_embedding_weight))
         return hstack(blocks, format="csr")
 
     def decision_function(self, X: Sequence[str]) -> FloatArray:
