@@ -254,6 +254,7 @@ class TriageModel(BaseEstimator):  # type: ignore[misc]
         val_rows = [rows[i] for i in val_idx]
         held = self._fit_chosen(fit_rows, labels[fit_idx], fit_subjects, val_rows,
                                 labels[val_idx])
+        self.classes_: npt.NDArray[Any] = self.classifier_.classes_
         self.threshold_ = ConfidenceThreshold(
             self.precision, per_class=self.per_class, min_coverage=self.min_coverage,
         ).fit(held, labels[val_idx], classes=list(self.classes_))
@@ -290,7 +291,6 @@ class TriageModel(BaseEstimator):  # type: ignore[misc]
                 best = (score, setting_name(setting), self.classifier_, held)
         assert best is not None
         _, self.text_setting_, self.classifier_, held = best
-        self.classes_ = self.classifier_.classes_
         return held
 
     def _settings(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
