@@ -116,7 +116,11 @@ def choose_on_dev(candidates: dict[str, dict[str, Any]], dev: Path, test: Path, 
             print(json.dumps({"setting": name, "train_s": runs[name].train_s,
                               "dev": figures(scores[name]),
                               "too_rare_to_evaluate": runs[name].internal.get(
-                                  "too_rare_to_evaluate")}), flush=True)
+                                  "too_rare_to_evaluate"),
+                              # the product's own choice, on its internal validation part
+                              "text_setting": runs[name].internal.get("text_setting"),
+                              "setting_accuracy": runs[name].internal.get("setting_accuracy")}),
+                  flush=True)
         chosen = max(scores, key=lambda n: float(scores[n][key]))
         test_scores = runs[chosen].score(test)
         verdict = {"chosen_on_dev": chosen, "by": key, "dev": figures(scores[chosen]),

@@ -148,6 +148,14 @@ class TextClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     embedding brings paraphrase knowledge, the n-grams bring the exact product words that a
     small frozen encoder blurs. On Banking77 the pair beats either half (see bench/triage.py).
     ``encoder=None`` uses the n-grams alone (fast, for tests and cold starts).
+
+    Options for tickets with a subject line and a long body (GitHub issues, e-mails), off by
+    default: ``title_weight`` adds word and char n-grams of the first line (the subject line,
+    which a snapshot puts first) as a block of their own, and ``title_embedding_weight`` its
+    sentence embedding, so the few words that name the problem are not drowned by the body;
+    ``max_chars`` reads n-grams from the first ``max_chars`` characters only, since long
+    bodies are mostly pasted logs and code. The encoder always sees the whole text (it has
+    its own window), so the embedding cache stays valid.
     """
 
     def __init__(
@@ -160,6 +168,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         char_ngrams: tuple[int, int] = (2, 5),
         min_subjects: int = 3,
         calibration_fraction: float = 0.15,
+        title_weight: float = 0.0,
+        title_embedding_weight: float = 0.0,
+        max_chars: int | None = None,
         random_state: int = 0,
     ) -> None:
         self.encoder = encoder
@@ -169,6 +180,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
         self.calibration_fraction = calibration_fraction
+        self.title_weight = title_weight
+        self.title_embedding_weight = title_embedding_weight
+        self.max_chars = max_chars
         self.random_state = random_state
 
     def fit(self, X: Sequence[str], y: Sequence[Any],
@@ -194,25 +208,58 @@ class TextClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return self
 
     def _fit_vectorizers(self, texts: list[str], subject: IntArray) -> None:
+        self._check_params()
+        plain = [self._head(t) for t in texts]
+        self.word_vectorizer_, self.char_vectorizer_ = self._private_pair(plain, subject)
+        self.title_vectorizers_: tuple[TfidfVectorizer, TfidfVectorizer] | None = None
+        if self.title_weight > 0:
+            titles = [first_line(pseudonyms_by_kind(t)) for t in texts]
+            self.title_vectorizers_ = self._private_pair(titles, subject)
+
+    def _check_params(self) -> None:
+        name = type(self).__name__
         if self.min_subjects < 1:
-            raise ValueError(f"The 'min_subjects' parameter of {type(self).__name__} must be "
-                             f">= 1. Got {self.min_subjects!r} instead.")
-        plain = [pseudonyms_by_kind(t) for t in texts]
+            raise ValueError(f"The 'min_subjects' parameter of {name} must be >= 1. "
+                             f"Got {self.min_subjects!r} instead.")
+        for option in ("title_weight", "title_embedding_weight"):
+            if getattr(self, option) < 0:
+                raise ValueError(f"The '{option}' parameter of {name} must be >= 0. "
+                                 f"Got {getattr(self, option)!r} instead.")
+        if self.max_chars is not None and self.max_chars < 1:
+            raise ValueError(f"The 'max_chars' parameter of {name} must be None or >= 1. "
+                             f"Got {self.max_chars!r} instead.")
+
+    def _private_pair(self, texts: list[str],
+                      subject: IntArray) -> tuple[TfidfVectorizer, TfidfVectorizer]:
+        """Word and char n-gram vectorisers over ``texts``, pruned to ``min_subjects``."""
         words = TfidfVectorizer(ngram_range=self.word_ngrams, sublinear_tf=True)
         chars = TfidfVectorizer(analyzer="char_wb", ngram_range=self.char_ngrams,
                                 sublinear_tf=True)
-        self.word_vectorizer_ = private_tfidf(words, plain, subject, self.min_subjects)
-        self.char_vectorizer_ = private_tfidf(chars, plain, subject, self.min_subjects)
+        return (private_tfidf(words, texts, subject, self.min_subjects),
+                private_tfidf(chars, texts, subject, self.min_subjects))
+
+    def _head(self, text: str) -> str:
+        """The part of a text its n-grams are read from (pseudonyms by kind only)."""
+        plain = pseudonyms_by_kind(text)
+        return plain[: self.max_chars] if self.max_chars else plain
 
     def _new_svm(self) -> LinearSVC:
         return LinearSVC(C=self.C, random_state=self.random_state)
 
     def _features(self, texts: list[str]) -> csr_matrix:
-        plain = [pseudonyms_by_kind(t) for t in texts]
+        plain = [self._head(t) for t in texts]
         blocks = [self.word_vectorizer_.transform(plain), self.char_vectorizer_.transform(plain)]
+        titled = getattr(self, "title_vectorizers_", None)  # absent in models fitted before
+        if titled is not None:
+            titles = [first_line(pseudonyms_by_kind(t)) for t in texts]
+            blocks.extend(v.transform(titles) * self.title_weight for v in titled)
         if self.encoder is not None:
             emb = self.encoder.encode(texts).astype(np.float64) * self.embedding_weight
             blocks.insert(0, csr_matrix(emb))
+            if self.title_embedding_weight > 0:
+                titles = [first_line(t) for t in texts]
+                emb = self.encoder.encode(titles).astype(np.float64)
+                blocks.insert(1, csr_matrix(emb * self.title_embedding_weight))
         return hstack(blocks, format="csr")
 
     def decision_function(self, X: Sequence[str]) -> FloatArray:
@@ -229,6 +276,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def predict(self, X: Sequence[str]) -> npt.NDArray[Any]:
         """Most probable label per text."""
         return np.asarray(self.classes_[np.argmax(self.decision_function(X), axis=1)])
+
+
+def first_line(text: str) -> str:
+    """A ticket's subject line: snapshots write it first, then a newline, then the body; a
+    text without a newline has no subject line (its only line is the body)."""
+    head, sep, _ = text.partition("\n")
+    return head if sep else ""
 
 
 def _as_texts(X: Sequence[str]) -> list[str]:

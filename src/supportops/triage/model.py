@@ -10,6 +10,12 @@ With ``refit`` (the default) the classifier is then fitted again on every row, v
 rows included: the newest tickets teach the served model too, and its probabilities stay
 calibrated (each fit calibrates itself), so the threshold keeps its meaning.
 ``predict_records`` gives the record contract of ``predict triage``.
+
+Text models choose their setting per data set (``select``): each of
+:data:`TEXT_CANDIDATES` that can change anything on these texts is fitted on the fitting
+part and scored on the validation part, and the most accurate one is kept (the defaults win
+ties). Only the tenant's own training rows take part, so the choice is honest, and a data
+set of short one-line texts (Banking77) has one candidate only: it trains as before.
 """
 
 from __future__ import annotations
@@ -21,11 +27,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import orjson
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from supportops.ml.embeddings import Encoder
-from supportops.ml.estimators import FieldClassifier, TextClassifier
+from supportops.ml.estimators import FieldClassifier, TextClassifier, first_line
 from supportops.triage.abstention import (
     ConfidenceThreshold,
     OutOfScopeDetector,
@@ -58,6 +64,25 @@ TIME_SPREAD_S = 86400.0
 #: (64 groups, 18k tickets, 2 cores) 30 rounds at 0.3 fit in about a minute and a half
 #: where 200 rounds at 0.1 took over fifteen minutes.
 _TREE_BUDGET = 2000
+
+#: Text settings a text model chooses from on its validation part (``TextClassifier``
+#: options; the first is the defaults). A subject line weighed as a block of its own, and
+#: n-grams from the head of long bodies only: both help where tickets carry a title and a
+#: long body full of pasted logs (GitHub issues, e-mails), and change nothing elsewhere.
+#: On a dev part of the NLBSE'24 issues the title's embedding beside the body's, at equal
+#: weight, helped most (bench/nlbse.py); its n-grams as a block helped on help-desk e-mails.
+TEXT_CANDIDATES: tuple[dict[str, Any], ...] = (
+    {},
+    {"title_weight": 0.5},
+    {"max_chars": 1000},
+    {"max_chars": 1000, "embedding_weight": 1.0, "title_embedding_weight": 1.0},
+)
+#: Options that only mean something with a sentence encoder.
+_ENCODER_OPTIONS = frozenset({"embedding_weight", "title_embedding_weight"})
+
+#: A title candidate applies when at least this share of texts has a subject line, a
+#: ``max_chars`` one when at least this share of texts is longer than ``max_chars``.
+_APPLIES_SHARE = 0.1
 _MIN_ROUNDS = 30
 
 
@@ -153,6 +178,21 @@ def validation_summary(proba: npt.NDArray[np.float64], truth: npt.NDArray[Any],
     return out
 
 
+def applicable(candidate: dict[str, Any], texts: Sequence[str]) -> bool:
+    """Whether a text setting can change anything on these texts (see ``TEXT_CANDIDATES``)."""
+    need = _APPLIES_SHARE * len(texts)
+    titled = candidate.get("title_weight") or candidate.get("title_embedding_weight")
+    if titled and sum(bool(first_line(t)) for t in texts) < need:
+        return False
+    limit = candidate.get("max_chars")
+    return not (limit and sum(len(t) > limit for t in texts) < need)
+
+
+def setting_name(candidate: dict[str, Any]) -> str:
+    """``title_weight=1.0,max_chars=1000``; ``defaults`` for the empty setting."""
+    return ",".join(f"{k}={v}" for k, v in candidate.items()) or "defaults"
+
+
 def field_frame(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> Any:
     """Open-time fields as a frame of strings, one column per field (sorted when not given);
     absent and null values are :data:`MISSING`, so every cell is a plain ``str``."""
@@ -180,6 +220,7 @@ class TriageModel(BaseEstimator):  # type: ignore[misc]
         oos_quantile: float = 0.02,
         validation_fraction: float = 0.15,
         refit: bool = True,
+        select: bool = True,
         random_state: int = 0,
     ) -> None:
         self.kind = kind
@@ -191,6 +232,7 @@ class TriageModel(BaseEstimator):  # type: ignore[misc]
         self.oos_quantile = oos_quantile
         self.validation_fraction = validation_fraction
         self.refit = refit
+        self.select = select
         self.random_state = random_state
 
     def _inputs(self, rows: Sequence[dict[str, Any]]) -> Any:
@@ -209,10 +251,10 @@ class TriageModel(BaseEstimator):  # type: ignore[misc]
         fit_rows = [rows[i] for i in fit_idx]
         self.classifier_ = self._new_classifier(rows, len(set(labels[fit_idx])))
         fit_subjects = [r.get("subject") for r in fit_rows]
-        self._fit_classifier(fit_rows, labels[fit_idx], fit_subjects)
-        self.classes_ = self.classifier_.classes_
-        held = (self.classifier_.predict_proba(self._inputs([rows[i] for i in val_idx]))
-                if len(val_idx) else np.zeros((0, len(self.classes_))))
+        val_rows = [rows[i] for i in val_idx]
+        held = self._fit_chosen(fit_rows, labels[fit_idx], fit_subjects, val_rows,
+                                labels[val_idx])
+        self.classes_: npt.NDArray[Any] = self.classifier_.classes_
         self.threshold_ = ConfidenceThreshold(
             self.precision, per_class=self.per_class, min_coverage=self.min_coverage,
         ).fit(held, labels[val_idx], classes=list(self.classes_))
@@ -227,6 +269,42 @@ class TriageModel(BaseEstimator):  # type: ignore[misc]
             self._fit_classifier(list(rows), labels, [r.get("subject") for r in rows])
             self.classes_ = self.classifier_.classes_
         return self
+
+    def _fit_chosen(self, fit_rows: list[dict[str, Any]], fit_labels: Any,
+                    fit_subjects: list[Any], val_rows: list[dict[str, Any]],
+                    val_labels: Any) -> npt.NDArray[np.float64]:
+        """Fit the classifier (each applicable text setting in turn, when selecting, keeping
+        the most accurate on the validation rows: the defaults win ties) and return its
+        probabilities on the validation rows."""
+        template = self.classifier_
+        self.selection_: dict[str, float] = {}
+        best: tuple[float, str, Any, npt.NDArray[np.float64]] | None = None
+        for setting in self._settings(fit_rows) if val_rows else [{}]:
+            self.classifier_ = clone(template).set_params(**setting) if setting else template
+            self._fit_classifier(fit_rows, fit_labels, fit_subjects)
+            classes = self.classifier_.classes_
+            held = (self.classifier_.predict_proba(self._inputs(val_rows)) if val_rows
+                    else np.zeros((0, len(classes))))
+            score = float(np.mean(classes[held.argmax(axis=1)] == val_labels)) if val_rows else 0.0
+            self.selection_[setting_name(setting)] = round(score, 4)
+            if best is None or score > best[0]:
+                best = (score, setting_name(setting), self.classifier_, held)
+        assert best is not None
+        _, self.text_setting_, self.classifier_, held = best
+        return held
+
+    def _settings(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The text settings worth trying on these rows (only the defaults otherwise)."""
+        if self.kind != "text" or not self.select:
+            return [{}]
+        texts = self._inputs(rows)
+        out: list[dict[str, Any]] = []
+        for candidate in TEXT_CANDIDATES:
+            setting = {k: v for k, v in candidate.items()
+                       if self.encoder is not None or k not in _ENCODER_OPTIONS}
+            if setting not in out and (not setting or applicable(setting, texts)):
+                out.append(setting)
+        return out
 
     def _fit_classifier(self, rows: Sequence[dict[str, Any]], labels: Any,
                         subjects: list[Any]) -> None:

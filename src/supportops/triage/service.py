@@ -117,6 +117,7 @@ class TriageService:
                   "precision_target": model.threshold_.precision_target_,
                   "precision_requested": "default" if precision is None else precision,
                   "encoder": model.encoder.name if model.encoder else "none", "split": split,
+                  "text_setting": model.text_setting_,
                   "train_rows": len(train_rows), "test_rows": len(test_rows),
                   "too_rare_classes": ",".join(rare) or "none"}
         version = self.registry.log_training(
@@ -309,13 +310,15 @@ def evaluate_rows(model: TriageModel, rows: Sequence[dict[str, Any]], target: st
 
 def _training_facts(model: TriageModel, rare: list[str]) -> dict[str, Any]:
     """What training decided: the threshold, the precision target in force, how the
-    validation part was drawn and what it answered, and the classes too rare to evaluate
-    (in training only, so no figure covers them)."""
+    validation part was drawn and what it answered, the text setting chosen there (with each
+    candidate's validation accuracy), and the classes too rare to evaluate (in training
+    only, so no figure covers them)."""
     th = model.threshold_
     return {"threshold": round(float(th.threshold_), 6),
             "precision_target": round(float(th.precision_target_), 4),
             "validation_coverage": th.coverage_, "validation_precision": th.precision_,
             "validation_split": model.validation_split_,
+            "text_setting": model.text_setting_, "setting_accuracy": model.selection_,
             **{f"validation_{k}": v for k, v in model.validation_.items()},
             "too_rare_to_evaluate": len(rare), "too_rare_classes": rare,
             "too_rare_min_tickets": MIN_EVAL_TICKETS}
