@@ -180,3 +180,13 @@ def test_routing_threshold_is_chosen_on_the_most_recent_tickets() -> None:
     assert model.validation_["rows"] == 36  # 15% of 240, scored before the refit
     assert len(model.classifier_.classes_) == 4 and model.refit
     assert model.threshold_.precision_ >= 0.9 or model.threshold_.coverage_ == 0.0
+
+
+def test_classes_of_three_to_six_tickets_train(tenant: Tenant, tmp_path: Path) -> None:
+    """Just above the 'too rare' line a class may still lose every row to a split (the
+    calibration part, the validation part): training must still succeed."""
+    data = _write_csv(tmp_path / "few.csv",
+                      _rows({"payroll": 3, "facilities": 4, "travel": 5, "legal": 6}))
+    done = _train(tenant.workspace, data, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["metrics"]["accuracy"] > 0.6
