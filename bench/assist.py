@@ -206,7 +206,7 @@ def stackfaq(tmp: Path) -> dict[str, Any]:
         dev_scores[_key((k, w))] = _p_at_1(assist, dev)
     best = _best(dev_scores, "p_at_1")
     assist.rrf_k, assist.lexical_weight = best
-    scores = {"dev_half0": dev_scores[best], "test_half1": _p_at_1(assist, test),
+    scores = {"dev_half0": dev_scores[_key(best)], "test_half1": _p_at_1(assist, test),
               "all_training_queries": _p_at_1(assist, queries)}
     docs = [f"{t['question']} {t['question']} " + " ".join(t["answers"]) for t in threads]
     retriever, encoder, matrix = _baselines(docs, [t["question"] for t in threads])

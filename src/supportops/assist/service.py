@@ -127,22 +127,28 @@ class AssistService:
         return retrieval.CACHES.get(conn, self.ctx, state.generation, state.encoder), state
 
     def _query(self, text: str) -> tuple[np.ndarray[Any, Any], Any]:
-        env = state_.env_for(self.db.engine)
-        vec = env.encoder().encode([text])[0]
+        """The query's blind term hashes and its vector."""
         with self.db.begin(self.ctx.tenant_id) as conn:
-            hashes = indexing.blind_hasher(conn, self.ctx).query(text)
-        return hashes, vec
+            hashes = retrieval.CACHES.hasher(conn, self.ctx).query(text)
+        return hashes, self._encode(text)
+
+    def _encode(self, text: str) -> Any:
+        return state_.env_for(self.db.engine).encoder().encode([text])[0]
 
     def search(self, text: str, *, limit: int = 5, filters: retrieval.Filters | None = None,
                exclude: str | None = None, pseudonymised: bool = False
                ) -> tuple[list[dict[str, Any]], Any]:
         """Fused results for ``text`` (pseudonymised first unless it already is)."""
         self.ctx.require(*READ_ROLES, action="search the knowledge base")
-        self.enable()
         query = text if pseudonymised else self._pseudonymise([text])[0]
-        hashes, vec = self._query(query)
-        with self.db.begin(self.ctx.tenant_id) as conn:
+        vec = self._encode(query)
+        with self.db.begin(self.ctx.tenant_id) as conn:  # one read: state, cache, key
             cache, state = self._cache(conn)
+            hashes = retrieval.CACHES.hasher(conn, self.ctx).query(query)
+        if state is None:  # first use: index the tenant (catching up once), then search
+            self.enable()
+            return self.search(query, limit=limit, filters=filters, exclude=exclude,
+                               pseudonymised=True)
         hits = retrieval.search(cache, hashes, vec, filters or retrieval.Filters(),
                                 limit + (1 if exclude else 0), rrf_k=self.rrf_k,
                                 lexical_weight=self.lexical_weight)
