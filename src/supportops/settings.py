@@ -34,6 +34,16 @@ SETTINGS: tuple[Setting, ...] = (
             "MLflow tracking and registry store for every tenant; default: one store per "
             "tenant, mlflow/<tenant>.db inside the workspace (on PostgreSQL the schema "
             "mlflow_<tenant> of the workspace's database)."),
+    Setting("encoder_cache", "SUPPORTOPS_ENCODER_CACHE", None,
+            "Folder for the sentence encoder's derived files (int8 ONNX export); default: "
+            "artifacts/encoders inside the workspace."),
+    Setting("llm_base_url", "SUPPORTOPS_LLM_BASE_URL", None,
+            "Base URL of an OpenAI-compatible chat-completions endpoint (e.g. "
+            "http://127.0.0.1:11434/v1) for drafted answers; default: extractive answers."),
+    Setting("llm_model", "SUPPORTOPS_LLM_MODEL", None,
+            "Model name sent to SUPPORTOPS_LLM_BASE_URL."),
+    Setting("llm_api_key", "SUPPORTOPS_LLM_API_KEY", None,
+            "Bearer key for SUPPORTOPS_LLM_BASE_URL, if it needs one."),
     Setting("master_key", "SUPPORTOPS_MASTER_KEY", None,
             "Base64 key that wraps tenant keys; default: the workspace key file (mode 0600)."),
     Setting("webhook_retry_seconds", "SUPPORTOPS_WEBHOOK_RETRY_SECONDS", "2",

@@ -19,11 +19,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import supportops.assist.erasure  # registers the assistant's index projector and erasure hook
 import supportops.datasets.erasure  # registers the snapshots' erasure hook
 import supportops.ml.erasure  # registers the embeddings' erasure hook
 import supportops.monitor.erasure  # noqa: F401 - registers the prediction records' hook
+from supportops.assist.state import IndexEnv
+from supportops.assist.state import install as install_index
 from supportops.datasets.paths import bind_workspace
-from supportops.errors import ConfigError, NotFound, PermissionDenied, ValidationFailed
+from supportops.errors import (
+    ConfigError,
+    NotFound,
+    PermissionDenied,
+    SupportopsError,
+    ValidationFailed,
+)
 from supportops.events import log, projection
 from supportops.events.importers import importer_for
 from supportops.events.ingest import IngestReport, ingest
@@ -35,13 +44,14 @@ from supportops.governance.integrity import AuditTrail
 from supportops.governance.lineage import LineageView
 from supportops.governance.seal import INTEGRITY_PURPOSE, AuditSealer
 from supportops.privacy.availability import privacy_room, seal_content
-from supportops.privacy.keys import derived_key, provider_for
+from supportops.privacy.keys import Keyring, derived_key, provider_for
 from supportops.privacy.service import Privacy
 from supportops.settings import get as setting
 from supportops.settings import workspace_path
 from supportops.storage import Database, provision
 
 if TYPE_CHECKING:
+    from supportops.assist import AssistService
     from supportops.monitor.recorder import PredictionRecorder
     from supportops.monitor.service import Monitor
     from supportops.triage.service import TriageService
@@ -114,6 +124,7 @@ class Workspace:
         db = Database(url or _sqlite_url(root))
         bind_workspace(db.engine, root)  # before any connection: stored paths are relative
         seal_content(db, root, config)
+        _install_index(db, root, config)
         db.check_boundary()
         return cls(root, db, config, privacy)
 
@@ -193,6 +204,14 @@ class Workspace:
 
 def _sqlite_url(root: Path) -> str:
     return f"sqlite:///{root / DB_FILE}"
+
+
+def _install_index(db: Database, root: Path, config: dict[str, Any]) -> None:
+    """The assistant's index keys terms under each tenant's key and embeds with the
+    workspace's encoder files."""
+    encoders = Path(setting("encoder_cache") or root / "artifacts" / "encoders")
+    install_index(db.engine, IndexEnv(lambda ctx: Keyring(provider_for(root, config), ctx),
+                                      encoders))
 
 
 def _checked_url(url: str | None) -> str | None:
@@ -383,6 +402,24 @@ class Tenant:
                                action=action)
 
     @property
+    def assist(self) -> AssistService:
+        """The answer assistant: knowledge base, similar tickets, drafted answers, feedback."""
+        from supportops.assist import AssistService
+
+        return AssistService(self.db, self.ctx, self._privacy_or_none(), self._predictor())
+
+    def _predictor(self) -> Callable[[str], dict[str, Any] | None]:
+        """Triage's champion, when there is one, for the assistant's cross-check."""
+
+        def predict(text: str) -> dict[str, Any] | None:
+            try:
+                return self.triage(text)
+            except SupportopsError:  # no triage model yet: nothing to cross-check with
+                return None
+
+        return predict
+
+    @property
     def privacy(self) -> Privacy:
         """Reveal, opt-out, erasure and retention, acting as this context."""
         factory = self._workspace.privacy_factory or Privacy.of
@@ -562,6 +599,18 @@ class Tenant:
             "subject": str(report.get("subject_token") or report.get("subject") or ""),
             "kind": kind})
         return report
+
+    def draft_answer(self, text: str, ticket_id: str | None = None) -> dict[str, Any]:
+        """A drafted reply (``assist answer``); for a ticket of this tenant, also tell the
+        ``draft.ready`` webhooks (ids and confidence only)."""
+        if ticket_id is not None:
+            self.tickets.get(ticket_id, with_events=False)  # another tenant's id: not found
+        result = self.assist.answer(text, ticket_id)
+        if ticket_id is not None:
+            self.webhooks.emit("draft.ready", {
+                "ticket_id": ticket_id, "answer_id": result.get("answer_id"),
+                "confidence": result.get("confidence"), "abstained": result.get("abstained")})
+        return result
 
     def check_monitor(self, name: str = "triage") -> dict[str, Any]:
         """Check the champion's live figures (``monitor run``) and tell the ``alarm.raised``

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from supportops.cli import analytics as analytics_cli
+from supportops.cli import assist as assist_cli
 from supportops.cli import dpo as dpo_cli
 from supportops.cli import ml as ml_cli
 from supportops.cli import monitor as monitor_cli
@@ -54,6 +55,7 @@ ml_cli.register(app)
 monitor_cli.register(app)
 dpo_cli.register(app)
 server_cli.register(app)
+assist_cli.register(app)
 console = Console()
 
 

@@ -68,6 +68,12 @@ _STATE: dict[str, FieldClass] = {
     "channel": LABEL, "opened_at": TIME, "resolved_at": TIME, "closed_at": TIME}
 _MODEL: dict[str, FieldClass] = {"model": LABEL, "model_version": LABEL}
 
+#: A language tag (BCP 47 style: "en", "pt-BR").
+LANGUAGE = Code(re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?"))
+_KB_ARTICLE: dict[str, FieldClass] = {
+    "article_id": LABEL, "title": FREE, "body": FREE, "tags[]": LABEL, "question": FREE,
+    "intent": LABEL, "category": LABEL, "language": LANGUAGE}
+
 #: Declared classes per event type, by dotted path (``[]`` for list items).
 DECLARED: dict[str, dict[str, FieldClass]] = {
     "ticket.created": {
@@ -88,8 +94,8 @@ DECLARED: dict[str, dict[str, FieldClass]] = {
     "ticket.closed": {"close_code": LABEL, "closed_at": TIME},
     "ticket.updated": {},
     "satisfaction.rated": {"comment": FREE},
-    "kb_article.published": {"article_id": LABEL, "title": FREE, "body": FREE, "tags[]": LABEL},
-    "kb_article.updated": {"article_id": LABEL, "title": FREE, "body": FREE, "tags[]": LABEL},
+    "kb_article.published": _KB_ARTICLE,
+    "kb_article.updated": _KB_ARTICLE,
 }
 
 #: Attributes that the importers of real exports emit as codes (anything else under

@@ -268,5 +268,5 @@ def _refused(report: IngestReport) -> IngestReport:
 def _append(conn: Connection, ctx: Context, batch: list[EventDraft],
             protector: log.Protector | None) -> tuple[int, int]:
     stored, duplicates = log.append(conn, ctx, batch, protector)
-    projection.project(conn, ctx, stored)
+    projection.project_all(conn, ctx, stored)
     return len(stored), duplicates

@@ -127,10 +127,18 @@ class SatisfactionRated(_TicketPayload):
 
 
 class KbArticlePublished(_Payload):
+    """A knowledge-base article (also the payload of ``kb_article.updated``). ``question``
+    is a customer question the article answers (indexed with it); ``intent``, ``category``
+    and ``language`` are codes the assistant filters and cross-checks on."""
+
     article_id: str = Field(min_length=1)
     title: str
     body: str
     tags: list[str] = Field(default_factory=list)
+    question: str | None = None
+    intent: str | None = None
+    category: str | None = None
+    language: str | None = None
 
 
 EVENT_TYPES: dict[str, type[BaseModel]] = {

@@ -252,8 +252,10 @@ def resolve(text: str, results: Iterable[Any]) -> list[Span]:
     for r in results:
         if r.entity_type in _SUPPRESSED:
             continue
-        span = _clean(text, Span(r.start, r.end, r.entity_type, round(float(r.score), 4)))
         tier = _tier(r)
+        if tier == 0 and _in_placeholder(text, r.start, r.end):
+            continue
+        span = _clean(text, Span(r.start, r.end, r.entity_type, round(float(r.score), 4)))
         if span is not None:
             candidates.append((tier, span))
     candidates.sort(key=lambda c: (c[0], c[1].end - c[1].start, c[1].score), reverse=True)
@@ -262,6 +264,16 @@ def resolve(text: str, results: Iterable[Any]) -> list[Span]:
         if all(span.end <= k.start or span.start >= k.end for k in kept):
             kept.append(span)
     return _merge_locations(text, sorted(kept, key=lambda s: s.start))
+
+
+def _in_placeholder(text: str, start: int, end: int) -> bool:
+    """A template placeholder's label (``{{Order History}}`` in Bitext, Mustache, Jinja) is
+    a field name, not a person: the statistical model's guess inside one is dropped.
+    Patterns (e-mails, phones, cards) are still found inside braces."""
+    opened = text.rfind("{{", max(0, start - 60), start + 2)
+    closed = text.find("}}", max(end - 2, 0), end + 60)
+    return (opened != -1 and closed != -1 and "}}" not in text[opened + 2 : start]
+            and "{{" not in text[end:closed] and closed - opened <= 64)
 
 
 def _tier(result: Any) -> int:

@@ -179,6 +179,7 @@ class Keyring:
         self._token_key: bytes | None = None
         self._kek: bytes | None = None
         self._ref_key: bytes | None = None
+        self._blind_key: bytes | None = None
         self._subjects: dict[str, bytes] = {}
         self._tokens: dict[tuple[str, str], str] = {}
 
@@ -196,6 +197,7 @@ class Keyring:
         self._token_key = _derive(key, b"supportops token v1")
         self._kek = _derive(key, b"supportops subject-kek v1")
         self._ref_key = _derive(key, b"supportops subject-ref v1")
+        self._blind_key = _derive(key, b"supportops blind-index v1")
 
     def _create_tenant_key(self, conn: Connection) -> bytes:
         wrapped = self.provider.wrap(self.ctx.tenant_id, secrets.token_bytes(32))
@@ -243,6 +245,13 @@ class Keyring:
     def vault_ref(self, token: str) -> str:
         """How a vault row names its token."""
         return "v" + self._mac("vault", token)[:40]
+
+    def blind_key(self) -> bytes:
+        """The key of the tenant's blind search index (keyed hashes of terms): destroying
+        the tenant key makes the index unreadable too."""
+        if self._blind_key is None:
+            raise RuntimeError("Keyring.load(conn) must run before blind_key()")
+        return self._blind_key
 
     def keyed_id(self, raw: str) -> str:
         """An idempotency key keyed with the tenant key (the input's own text is not kept)."""
