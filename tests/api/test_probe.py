@@ -33,10 +33,10 @@ class Probe:
 
 PROBES = [
     Probe("POST", "/v1/events", {"admin", "agent"}, body=lambda i: event(
-        "ticket.created", i["written"], "2024-03-01T10:00:00Z", subject=i["customer"],
+        "ticket.created", i["written"], "2024-03-01T10:00:00Z", subject="probe-writer",
         text="probe")),
     Probe("POST", "/v1/events/batch", {"admin", "agent"}, body=lambda i: {"events": [event(
-        "message.added", i["written"], "2024-03-01T10:00:00Z", subject=i["customer"],
+        "message.added", i["written"], "2024-03-01T10:00:00Z", subject="probe-writer",
         text="probe")]}),
     Probe("GET", "/v1/tickets", {"admin", "agent", "analyst", "privacy_officer"},
           params=lambda i: {"limit": "1000"}),
