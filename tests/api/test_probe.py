@@ -73,9 +73,11 @@ PROBES = [
     Probe("POST", "/v1/privacy/opt-in", {"admin", "privacy_officer", "agent"},
           body=lambda i: {"subject": i["customer"]}),
     Probe("GET", "/v1/privacy/opted-out", {"admin", "privacy_officer"}),
-    Probe("POST", "/v1/privacy/erase", {"admin", "privacy_officer"}, owned=True,
+    # a customer id is a name in the caller's own namespace: opting it out above made an
+    # event of the caller's own, which erasure may then erase (the victim is untouched)
+    Probe("POST", "/v1/privacy/erase", {"admin", "privacy_officer"},
           body=lambda i: {"subject": i["customer"]}),
-    Probe("GET", "/v1/privacy/reports", {"admin", "privacy_officer"}, owned=True,
+    Probe("GET", "/v1/privacy/reports", {"admin", "privacy_officer"},
           params=lambda i: {"subject": i["customer"]}),
     Probe("GET", "/v1/privacy/reveal/{ticket}", {"agent", "privacy_officer"}, owned=True),
     Probe("GET", "/v1/audit", {"admin", "privacy_officer"},
