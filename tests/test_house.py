@@ -101,7 +101,8 @@ def test_migrated_schema_matches_the_live_tables(workspace: Workspace) -> None:
     import supportops.governance.tables
     import supportops.ml.tables
     import supportops.monitor.tables
-    import supportops.privacy.tables  # noqa: F401
+    import supportops.privacy.tables
+    import supportops.webhooks.tables  # noqa: F401
     from supportops.storage.database import VERSION_TABLE
     from supportops.storage.schema import metadata
 

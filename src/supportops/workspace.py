@@ -609,6 +609,18 @@ class Tenant:
             "kind": kind})
         return report
 
+    def draft_answer(self, text: str, ticket_id: str | None = None) -> dict[str, Any]:
+        """A drafted reply (``assist answer``); for a ticket of this tenant, also tell the
+        ``draft.ready`` webhooks (ids and confidence only)."""
+        if ticket_id is not None:
+            self.tickets.get(ticket_id, with_events=False)  # another tenant's id: not found
+        result = self.assist.answer(text, ticket_id)
+        if ticket_id is not None:
+            self.webhooks.emit("draft.ready", {
+                "ticket_id": ticket_id, "answer_id": result.get("answer_id"),
+                "confidence": result.get("confidence"), "abstained": result.get("abstained")})
+        return result
+
     def check_monitor(self, name: str = "triage") -> dict[str, Any]:
         """Check the champion's live figures (``monitor run``) and tell the ``alarm.raised``
         webhooks of each new alarm (figures and ids only)."""

@@ -196,3 +196,18 @@ def test_workspace_admin_creates_tenants_and_their_first_admin(world: World) -> 
     assert _error(admin.get("/v1/tickets"), 401)["code"] == "unauthenticated"
     assert _error(admin.post("/v1/tenants", json={"id": "Bad Id"}), 422)["code"] == \
         "validation_failed"
+
+
+def test_assist_similar_answer_and_feedback(world: World) -> None:
+    with world.client("acme", "agent") as agent:
+        similar = agent.get("/v1/assist/similar", params={"ticket_id": world.tickets[
+            "acme"][0]}).json()
+        assert similar["count"] == len(similar["data"])
+        draft = agent.post("/v1/assist/answer", json={"text": "how do I get a refund?"}).json()
+        assert {"answer_id", "confidence", "abstained"} <= set(draft)
+        verdict = agent.post("/v1/assist/feedback", json={"answer_id": draft["answer_id"],
+                                                          "verdict": "rejected"}).json()
+        assert (verdict["answer_id"], verdict["recorded"]) == (draft["answer_id"], 1)
+        unknown = agent.post("/v1/assist/feedback", json={"answer_id": "nope"})
+        assert _error(unknown, 404)["code"] == "not_found"
+        assert _error(agent.get("/v1/assist/similar"), 422)["code"] == "validation_failed"

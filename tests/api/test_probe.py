@@ -28,26 +28,32 @@ class Probe:
     roles: set[str]  # the roles that may pass (an empty set: workspace admin only)
     body: Callable[[dict[str, str]], Any] | None = None
     params: Callable[[dict[str, str]], dict[str, str]] | None = None
-    owned: bool = False  # the path names a thing of one tenant: another tenant gets 403/404
+    owned: bool = False  # the request names a thing of one tenant: another tenant gets 4xx
 
 
 PROBES = [
     Probe("POST", "/v1/events", {"admin", "agent"}, body=lambda i: event(
-        "ticket.created", i["written"], "2024-03-01T10:00:00Z", subject=i["customer"],
+        "ticket.created", i["written"], "2024-03-01T10:00:00Z", subject="probe-writer",
         text="probe")),
     Probe("POST", "/v1/events/batch", {"admin", "agent"}, body=lambda i: {"events": [event(
-        "message.added", i["written"], "2024-03-01T10:00:00Z", subject=i["customer"],
+        "message.added", i["written"], "2024-03-01T10:00:00Z", subject="probe-writer",
         text="probe")]}),
     Probe("GET", "/v1/tickets", {"admin", "agent", "analyst", "privacy_officer"},
           params=lambda i: {"limit": "1000"}),
     Probe("GET", "/v1/tickets/{ticket}", {"admin", "agent", "analyst", "privacy_officer"},
           owned=True),
-    Probe("POST", "/v1/triage", {"admin", "agent", "ml_engineer"},
+    Probe("POST", "/v1/triage", {"admin", "agent", "ml_engineer"}, owned=True,
           body=lambda i: {"text": "my card is lost", "ticket_id": i["ticket"]}),
     Probe("POST", "/v1/triage/{ticket}/accept", {"admin", "agent"}, owned=True,
           body=lambda i: {"final": "card_lost"}),
     Probe("POST", "/v1/triage/{ticket}/correct", {"admin", "agent"}, owned=True,
           body=lambda i: {"final": "refund"}),
+    Probe("GET", "/v1/assist/similar", {"admin", "agent"}, owned=True,
+          params=lambda i: {"ticket_id": i["ticket"]}),
+    Probe("POST", "/v1/assist/answer", {"admin", "agent"}, owned=True,
+          body=lambda i: {"text": "my card is lost", "ticket_id": i["ticket"]}),
+    Probe("POST", "/v1/assist/feedback", {"admin", "agent"}, owned=True,
+          body=lambda i: {"answer_id": i["answer"]}),
     Probe("GET", "/v1/analytics/report", {"admin", "analyst", "ml_engineer"}),
     Probe("GET", "/v1/datasets", {"admin", "ml_engineer"}),
     Probe("POST", "/v1/datasets", {"admin", "ml_engineer"}, body=lambda i: {"name": "probe"}),
@@ -67,9 +73,11 @@ PROBES = [
     Probe("POST", "/v1/privacy/opt-in", {"admin", "privacy_officer", "agent"},
           body=lambda i: {"subject": i["customer"]}),
     Probe("GET", "/v1/privacy/opted-out", {"admin", "privacy_officer"}),
-    Probe("POST", "/v1/privacy/erase", {"admin", "privacy_officer"}, owned=True,
+    # a customer id is a name in the caller's own namespace: opting it out above made an
+    # event of the caller's own, which erasure may then erase (the victim is untouched)
+    Probe("POST", "/v1/privacy/erase", {"admin", "privacy_officer"},
           body=lambda i: {"subject": i["customer"]}),
-    Probe("GET", "/v1/privacy/reports", {"admin", "privacy_officer"}, owned=True,
+    Probe("GET", "/v1/privacy/reports", {"admin", "privacy_officer"},
           params=lambda i: {"subject": i["customer"]}),
     Probe("GET", "/v1/privacy/reveal/{ticket}", {"agent", "privacy_officer"}, owned=True),
     Probe("GET", "/v1/audit", {"admin", "privacy_officer"},
@@ -116,10 +124,12 @@ def victim(world: World) -> Victim:
     customer = world.customers["globex"][1]
     ticket = world.tickets["globex"][1]
     written = world.tickets["globex"][0]  # events may name it: they make the caller's own
-    ids = {"ticket": ticket, "written": written, "customer": customer, "snapshot": snapshot, "model": "triage",
+    answer = owner.assist.answer("how do I get a refund")["answer_id"]
+    secrets_extra = [answer]
+    ids = {"ticket": ticket, "answer": answer, "written": written, "customer": customer, "snapshot": snapshot, "model": "triage",
            "principal": "globex-only-bot", "webhook": hook, "tenant": "globex"}
     secrets = [*(t for t in world.tickets["globex"] if t != written), snapshot, hook, owner.subject_token(customer),
-               f"{customer}@example.com", "globex-only"]
+               f"{customer}@example.com", "globex-only", *secrets_extra]
     return Victim(ids, secrets, world.keys["globex"]["admin"])
 
 
@@ -169,7 +179,7 @@ def test_no_role_of_one_tenant_reaches_another(world: World, victim: Victim, rol
             for secret in victim.secrets:  # an id the caller sent may be echoed, no other
                 if secret not in asked:
                     assert secret not in response.text, f"{where} leaked {secret!r}"
-            if probe.owned and probe.path.count("{"):
+            if probe.owned:
                 assert response.status_code in (401, 403, 404, 422), where
     assert _state(world, victim) == before
 

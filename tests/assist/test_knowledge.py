@@ -3,6 +3,7 @@ sources, fill placeholders, abstain with a reason; similar tickets; feedback eve
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,23 @@ def test_tenants_never_see_each_others_knowledge(kb: Tenant, workspace: Workspac
     assert other.assist.similar(text="how do I cancel my order") == []
     answer = other.assist.answer("how do I cancel my order")
     assert answer["abstained"] and answer["citations"] == []
+
+
+def test_filters_by_kind_category_language_and_date(kb: Tenant, tmp_path: Path) -> None:
+    kb.ingest(write_jsonl(tmp_path / "t.jsonl", [
+        event("ticket.created", "T-3", "2023-05-01T10:00:00Z", text="where is my refund",
+              category="REFUND"),
+        event("ticket.resolved", "T-3", "2023-05-02T10:00:00Z",
+              resolution="The refund was sent on Monday."),
+    ]), "jsonl")
+    assert {h["kind"] for h in kb.assist.similar(text="refund", kind="ticket")} == {"ticket"}
+    assert {h["kind"] for h in kb.assist.similar(text="refund", kind="kb")} == {"kb"}
+    assert {h["category"] for h in kb.assist.similar(text="refund",
+                                                     category="REFUND")} == {"REFUND"}
+    assert all(h["kind"] == "kb" for h in kb.assist.similar(text="refund", language="en"))
+    old = kb.assist.similar(text="refund", until=datetime(2024, 1, 1, tzinfo=UTC))
+    assert [h["source_id"] for h in old] == ["T-3"]
+    answer = kb.assist.answer_many(["where is my refund"], category="ORDER")[0]
+    assert {c["source_id"] for c in answer["citations"]} <= {"10", "11"}
+    with pytest.raises(ValidationFailed, match="'kind'"):
+        kb.assist.similar(text="refund", kind="faq")

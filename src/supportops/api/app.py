@@ -22,6 +22,7 @@ from supportops.api.batching import Batcher
 from supportops.api.dispatcher import Dispatcher
 from supportops.api.routes import (
     analytics,
+    assist,
     events,
     feedback,
     governance,
@@ -39,8 +40,8 @@ from supportops.version import __version__
 from supportops.webhooks.service import Transport, urllib_transport
 from supportops.workspace import Workspace
 
-ROUTERS = (meta, events, tickets, triage, feedback, analytics, models, monitor, privacy,
-           governance, principals, webhooks, tenants)
+ROUTERS = (meta, events, tickets, triage, feedback, assist, analytics, models, monitor,
+           privacy, governance, principals, webhooks, tenants)
 
 
 def create_app(workspace: Workspace, *, webhook_interval: float = 0.5,

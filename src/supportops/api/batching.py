@@ -9,10 +9,21 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
+from supportops.errors import SupportopsError
 from supportops.workspace import Tenant
 
 MAX_BATCH = 64
+#: Requests allowed to wait for one model; more are refused at once (503) rather than
+#: queued into timeouts, so a client can back off while the server keeps its latency.
+MAX_WAITING = 256
 WAIT_S = 30.0
+
+
+class Overloaded(SupportopsError):
+    """More triage requests are waiting than the server can answer in time."""
+
+    http_status = 503
+    code = "overloaded"
 
 _Item = tuple[dict[str, Any], "Future[dict[str, Any]]"]
 
@@ -27,8 +38,16 @@ class Batcher:
                fields: dict[str, Any]) -> dict[str, Any]:
         """Score one text in the next batch; then, for a ticket, announce it."""
         future: Future[dict[str, Any]] = Future()
-        self._queue(tenant, name).put(({"text": text, **fields}, future))
-        record = future.result(timeout=WAIT_S)
+        jobs = self._queue(tenant, name)
+        if jobs.qsize() >= MAX_WAITING:
+            raise Overloaded(f"{jobs.qsize()} triage requests for model {name!r} are waiting; "
+                             "try again shortly.")
+        jobs.put(({"text": text, **fields}, future))
+        try:
+            record = future.result(timeout=WAIT_S)
+        except TimeoutError:
+            raise Overloaded(f"Model {name!r} did not answer within {WAIT_S:.0f} s; try "
+                             "again shortly.") from None
         if ticket_id is not None:
             tenant.announce_triage(ticket_id, record)
         return record

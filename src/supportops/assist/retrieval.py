@@ -19,6 +19,7 @@ import numpy.typing as npt
 from sqlalchemy import Connection, and_, select
 
 from supportops.assist import terms
+from supportops.assist.indexing import blind_hasher
 from supportops.assist.tables import assist_documents
 from supportops.governance.context import Context
 from supportops.ml.tables import event_embeddings
@@ -68,6 +69,8 @@ class IndexCache:
     starts: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, np.int64))
     post_docs: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
     post_tf: FloatArray = field(default_factory=lambda: np.zeros(0, np.float32))
+    #: Each posting's BM25 contribution, computed once at load (term idf, tf, doc length).
+    impact: FloatArray = field(default_factory=lambda: np.zeros(0, np.float32))
     lengths: FloatArray = field(default_factory=lambda: np.zeros(0, np.float32))
     columns: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
 
@@ -121,6 +124,13 @@ def _postings(cache: IndexCache, blobs: list[bytes]) -> None:
     hashes, cache.post_tf, cache.post_docs = hashes[order], tf[order], docs[order]
     cache.terms_, first = np.unique(hashes, return_index=True)
     cache.starts = np.append(first, len(hashes)).astype(np.int64)
+    df = np.diff(cache.starts).astype(np.float64)
+    idf = np.log(1.0 + (len(parts) - df + 0.5) / (df + 0.5))
+    avgdl = float(cache.lengths.mean()) or 1.0
+    norm = K1 * (1 - B + B * cache.lengths / avgdl)
+    tf_, docs_ = cache.post_tf, cache.post_docs
+    cache.impact = (np.repeat(idf, np.diff(cache.starts)) * tf_ * (K1 + 1)
+                    / (tf_ + norm[docs_])).astype(np.float32)
 
 
 def bm25(cache: IndexCache, query: npt.NDArray[np.int64]) -> FloatArray:
@@ -128,16 +138,12 @@ def bm25(cache: IndexCache, query: npt.NDArray[np.int64]) -> FloatArray:
     scores = np.zeros(cache.size, dtype=np.float32)
     if cache.size == 0 or len(query) == 0:
         return scores
-    avgdl = float(cache.lengths.mean()) or 1.0
     at = np.searchsorted(cache.terms_, query)
-    for i, term in zip(at, query, strict=True):
+    for i, term in zip(at.tolist(), query.tolist(), strict=True):
         if i >= len(cache.terms_) or cache.terms_[i] != term:
             continue
         lo, hi = cache.starts[i], cache.starts[i + 1]
-        docs, tf = cache.post_docs[lo:hi], cache.post_tf[lo:hi]
-        idf = np.log(1.0 + (cache.size - (hi - lo) + 0.5) / ((hi - lo) + 0.5))
-        norm = tf + K1 * (1 - B + B * cache.lengths[docs] / avgdl)
-        scores[docs] += np.float32(idf) * tf * (K1 + 1) / norm
+        scores[cache.post_docs[lo:hi]] += cache.impact[lo:hi]  # docs are distinct per term
     return scores
 
 
@@ -161,17 +167,18 @@ def mask(cache: IndexCache, filters: Filters) -> npt.NDArray[np.bool_] | None:
 
 def _top(scores: FloatArray, depth: int, keep: npt.NDArray[np.bool_] | None,
          positive: bool) -> npt.NDArray[np.intp]:
-    """Rows of the ``depth`` best scores, best first (ties keep row order)."""
+    """Rows of the ``depth`` best scores, best first (ties keep row order); ``positive``:
+    only rows scoring above zero (BM25 ranks only documents sharing a term)."""
+    rows = np.flatnonzero(scores > 0) if positive else None
     if keep is not None:
-        scores = np.where(keep, scores, -np.inf).astype(np.float32)
-    if positive:
-        scores = np.where(scores > 0, scores, -np.inf).astype(np.float32)
-    depth = min(depth, len(scores))
+        rows = np.flatnonzero(keep) if rows is None else rows[keep[rows]]
+    sub = scores if rows is None else scores[rows]
+    depth = min(depth, len(sub))
     if depth == 0:
         return np.zeros(0, dtype=np.intp)
-    part = np.argpartition(-scores, depth - 1)[:depth]
-    part = part[np.isfinite(scores[part])]
-    return part[np.lexsort((part, -scores[part]))]
+    part = np.argpartition(-sub, depth - 1)[:depth] if depth < len(sub) else np.arange(len(sub))
+    part = part[np.lexsort((part, -sub[part]))]
+    return part if rows is None else rows[part]
 
 
 def search(cache: IndexCache, query_terms: npt.NDArray[np.int64], query_vec: FloatArray | None,
@@ -198,6 +205,7 @@ class CacheRegistry:
 
     def __init__(self) -> None:
         self._caches: dict[tuple[int, str], IndexCache] = {}
+        self._hashers: dict[tuple[int, str], terms.BlindHasher] = {}
         self._lock = threading.Lock()
 
     def get(self, conn: Connection, ctx: Context, generation: int, encoder: str) -> IndexCache:
@@ -210,9 +218,13 @@ class CacheRegistry:
             self._caches[key] = fresh
         return fresh
 
-    def drop(self, ctx: Context) -> None:
-        for key in [k for k in self._caches if k[1] == ctx.tenant_id]:
-            self._caches.pop(key, None)
+    def hasher(self, conn: Connection, ctx: Context) -> terms.BlindHasher:
+        """The tenant's blind-term hasher, keyed once per process (its key never changes)."""
+        key = (id(conn.engine), ctx.tenant_id)
+        found = self._hashers.get(key)
+        if found is None:
+            found = self._hashers[key] = blind_hasher(conn, ctx)
+        return found
 
 
 CACHES = CacheRegistry()

@@ -127,22 +127,28 @@ class AssistService:
         return retrieval.CACHES.get(conn, self.ctx, state.generation, state.encoder), state
 
     def _query(self, text: str) -> tuple[np.ndarray[Any, Any], Any]:
-        env = state_.env_for(self.db.engine)
-        vec = env.encoder().encode([text])[0]
+        """The query's blind term hashes and its vector."""
         with self.db.begin(self.ctx.tenant_id) as conn:
-            hashes = indexing.blind_hasher(conn, self.ctx).query(text)
-        return hashes, vec
+            hashes = retrieval.CACHES.hasher(conn, self.ctx).query(text)
+        return hashes, self._encode(text)
+
+    def _encode(self, text: str) -> Any:
+        return state_.env_for(self.db.engine).encoder().encode([text])[0]
 
     def search(self, text: str, *, limit: int = 5, filters: retrieval.Filters | None = None,
                exclude: str | None = None, pseudonymised: bool = False
                ) -> tuple[list[dict[str, Any]], Any]:
         """Fused results for ``text`` (pseudonymised first unless it already is)."""
         self.ctx.require(*READ_ROLES, action="search the knowledge base")
-        self.enable()
         query = text if pseudonymised else self._pseudonymise([text])[0]
-        hashes, vec = self._query(query)
-        with self.db.begin(self.ctx.tenant_id) as conn:
+        vec = self._encode(query)
+        with self.db.begin(self.ctx.tenant_id) as conn:  # one read: state, cache, key
             cache, state = self._cache(conn)
+            hashes = retrieval.CACHES.hasher(conn, self.ctx).query(query)
+        if state is None:  # first use: index the tenant (catching up once), then search
+            self.enable()
+            return self.search(query, limit=limit, filters=filters, exclude=exclude,
+                               pseudonymised=True)
         hits = retrieval.search(cache, hashes, vec, filters or retrieval.Filters(),
                                 limit + (1 if exclude else 0), rrf_k=self.rrf_k,
                                 lexical_weight=self.lexical_weight)
@@ -154,15 +160,16 @@ class AssistService:
         return self.privacy.pseudonymise_texts(texts) if self.privacy and texts else texts
 
     def similar(self, ticket_id: str | None = None, text: str | None = None, limit: int = 5,
-                kind: str | None = None) -> list[dict[str, Any]]:
-        """Documents like a ticket (its question) or a text, best first."""
+                kind: str | None = None, **narrow: Any) -> list[dict[str, Any]]:
+        """Documents like a ticket (its question) or a text, best first; ``kind`` ("kb",
+        "ticket") and ``narrow`` (language, category, since, until) filter them."""
         if (ticket_id is None) == (text is None):
             raise ValidationFailed("Give exactly one of 'ticket_id' (--ticket) or 'text' "
                                    "(--text).")
         pseudonymised = False
         if ticket_id is not None:
             text, pseudonymised = self._ticket_text(ticket_id), True
-        filters = retrieval.Filters(kinds=(kind,)) if kind else None
+        filters = _filters(kind, **narrow)
         assert text is not None
         rows, _ = self.search(text, limit=limit, filters=filters, pseudonymised=pseudonymised,
                               exclude=doc_id("ticket", ticket_id) if ticket_id else None)
@@ -209,19 +216,23 @@ class AssistService:
                                 cross_check=cross_check)[0]
 
     def answer_many(self, texts: list[str], ticket_id: str | None = None, *, limit: int = 3,
-                    record: bool = True, cross_check: bool = False) -> list[dict[str, Any]]:
-        """Answers for several questions (pseudonymised in one batch)."""
+                    record: bool = True, cross_check: bool = False,
+                    **narrow: Any) -> list[dict[str, Any]]:
+        """Answers for several questions (pseudonymised in one batch); ``narrow`` filters
+        the sources as :meth:`similar` does."""
         self.ctx.require(*READ_ROLES, action="draft answers")
+        filters = _filters(**narrow)
         queries = self._pseudonymise(list(texts))
         fields = self._ticket_fields(ticket_id) if ticket_id else {}
-        out = [self._answer_one(q, fields, limit, cross_check) for q in queries]
+        out = [self._answer_one(q, fields, limit, cross_check, filters) for q in queries]
         if record:
             self._record(out, ticket_id)
         return out
 
-    def _answer_one(self, query: str, fields: dict[str, Any], limit: int,
-                    cross_check: bool) -> dict[str, Any]:
-        rows, state = self.search(query, limit=compose.AGREEMENT_DEPTH, pseudonymised=True)
+    def _answer_one(self, query: str, fields: dict[str, Any], limit: int, cross_check: bool,
+                    filters: retrieval.Filters) -> dict[str, Any]:
+        rows, state = self.search(query, limit=compose.AGREEMENT_DEPTH, pseudonymised=True,
+                                  filters=filters)
         if cross_check:
             rows = self._cross_check(query, rows)
         payloads = self._texts([r["answer_event"] for r in rows[:limit]] +
@@ -330,6 +341,16 @@ class AssistService:
         payloads = [e.payload for e in log.iter_events(self.db, self.ctx)
                     if e.type == feedback.EVENT]
         return feedback.counts(payloads)
+
+
+def _filters(kind: str | None = None, **narrow: Any) -> retrieval.Filters:
+    if kind not in (None, "kb", "ticket"):
+        raise ValidationFailed(f"The 'kind' must be 'kb' or 'ticket'. Got {kind!r} instead.")
+    unknown = set(narrow) - {"language", "category", "since", "until"}
+    if unknown:
+        raise ValidationFailed(f"Unknown filter(s) {', '.join(sorted(unknown))}; filters are "
+                               "kind, language, category, since and until.")
+    return retrieval.Filters(kinds=(kind,) if kind else (), **narrow)
 
 
 def _title(payload: dict[str, Any]) -> str:

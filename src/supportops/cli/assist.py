@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -122,6 +123,10 @@ def similar(
     text: Annotated[str | None, typer.Option("--text", help="A question or ticket text.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=100)] = 5,
     kind: Annotated[str | None, typer.Option("--kind", help="kb or ticket only.")] = None,
+    category: Annotated[str | None, typer.Option("--category")] = None,
+    language: Annotated[str | None, typer.Option("--language")] = None,
+    since: Annotated[datetime | None, typer.Option("--since", help="Documents from.")] = None,
+    until: Annotated[datetime | None, typer.Option("--until", help="...before.")] = None,
     workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Tickets and articles like a ticket or a text, best first.
@@ -129,12 +134,17 @@ def similar(
     Example: supportops assist similar --text "my parcel never came" --limit 3 --tenant acme --json
     """
     rows = open_tenant(workspace, tenant, acting_as).assist.similar(
-        ticket_id=ticket, text=text, limit=limit, kind=kind)
+        ticket_id=ticket, text=text, limit=limit, kind=kind, category=category,
+        language=language, since=_utc(since), until=_utc(until))
     if as_json:
         emit_json(rows)
         return
     for r in rows:
         console.print(f"{r['score']:.3f}  {r['kind']}:{r['source_id']}  {r['title']}")
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 @assist_app.command("feedback")

@@ -230,8 +230,14 @@ class Registry:
         self.client.set_registered_model_alias(self.model_name(tenant_id, name), alias, version)
 
     def champion_history(self, tenant_id: str, name: str) -> list[str]:
-        """Versions made champion, oldest first (rollbacks pop the top)."""
-        model = self.client.get_registered_model(self.model_name(tenant_id, name))
+        """Versions made champion, oldest first (rollbacks pop the top); none for a model
+        that was never registered."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            model = self.client.get_registered_model(self.model_name(tenant_id, name))
+        except MlflowException:
+            return []
         return [v for v in str(model.tags.get(HISTORY_TAG, "")).split(",") if v]
 
     def set_champion_history(self, tenant_id: str, name: str, versions: list[str]) -> None:

@@ -18,7 +18,7 @@ from supportops.storage.rls import enable_tenant_rls
 revision = "0011_assist"
 down_revision = "0001_foundation"
 branch_labels = ("assist",)
-depends_on = "0003_ml"
+depends_on = None
 
 _md = sa.MetaData()
 sa.Table("tenants", _md, sa.Column("id", sa.String(64), primary_key=True))  # referenced only
