@@ -84,6 +84,8 @@ class PromoteIn(BaseModel):
     model_config = Strict
     version: str = Field(min_length=1, max_length=64)
     alias: Literal["champion", "challenger"] = "champion"
+    #: Promote to champion even when the version is not significantly better on feedback.
+    force: bool = False
 
 
 class SubjectIn(BaseModel):

@@ -36,9 +36,8 @@ def router(console: Console) -> APIRouter:
     def promote(request: Request, csrf: FormStr = None, name: FormStr = None,
                 version: FormStr = None, alias: FormStr = "champion") -> Response:
         visit = console.checked(request, csrf)
-        done = visit.tenant.triage_models.promote(required(name, "name"),
-                                                  required(version, "version"),
-                                                  alias if alias in ALIASES else "champion")
+        done = visit.tenant.monitor.promote(required(name, "name"), required(version, "version"),
+                                            alias=alias if alias in ALIASES else "champion")
         return _page(console, visit, f"{done['model']}@{done['alias']} now serves version "
                                      f"{done['version']} (was {done['previous']}).")
 

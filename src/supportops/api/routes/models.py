@@ -62,8 +62,10 @@ def get_version(tenant: Models, name: str, version: str) -> dict[str, Any]:
 
 @router.post("/models/{name}/promote", operation_id="promote_model", tags=["models"])
 def promote(tenant: Models, name: str, body: PromoteIn) -> dict[str, Any]:
-    """Point an alias at a version (audited); serving switches at once."""
-    return tenant.triage_models.promote(name, body.version, body.alias)
+    """Point an alias at a version (audited); serving switches at once. Over an existing
+    champion only when the version is significantly better on feedback-labelled tickets
+    (exact McNemar, p < 0.05) unless ``force``; a version that holds erased data never."""
+    return tenant.monitor.promote(name, body.version, alias=body.alias, force=body.force)
 
 
 @router.post("/models/{name}/rollback", operation_id="rollback_model", tags=["models"])
