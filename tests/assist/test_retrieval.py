@@ -64,7 +64,7 @@ def test_fusion_is_reciprocal_rank_and_filters_narrow() -> None:
     cache, hasher = _cache(DOCS, vectors)
     query_vec = np.asarray([1, 0, 0, 0], dtype=np.float32)
     q = hasher.query("refund order")
-    hits = retrieval.search(cache, q, query_vec, limit=5, rrf_k=60)
+    hits = retrieval.search(cache, q, query_vec, limit=5, rrf_k=60, lexical_weight=1.0)
     lexical = np.argsort(-retrieval.bm25(cache, q), kind="stable")
     lexical = [int(r) for r in lexical if retrieval.bm25(cache, q)[r] > 0]
     vector = [int(r) for r in np.argsort(-(vectors @ query_vec), kind="stable")]
@@ -87,7 +87,7 @@ def test_blind_terms_are_keyed_and_tokens_count_by_kind() -> None:
     a, b = terms.BlindHasher(b"a" * 32), terms.BlindHasher(b"b" * 32)
     assert a.term("refund") != b.term("refund")  # another tenant, other hashes
     assert terms.words("Mail <EMAIL_ADDRESS_1f3a9c> about the Refunds") == [
-        "mail", "about", "refund", "tok:email_address"]
+        "mail", "about", "refund", "tok:email_address", "tok:<email_address_1f3a9c>"]
     hashes, tf = a.counts("refund refund order")
     assert sorted(tf.tolist()) == [1, 2]
     assert terms.unpack(terms.pack(hashes, tf))[0].tolist() == hashes.tolist()
