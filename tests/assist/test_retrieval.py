@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import numpy as np
+import pytest
 
 from supportops.assist import retrieval, terms
 from supportops.assist.retrieval import Filters, IndexCache
@@ -93,25 +94,19 @@ def test_blind_terms_are_keyed_and_tokens_count_by_kind() -> None:
     assert terms.unpack(terms.pack(hashes, tf))[0].tolist() == hashes.tolist()
 
 
-def test_two_stage_vectors_find_the_exact_top(monkeypatch: object) -> None:
-    import pytest
-
-    patch = pytest.MonkeyPatch()
-    patch.setattr(retrieval, "TWO_STAGE_FROM", 100)
-    patch.setattr(retrieval, "PROJECTED", 16)
-    patch.setattr(retrieval, "CANDIDATES", 200)
-    try:
-        rng = np.random.default_rng(3)
-        m = (rng.standard_normal((3000, 16)) @ rng.standard_normal((16, 32))
-             + 0.01 * rng.standard_normal((3000, 32))).astype(np.float32)
-        m /= np.linalg.norm(m, axis=1, keepdims=True)
-        cache = IndexCache(1, "enc", docs=[{}] * 3000, matrix=m)
-        retrieval._project(cache)
-        assert cache.projected is not None and cache.projected.shape == (3000, 16)
-        for q in m[rng.choice(3000, 5, replace=False)]:
-            exact = np.argsort(-(m @ q))[:10].tolist()
-            ours = retrieval.cosines(cache, q)
-            assert np.argsort(-ours)[:10].tolist() == exact
-            np.testing.assert_allclose(ours[exact], (m @ q)[exact], rtol=1e-5)
-    finally:
-        patch.undo()
+def test_two_stage_vectors_find_the_exact_top(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(retrieval, "TWO_STAGE_FROM", 100)
+    monkeypatch.setattr(retrieval, "PROJECTED", 16)
+    monkeypatch.setattr(retrieval, "CANDIDATES", 200)
+    rng = np.random.default_rng(3)
+    m = (rng.standard_normal((3000, 16)) @ rng.standard_normal((16, 32))
+         + 0.01 * rng.standard_normal((3000, 32))).astype(np.float32)
+    m /= np.linalg.norm(m, axis=1, keepdims=True)
+    cache = IndexCache(1, "enc", docs=[{}] * 3000, matrix=m)
+    retrieval._project(cache)
+    assert cache.projected is not None and cache.projected.shape == (3000, 16)
+    for q in m[rng.choice(3000, 5, replace=False)]:
+        exact = np.argsort(-(m @ q))[:10].tolist()
+        ours = retrieval.cosines(cache, q)
+        assert np.argsort(-ours)[:10].tolist() == exact
+        np.testing.assert_allclose(ours[exact], (m @ q)[exact], rtol=1e-5)
