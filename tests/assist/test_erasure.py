@@ -29,8 +29,8 @@ def test_erasure_removes_tickets_from_both_indexes_and_later_answers(
     token = tenant.privacy.subject_token(gone.customer_id)
     assert _index_rows(tenant, token) == (len(gone.tickets), len(gone.tickets))
     question = f"My {gone.markers[0]} was charged twice on my card"
-    cited = {c["source_id"] for c in tenant.assist.answer(question, limit=5)["citations"]}
-    assert gone.tickets[0] in cited
+    found = {s["source_id"] for s in tenant.assist.similar(text=question, limit=12)}
+    assert found >= set(gone.tickets)  # 12 templated tickets: every one is similar
 
     tenant.privacy.erase(gone.customer_id)
 

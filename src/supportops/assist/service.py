@@ -25,7 +25,7 @@ from supportops.assist.documents import KB, doc_id
 from supportops.assist.llm import ChatBackend, LlmUnavailable, Passage
 from supportops.assist.tables import assist_answers, assist_documents, assist_state
 from supportops.errors import NotFound, ValidationFailed
-from supportops.events import cipher, log
+from supportops.events import cipher
 from supportops.events.ingest import Parsed, ingest
 from supportops.events.schemas import EventDraft
 from supportops.governance.context import Context, Role
@@ -338,8 +338,13 @@ class AssistService:
 
     def feedback_counts(self) -> dict[str, Any]:
         """Verdicts per cited source and per index version."""
-        payloads = [e.payload for e in log.iter_events(self.db, self.ctx)
-                    if e.type == feedback.EVENT]
+        self.ctx.require(*READ_ROLES, action="read feedback counts")
+        with self.db.begin(self.ctx.tenant_id) as conn:
+            rows = conn.execute(select(events.c.payload).where(
+                events.c.tenant_id == self.ctx.tenant_id, events.c.type == feedback.EVENT,
+                events.c.redacted_at.is_(None))).scalars().all()
+            payloads = [orjson.loads(r) for r in rows]
+            cipher.open_values(conn, self.ctx, payloads)
         return feedback.counts(payloads)
 
 

@@ -1,7 +1,9 @@
 """Terms of a text for the blind full-text index: words, stemmed, then keyed hashes.
 
-A pseudonym token (``<EMAIL_1f3a9c>``) is indexed by its kind only (``tok:email``): two
-customers' e-mail addresses are the same kind of thing, never the same term. Placeholders of
+A pseudonym token (``<EMAIL_1f3a9c>``) is indexed by its kind (``tok:email``) and as
+itself: the same value is the same token within a tenant, so a product name the PII model
+mistook for a person ("Gmail" -> ``<PERSON_..>``) still matches itself. Only keyed hashes of
+either are stored. Placeholders of
 knowledge-base templates (``{{Order Number}}``) count as their words. Each term becomes the
 first 8 bytes of ``HMAC-SHA256(tenant blind key, term)``: the database holds no word, so the
 words of an erased customer can never be read back from dead rows or old pages.
@@ -43,7 +45,8 @@ def _stem(word: str, language: str) -> str:
 
 def words(text: str, language: str = "en") -> list[str]:
     """Index terms of ``text``: tokens by kind, stemmed words without stopwords."""
-    kinds = [f"tok:{m.lower()}" for m in _TOKEN.findall(text)]
+    kinds = [t for m in _TOKEN.finditer(text)
+             for t in (f"tok:{m.group(1).lower()}", f"tok:{m.group(0).lower()}")]
     plain = _TOKEN.sub(" ", text).lower()
     stems = [_stem(w, language) for w in _WORD.findall(plain) if w not in STOPWORDS]
     return stems + kinds
