@@ -95,8 +95,9 @@ def audit_list(
     handle = open_tenant(workspace, tenant, acting_as)
     subjects = None
     if subject is not None:
-        subjects = [subject] if TOKEN_RE.fullmatch(subject) else \
-            [subject, handle.privacy.subject_token(subject)]
+        token = subject if TOKEN_RE.fullmatch(subject) else handle.privacy.subject_token(subject)
+        # entries about a customer name it by its keyed reference (older ones by its token)
+        subjects = sorted({subject, token, handle.privacy.subject_ref(token)})
     rows = handle.audit.list(actor=actor, action=action, subject=subjects, since=since,
                              until=until, limit=limit)
     if as_json:

@@ -250,6 +250,11 @@ class Keyring:
             return raw  # already keyed
         return "k:" + self._mac("idempotency", raw)[:40]
 
+    def synthetic_nonce(self, purpose: str, value: str) -> bytes:
+        """An AES-GCM nonce derived from the value (deterministic sealing: one value, one
+        ciphertext, so the sealed form can be looked up; distinct values get distinct nonces)."""
+        return bytes.fromhex(self._mac(f"nonce:{purpose}", value)[: 2 * _NONCE])
+
     def keyed_uuid(self, raw: str) -> str:
         h = self._mac("event-id", raw)
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
