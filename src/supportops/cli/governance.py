@@ -130,7 +130,7 @@ def lineage_command(
     data: dict[str, Any]
     if subject is not None:
         token = subject if TOKEN_RE.fullmatch(subject) else handle.privacy.subject_token(subject)
-        data = handle.lineage.subject(token)
+        data = handle.lineage.subject(handle.privacy.subject_ref(token), token)
     elif snapshot is not None:
         data = handle.lineage.snapshot(snapshot)
     else:

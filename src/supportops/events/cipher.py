@@ -51,6 +51,10 @@ class PayloadCipher(Protocol):
         """Every value ``events.subject`` may hold for ``subject`` (sealed, or as stored
         before sealing)."""
 
+    def subject_refs(self, conn: Connection, ctx: Context,
+                     subjects: Sequence[str]) -> dict[str, str]:
+        """The keyed reference of each subject (how lineage names it)."""
+
 
 CipherFactory = Callable[[Context], PayloadCipher]
 _INSTALLED: WeakKeyDictionary[Engine, CipherFactory] = WeakKeyDictionary()
@@ -92,6 +96,14 @@ def subject_forms(conn: Connection, ctx: Context, subject: str) -> list[str]:
     """The values of ``events.subject`` that stand for ``subject`` (for look-ups)."""
     cipher = for_engine(conn.engine, ctx)
     return cipher.subject_forms(conn, ctx, subject) if cipher is not None else [subject]
+
+
+def subject_refs(conn: Connection, ctx: Context, subjects: Sequence[str]) -> dict[str, str]:
+    """Keyed references of subjects (each subject itself without a cipher)."""
+    cipher = for_engine(conn.engine, ctx)
+    if cipher is None:
+        return {s: s for s in subjects}
+    return cipher.subject_refs(conn, ctx, subjects)
 
 
 def open_values(conn: Connection, ctx: Context, values: list[Any]) -> None:

@@ -136,7 +136,7 @@ def _third_parties(conn: Connection, keyring: Keyring, ref: str) -> int:
 
 
 def _erase(conn: Connection, ctx: Context, keyring: Keyring, token: str) -> ErasureReport:
-    rows = conn.execute(select(events.c.id, events.c.ticket_id, events.c.redacted_at).where(
+    rows = conn.execute(select(events.c.id, events.c.ticket_id, events.c.subject).where(
         events.c.tenant_id == ctx.tenant_id, subject_where(conn, keyring, token))).all()
     ref = keyring.subject_ref(CUSTOMER, token)
     has_key = conn.execute(select(subject_keys.c.subject).where(
@@ -152,13 +152,14 @@ def _erase(conn: Connection, ctx: Context, keyring: Keyring, token: str) -> Eras
     ticket_ids = sorted({r.ticket_id for r in rows if r.ticket_id})
     redacted = _redact_events(conn, ctx, event_ids)
     report.events_redacted = len(redacted)
-    _delete_tickets(conn, ctx, token, ticket_ids)
+    _delete_tickets(conn, ctx, {token, *(r.subject for r in rows)}, ticket_ids)
     report.derived = {name: hook(conn, ctx, token, event_ids) for name, hook in _HOOKS.items()}
     retrain = get_policy(conn, ctx).retrain == "on_erasure"
-    flagged = lineage.flag_subject(conn, ctx, token, f"erasure of subject {ref}",
+    flagged = lineage.flag_subject(conn, ctx, [ref, token], f"erasure of subject {ref}",
                                    retrain=retrain)
     report.snapshots, report.models, report.pending = (flagged.snapshots, flagged.models,
                                                        flagged.pending)
+    lineage.forget_subject(conn, ctx, token, ref)
     return _finish(conn, ctx, report, {"kind": "customer", "tickets": len(ticket_ids),
                                        "third_party_entries_deleted": third,
                                        "redacted_seqs": audit.seq_ranges(redacted)})
@@ -209,9 +210,11 @@ def _redact_events(conn: Connection, ctx: Context, event_ids: list[str]) -> list
     return seqs
 
 
-def _delete_tickets(conn: Connection, ctx: Context, token: str, ticket_ids: list[str]) -> None:
+def _delete_tickets(conn: Connection, ctx: Context, names: set[str],
+                    ticket_ids: list[str]) -> None:
+    """The subject's tickets: by its stored subject (sealed, or a token before) and by id."""
     conn.execute(delete(tickets).where(tickets.c.tenant_id == ctx.tenant_id,
-                                       tickets.c.subject == token))
+                                       tickets.c.subject.in_(sorted(names))))
     for i in range(0, len(ticket_ids), _CHUNK):
         conn.execute(delete(tickets).where(tickets.c.tenant_id == ctx.tenant_id,
                                            tickets.c.ticket_id.in_(ticket_ids[i : i + _CHUNK])))

@@ -66,7 +66,8 @@ def _gather(conn: Connection, ctx: Context, keyring: Keyring, token: str) -> dic
         events.c.tenant_id == ctx.tenant_id, subject_where(conn, keyring, token))
         .order_by(events.c.seq))
     ticket_rows = _rows(conn, select(tickets).where(
-        tickets.c.tenant_id == ctx.tenant_id, tickets.c.subject == token)
+        tickets.c.tenant_id == ctx.tenant_id,
+        tickets.c.subject.in_(cipher.subject_forms(conn, ctx, token)))
         .order_by(tickets.c.ticket_id))
     keyring.load(conn)
     payloads = [orjson.loads(row.payload) for row in event_rows]
@@ -123,7 +124,7 @@ def _derived(conn: Connection, ctx: Context, token: str, ref: str) -> dict[str, 
     names = [ref, token]
     snapshots = sorted(conn.execute(select(lineage_snapshot_subjects.c.snapshot_id).where(
         lineage_snapshot_subjects.c.tenant_id == ctx.tenant_id,
-        lineage_snapshot_subjects.c.subject == token)).scalars())
+        lineage_snapshot_subjects.c.subject.in_(names))).scalars())
     models = conn.execute(select(lineage_models.c.model_name, lineage_models.c.version,
                                  lineage_models.c.contains_erased_data).where(
         lineage_models.c.tenant_id == ctx.tenant_id,

@@ -108,6 +108,11 @@ class SubjectSealing:
         except (InvalidTag, ValueError):
             return None
 
+    def subject_refs(self, conn: Connection, ctx: Context,
+                     subjects: Sequence[str]) -> dict[str, str]:
+        self.keyring.load(conn)
+        return {s: self.keyring.subject_ref(CUSTOMER, s) for s in subjects}
+
     def subject_forms(self, conn: Connection, ctx: Context, subject: str) -> list[str]:
         if not TOKEN_RE.fullmatch(subject):
             return [subject]
