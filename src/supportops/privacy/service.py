@@ -24,6 +24,7 @@ from supportops.privacy.policy import Policy, get_policy, set_policy
 from supportops.privacy.protector import Detect, Pseudonymiser
 from supportops.privacy.reveal import reveal_ticket
 from supportops.privacy.subjects import CUSTOMER, OWNER_KINDS, EraseKind
+from supportops.privacy.tenant_rotation import rotate_tenant_key
 from supportops.storage import Database
 
 
@@ -106,6 +107,10 @@ class Privacy:
 
     def set_policy(self, **changes: Any) -> Policy:
         return set_policy(self.db, self.ctx, **changes)
+
+    def rotate_key(self) -> dict[str, Any]:
+        """Rotate the tenant key: subject keys re-wrapped, content untouched (admin; audited)."""
+        return rotate_tenant_key(self.db, self.ctx, self.keyring())
 
     def enforce_retention(self, now: datetime | None = None) -> dict[str, Any]:
         return retention.enforce(self.db, self.ctx, self.keyring(), now)
