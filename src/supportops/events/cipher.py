@@ -83,12 +83,13 @@ def seal_subjects(conn: Connection, ctx: Context,
     return cipher.seal_subjects(conn, ctx, subjects) if cipher is not None else list(subjects)
 
 
-def open_subjects(conn: Connection, ctx: Context,
-                  stored: Sequence[str | None]) -> list[str | None]:
-    """Subjects as read (``None`` where the subject's key was destroyed)."""
+def open_subjects(conn: Connection, ctx: Context, stored: Sequence[str | None],
+                  cipher: PayloadCipher | None = None) -> list[str | None]:
+    """Subjects as read (``None`` where the subject's key was destroyed); ``cipher``: one
+    already made for this batch (its unwrapped keys are reused)."""
     if not any(s is not None and s.startswith(MARK) for s in stored):
         return list(stored)
-    cipher = for_engine(conn.engine, ctx)
+    cipher = cipher or for_engine(conn.engine, ctx)
     return cipher.open_subjects(conn, ctx, stored) if cipher is not None else list(stored)
 
 

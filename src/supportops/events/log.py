@@ -166,9 +166,10 @@ def _to_events(conn: Connection, ctx: Context, rows: Sequence[Row[Any]],
     """Events of a batch of rows, their payloads decrypted in one go (unless ``sealed``);
     subjects are always opened (projections copy the token, not its sealed form)."""
     payloads = [orjson.loads(row.payload) for row in rows]
-    if not sealed:
-        cipher.open_values(conn, ctx, payloads)
-    subjects = cipher.open_subjects(conn, ctx, [row.subject for row in rows])
+    opener = cipher.for_engine(conn.engine, ctx) if rows else None  # one keyring per batch
+    if not sealed and opener is not None:
+        opener.open(conn, ctx, payloads)
+    subjects = cipher.open_subjects(conn, ctx, [row.subject for row in rows], opener)
     return [_to_event(row, p, s) for row, p, s in zip(rows, payloads, subjects, strict=True)]
 
 
