@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Connection
+
 import supportops.assist.erasure  # registers the assistant's index projector and erasure hook
 import supportops.datasets.erasure  # registers the snapshots' erasure hook
 import supportops.ml.erasure  # registers the embeddings' erasure hook
@@ -38,6 +40,7 @@ from supportops.events.importers import importer_for
 from supportops.events.ingest import IngestReport, ingest
 from supportops.events.schemas import Event
 from supportops.events.tickets import TicketsView
+from supportops.governance import audit
 from supportops.governance import tenants as tenant_store
 from supportops.governance.context import OWNER_PRINCIPAL, Context
 from supportops.governance.integrity import AuditTrail
@@ -45,6 +48,7 @@ from supportops.governance.lineage import LineageView
 from supportops.governance.seal import INTEGRITY_PURPOSE, AuditSealer
 from supportops.privacy.availability import privacy_room, seal_content
 from supportops.privacy.keys import Keyring, derived_key, provider_for
+from supportops.privacy.legacy import upgrade as legacy_upgrade
 from supportops.privacy.service import Privacy
 from supportops.settings import get as setting
 from supportops.settings import workspace_path
@@ -95,14 +99,27 @@ class Workspace:
         config.setdefault("version", 1)
         url = _checked_url(database_url or setting("database_url") or config.get("database_url"))
         sealer = _audit_sealers(root, config)
+        upgraded: dict[str, Any] = {}
+        legacy = _legacy_step(root, config, upgraded)
         if url and url.startswith("postgresql"):
-            config["database_url"] = _provisioned(url, sealer)
+            config["database_url"] = _provisioned(url, sealer, legacy)
         _write_config(config_path, config)
         if not url or url.startswith("sqlite"):
             embedded = Database(url or _sqlite_url(root))
-            embedded.migrate(audit_sealer=sealer)
+            embedded.migrate(audit_sealer=sealer, legacy=legacy)
             embedded.dispose()
-        return cls._connect(root, config, database_url, privacy)
+        workspace = cls._connect(root, config, database_url, privacy)
+        workspace._finish_upgrade(upgraded)
+        return workspace
+
+    def _finish_upgrade(self, upgraded: dict[str, Any]) -> None:
+        """After an older release's data was brought forward: each such tenant's projection
+        is rebuilt from the sealed log, and the upgrade is audited in its chain."""
+        for tenant_id, counts in upgraded.items():
+            tenant = self.tenant(tenant_id)
+            tickets = tenant.rebuild()
+            audit.record(self.db, tenant.ctx, "privacy.upgrade",
+                         details={**counts, "tickets_rebuilt": tickets})
 
     @classmethod
     def open(cls, path: str | Path | None = None, database_url: str | None = None, *,
@@ -234,14 +251,25 @@ def _audit_sealers(root: Path, config: dict[str, Any]) -> Callable[[str], AuditS
         tenant_id, lambda: derived_key(provider_for(root, config), INTEGRITY_PURPOSE))
 
 
-def _provisioned(url: str, sealer: Callable[[str], AuditSealer]) -> str:
+def _legacy_step(root: Path, config: dict[str, Any],
+                 upgraded: dict[str, Any]) -> Callable[[Connection], None]:
+    """The migration step that brings an older release's data forward (it records what it
+    upgraded in ``upgraded``)."""
+    def step(conn: Connection) -> None:
+        upgraded.update(legacy_upgrade(conn, provider_for(root, config)))
+
+    return step
+
+
+def _provisioned(url: str, sealer: Callable[[str], AuditSealer],
+                 legacy: Callable[[Connection], None] | None = None) -> str:
     """The application's URL for ``url``: provisioned when ``url`` is an admin's, as given
     (schema checked) when it already logs in as the application role."""
     role = provision.check_role_name(setting("database_app_role") or "")
     if provision.login_role(url) == role:
         provision.require_current_schema(url)
         return provision.app_url(url, role)
-    return provision.provision(url, role, sealer)
+    return provision.provision(url, role, sealer, legacy)
 
 
 def _app_url(given: str | None, recorded: str | None) -> str | None:
@@ -510,12 +538,11 @@ class Tenant:
     def audit_entries(self, *, subject: str | None = None, **filters: Any) -> list[Any]:
         """Audit entries (``audit list``); ``subject`` may be a token, a principal name or a
         customer id (matched as given and as its token)."""
-        from supportops.privacy.vault import TOKEN_RE
-
         subjects = None
         if subject is not None:
-            subjects = [subject] if TOKEN_RE.fullmatch(subject) else \
-                [subject, self.privacy.subject_token(subject)]
+            token = self.subject_token(subject)
+            # entries about a customer name it by its keyed reference (older ones by its token)
+            subjects = sorted({subject, token, self.privacy.subject_ref(token)})
         return self.audit.list(subject=subjects, **filters)
 
     def lineage_of(self, *, subject: str | None = None, snapshot: str | None = None,
@@ -528,7 +555,8 @@ class Tenant:
             raise ValidationFailed("Give exactly one of --subject, --snapshot or --model "
                                    f"(got {len(chosen)}).")
         if subject is not None:
-            return self.lineage.subject(self.subject_token(subject))
+            token = self.subject_token(subject)
+            return self.lineage.subject(self.privacy.subject_ref(token), token)
         if snapshot is not None:
             return self.lineage.snapshot(snapshot)
         name, sep, version = str(model).rpartition("@")

@@ -44,7 +44,7 @@ def test_cached_once_and_purged_by_erasure(tenant: Tenant, encoder: Encoder,
     encoder.clear_cache()
     assert embedding_cache.warm(tenant.workspace.db, tenant.ctx, encoder, ids, texts,
                                 subjects) == {"cached": 6, "computed": 0}
-    ann = tenant.privacy.subject_token("ann")
+    ann = tenant.privacy.subject_ref("ann")  # rows name subjects by keyed reference
     assert _vectors(tenant, ann) == 3
     tenant.privacy.erase("ann")
     assert _vectors(tenant, ann) == 0

@@ -8,11 +8,7 @@ of every file of the workspace (gzip, zip, zlib, pickles and Parquet opened; MLf
 artefacts included) and, on PostgreSQL, of the test database's files under the server's data
 directory is scanned for C1's phrase, original values and pseudonym tokens.
 
-Each check is its own test, so a failure names exactly what still remembers C1. Checks that
-need content encryption at rest (PostgreSQL heap files keep dead tuples' text after an UPDATE)
-or subject keys held as HMACs (audit and lineage name the customer token) are expected to
-fail until that work lands.
-"""
+Each check is its own test, so a failure names exactly what still remembers C1. """
 
 from __future__ import annotations
 
@@ -182,17 +178,10 @@ def test_workspace_files_hold_no_pii_pseudonyms(story: Scenario) -> None:
     assert _workspace_hits(story, _hex(story.pii_tokens)) == {}
 
 
-SUBJECT_TOKEN_STAYS = pytest.mark.xfail(strict=True, reason=(
-    "known gap (issue 8): the erased customer's own token stays in the tombstoned "
-    "events.subject (covered by the hash chain), its audit entries and its erasure report; "
-    "the fix stores a keyed reference there instead of the token"))
-
-
-def test_workspace_files_hold_no_subject_pseudonym(story: Scenario,
-                                                  request: pytest.FixtureRequest) -> None:
-    """C1's customer token (on SQLite the database is a workspace file, and holds it)."""
-    if story.database_url is None:
-        request.applymarker(SUBJECT_TOKEN_STAYS)
+def test_workspace_files_hold_no_subject_pseudonym(story: Scenario) -> None:
+    """C1's customer token (on SQLite the database is a workspace file): the tombstones'
+    ``events.subject`` is sealed under C1's destroyed key, and audit entries, lineage flags
+    and the erasure report name C1 by its keyed reference."""
     assert _workspace_hits(story, _hex([story.subject_token])) == {}
 
 
@@ -244,7 +233,6 @@ def test_postgres_files_hold_no_pii_pseudonyms(story: Scenario) -> None:
     assert _pg_hits(story, _hex(story.pii_tokens)) == {}
 
 
-@SUBJECT_TOKEN_STAYS
 def test_postgres_files_hold_no_subject_pseudonym(story: Scenario) -> None:
     assert _pg_hits(story, _hex([story.subject_token])) == {}
 

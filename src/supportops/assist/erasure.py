@@ -13,6 +13,7 @@ from sqlalchemy import Connection, delete, or_
 
 from supportops.assist.state import bump
 from supportops.assist.tables import assist_documents
+from supportops.events import cipher
 from supportops.governance.context import Context
 from supportops.privacy.erasure import register_erasure_hook
 
@@ -22,8 +23,9 @@ _CHUNK = 1000
 def purge(conn: Connection, ctx: Context, subject: str, event_ids: Sequence[str]) -> int:
     """Erasure hook: delete the documents of a subject (by subject and by its events)."""
     d = assist_documents
-    removed = conn.execute(delete(d).where(d.c.tenant_id == ctx.tenant_id,
-                                           d.c.subject == subject)).rowcount or 0
+    removed = conn.execute(delete(d).where(
+        d.c.tenant_id == ctx.tenant_id,
+        d.c.subject.in_(cipher.subject_forms(conn, ctx, subject)))).rowcount or 0
     for i in range(0, len(event_ids), _CHUNK):
         chunk = list(event_ids[i : i + _CHUNK])
         removed += conn.execute(delete(d).where(

@@ -19,7 +19,7 @@ from supportops.assist import documents, terms
 from supportops.assist.documents import Document
 from supportops.assist.state import DEFAULT_THRESHOLD, INDEXED_TYPES, bump, env_for, read_state
 from supportops.assist.tables import assist_documents, assist_state
-from supportops.events import log
+from supportops.events import cipher, log
 from supportops.events.schemas import Event
 from supportops.governance.context import Context
 from supportops.ml.tables import event_embeddings
@@ -45,15 +45,26 @@ def write(conn: Connection, ctx: Context, docs: Sequence[Document]) -> int:
     if not docs:
         return 0
     hasher = blind_hasher(conn, ctx)
-    rows = [_row(ctx, d, hasher) for d in docs]
+    sealed, refs = _subject_names(conn, ctx, docs)
+    rows = [{**_row(ctx, d, hasher), "subject": name} for d, name in zip(docs, sealed, strict=True)]
     ids = [d.doc_id for d in docs]
     for i in range(0, len(ids), 1000):
         conn.execute(delete(assist_documents).where(
             assist_documents.c.tenant_id == ctx.tenant_id,
             assist_documents.c.doc_id.in_(ids[i : i + 1000])))
     bulk_insert(conn, assist_documents, rows)
-    _vectors(conn, ctx, docs)
+    _vectors(conn, ctx, docs, dict(zip((d.doc_id for d in docs), refs, strict=True)))
     return len(rows)
+
+
+def _subject_names(conn: Connection, ctx: Context, docs: Sequence[Document]
+                   ) -> tuple[list[str | None], list[str | None]]:
+    """How each document's customer is named at rest: sealed under the customer's key in
+    ``assist_documents`` (as ``events.subject``), by keyed reference in the embedding cache
+    (as ``ml/embedding_cache.py``), so a deleted row's bytes name no token."""
+    tokens = cipher.open_subjects(conn, ctx, [d.subject for d in docs])
+    refs = cipher.subject_refs(conn, ctx, sorted({t for t in tokens if t}))
+    return cipher.seal_subjects(conn, ctx, tokens), [refs.get(t) if t else None for t in tokens]
 
 
 def _row(ctx: Context, d: Document, hasher: terms.BlindHasher) -> dict[str, Any]:
@@ -66,7 +77,8 @@ def _row(ctx: Context, d: Document, hasher: terms.BlindHasher) -> dict[str, Any]
             "terms": terms.pack(hashes, tf)}
 
 
-def _vectors(conn: Connection, ctx: Context, docs: Sequence[Document]) -> None:
+def _vectors(conn: Connection, ctx: Context, docs: Sequence[Document],
+             refs: dict[str, str | None]) -> None:
     encoder = env_for(conn.engine).encoder()
     name = vector_name(encoder)
     wanted = {d.question_event: d for d in docs}
@@ -83,7 +95,7 @@ def _vectors(conn: Connection, ctx: Context, docs: Sequence[Document]) -> None:
     vectors = document_vectors(encoder, todo)
     bulk_insert(conn, event_embeddings, [
         {"tenant_id": ctx.tenant_id, "event_id": d.question_event, "encoder": name,
-         "subject": d.subject, "dim": int(v.shape[0]),
+         "subject": refs.get(d.doc_id), "dim": int(v.shape[0]),
          "vector": np.asarray(v, dtype=np.float32).tobytes()}
         for d, v in zip(todo, vectors, strict=True)])
 

@@ -50,15 +50,26 @@ def privacy_export(
 @keys_app.command("rotate")
 def keys_rotate(
     master: Annotated[bool, typer.Option("--master", help="Rotate the master key.")] = False,
-    workspace: WorkspaceOpt = None, as_json: JsonOpt = False,
+    tenant: Annotated[str | None, typer.Option(
+        "--tenant", "-t", help="Rotate this tenant's key.")] = None,
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
 ) -> None:
-    """Re-wrap every tenant key under a new master key; content is not re-encrypted (audited
-    in each tenant).
+    """Re-wrap every tenant key under a new master key (--master), or every subject key of
+    one tenant under a fresh tenant key (--tenant T); content is not re-encrypted (audited).
 
-    Example: supportops keys rotate --master
+    Example: supportops keys rotate --master; supportops keys rotate --tenant acme
     """
-    if not master:
-        raise typer.BadParameter("say what to rotate: --master", param_hint="--master")
+    if master == (tenant is not None):
+        raise typer.BadParameter("say what to rotate: --master or --tenant T (one of them)",
+                                 param_hint="--master / --tenant")
+    if tenant is not None:
+        done = open_tenant(workspace, tenant, acting_as).privacy.rotate_key()
+        if as_json:
+            emit_json(done)
+            return
+        console.print(f"Tenant key of {tenant} rotated: {done['subject_keys_rewrapped']} "
+                      "subject key(s) re-wrapped.")
+        return
     result = open_workspace(workspace).rotate_master_key()
     if as_json:
         emit_json(result)

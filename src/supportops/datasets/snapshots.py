@@ -26,7 +26,7 @@ from sqlalchemy import Connection, insert, select, update
 from supportops.datasets.paths import resolve, to_stored
 from supportops.datasets.tables import dataset_snapshots
 from supportops.errors import NotFound, ValidationFailed
-from supportops.events import log
+from supportops.events import cipher, log
 from supportops.events.projection import TicketState, apply
 from supportops.events.schemas import Event, is_write_back
 from supportops.governance import audit, lineage
@@ -237,10 +237,12 @@ def create_snapshot(
             filters=orjson.dumps(filters).decode(), row_count=len(records), digest=digest,
             path=to_stored(conn, path), exclusions=orjson.dumps(exclusions).decode(),
             state="current"))
-        lineage.record_snapshot(
-            conn, ctx, snapshot_id, digest, position,
-            subjects={r["subject"] for r in records if r["subject"]},
-            excluded=exclusions["opted_out_subjects"])
+        members = {r["subject"] for r in records if r["subject"]}
+        excluded_subjects = set(exclusions["opted_out_subjects"])
+        refs = cipher.subject_refs(conn, ctx, sorted(members | excluded_subjects))
+        lineage.record_snapshot(  # lineage names subjects by keyed reference, not by token
+            conn, ctx, snapshot_id, digest, position, subjects={refs[s] for s in members},
+            excluded=[refs[s] for s in excluded_subjects])
         audit.record(conn, ctx, "dataset.snapshot", details={
             "snapshot": snapshot_id, "rows": len(records), "log_position": position})
     return Snapshot(snapshot_id, name, now, position, len(records), digest, path, filters,

@@ -7,6 +7,13 @@ ciphertext. Reads hand whole batches of payloads to :meth:`PayloadCipher.open`, 
 decrypts every sealed string in place; a sealed string whose key was destroyed (erasure)
 stays unreadable for good.
 
+The event's subject (a customer's pseudonym) is stored sealed as well, by
+:meth:`PayloadCipher.seal_subjects`: ``events.subject`` holds ``enc:v1:<subject ref>:<..>``,
+deterministic per subject so that it can be looked up, and covered by the hash chain as
+stored. A tombstone keeps it (the chain needs it, without any key); once the subject key is
+destroyed it names no one, since the reference is keyed and the token unreadable. Values
+stored before this (plain tokens) read as they are.
+
 Ciphers are installed per database engine (``install``), so every reader of the same
 database (log reads, ticket views, analytics) finds the one its workspace configured.
 """
@@ -34,6 +41,20 @@ class PayloadCipher(Protocol):
 
     def open(self, conn: Connection, ctx: Context, values: list[Any]) -> None: ...
 
+    def seal_subjects(self, conn: Connection, ctx: Context,
+                      subjects: Sequence[str | None]) -> list[str | None]: ...
+
+    def open_subjects(self, conn: Connection, ctx: Context,
+                      stored: Sequence[str | None]) -> list[str | None]: ...
+
+    def subject_forms(self, conn: Connection, ctx: Context, subject: str) -> list[str]:
+        """Every value ``events.subject`` may hold for ``subject`` (sealed, or as stored
+        before sealing)."""
+
+    def subject_refs(self, conn: Connection, ctx: Context,
+                     subjects: Sequence[str]) -> dict[str, str]:
+        """The keyed reference of each subject (how lineage names it)."""
+
 
 CipherFactory = Callable[[Context], PayloadCipher]
 _INSTALLED: WeakKeyDictionary[Engine, CipherFactory] = WeakKeyDictionary()
@@ -53,6 +74,37 @@ def seal(conn: Connection, ctx: Context, drafts: Sequence[EventDraft]) -> None:
     cipher = for_engine(conn.engine, ctx)
     if cipher is not None:
         cipher.seal(conn, ctx, drafts)
+
+
+def seal_subjects(conn: Connection, ctx: Context,
+                  subjects: Sequence[str | None]) -> list[str | None]:
+    """What ``events.subject`` stores for each subject (as given without a cipher)."""
+    cipher = for_engine(conn.engine, ctx)
+    return cipher.seal_subjects(conn, ctx, subjects) if cipher is not None else list(subjects)
+
+
+def open_subjects(conn: Connection, ctx: Context, stored: Sequence[str | None],
+                  cipher: PayloadCipher | None = None) -> list[str | None]:
+    """Subjects as read (``None`` where the subject's key was destroyed); ``cipher``: one
+    already made for this batch (its unwrapped keys are reused)."""
+    if not any(s is not None and s.startswith(MARK) for s in stored):
+        return list(stored)
+    cipher = cipher or for_engine(conn.engine, ctx)
+    return cipher.open_subjects(conn, ctx, stored) if cipher is not None else list(stored)
+
+
+def subject_forms(conn: Connection, ctx: Context, subject: str) -> list[str]:
+    """The values of ``events.subject`` that stand for ``subject`` (for look-ups)."""
+    cipher = for_engine(conn.engine, ctx)
+    return cipher.subject_forms(conn, ctx, subject) if cipher is not None else [subject]
+
+
+def subject_refs(conn: Connection, ctx: Context, subjects: Sequence[str]) -> dict[str, str]:
+    """Keyed references of subjects (each subject itself without a cipher)."""
+    cipher = for_engine(conn.engine, ctx)
+    if cipher is None:
+        return {s: s for s in subjects}
+    return cipher.subject_refs(conn, ctx, subjects)
 
 
 def open_values(conn: Connection, ctx: Context, values: list[Any]) -> None:

@@ -131,6 +131,7 @@ def append(
     if protector is not None:
         protector.protect(conn, ctx, fresh)
     cipher.seal(conn, ctx, fresh)  # content encrypted before rows (and hashes) are built
+    subjects = cipher.seal_subjects(conn, ctx, [d.subject for d in fresh])
     last = conn.execute(
         update(tenants)
         .where(tenants.c.id == ctx.tenant_id)
@@ -142,14 +143,14 @@ def append(
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     stored: list[Event] = []
-    for seq, d in enumerate(fresh, start=first):
+    for (seq, d), subject in zip(enumerate(fresh, start=first), subjects, strict=True):
         ev_id = d.id or event_id(ctx.tenant_id, d.idempotency_key)
         body = _stored_payload(d)
         content = payload_hash(body)
-        prev = chain_hash(prev, ctx.tenant_id, seq, ev_id, d.type, d.ticket_id, d.subject,
+        prev = chain_hash(prev, ctx.tenant_id, seq, ev_id, d.type, d.ticket_id, subject,
                           d.occurred_at, d.idempotency_key, content)
         rows.append({
-            "tenant_id": ctx.tenant_id, "seq": seq, "id": ev_id, "subject": d.subject,
+            "tenant_id": ctx.tenant_id, "seq": seq, "id": ev_id, "subject": subject,
             "ticket_id": d.ticket_id, "type": d.type, "occurred_at": d.occurred_at,
             "recorded_at": now, "payload": body, "idempotency_key": d.idempotency_key,
             "payload_hash": content, "hash": prev,
@@ -162,14 +163,17 @@ def append(
 
 def _to_events(conn: Connection, ctx: Context, rows: Sequence[Row[Any]],
                sealed: bool = False) -> list[Event]:
-    """Events of a batch of rows, their payloads decrypted in one go (unless ``sealed``)."""
+    """Events of a batch of rows, their payloads decrypted in one go (unless ``sealed``);
+    subjects are always opened (projections copy the token, not its sealed form)."""
     payloads = [orjson.loads(row.payload) for row in rows]
-    if not sealed:
-        cipher.open_values(conn, ctx, payloads)
-    return [_to_event(row, p) for row, p in zip(rows, payloads, strict=True)]
+    opener = cipher.for_engine(conn.engine, ctx) if rows else None  # one keyring per batch
+    if not sealed and opener is not None:
+        opener.open(conn, ctx, payloads)
+    subjects = cipher.open_subjects(conn, ctx, [row.subject for row in rows], opener)
+    return [_to_event(row, p, s) for row, p, s in zip(rows, payloads, subjects, strict=True)]
 
 
-def _to_event(row: Row[Any], payload: dict[str, Any]) -> Event:
+def _to_event(row: Row[Any], payload: dict[str, Any], subject: str | None) -> Event:
     """A tombstone reads without its ticket link (it stays stored, under the hash), so that
     replays and snapshots never fold a redacted event into a ticket."""
     redacted = row.redacted_at is not None
@@ -177,7 +181,7 @@ def _to_event(row: Row[Any], payload: dict[str, Any]) -> Event:
         tenant_id=row.tenant_id, seq=row.seq, id=row.id, type=row.type,
         occurred_at=row.occurred_at, recorded_at=row.recorded_at,
         payload=payload, idempotency_key=row.idempotency_key, hash=row.hash,
-        ticket_id=None if redacted else row.ticket_id, subject=row.subject,
+        ticket_id=None if redacted else row.ticket_id, subject=subject,
         redacted_at=row.redacted_at,
     )
 

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, delete, insert, select
 
-from supportops.events import log
+from supportops.events import cipher, log
 from supportops.events.schemas import Event
 from supportops.governance.context import Context
 from supportops.storage import Database
@@ -156,8 +156,12 @@ def _write(
     conn: Connection, ctx: Context, states: Iterable[TicketState], replace: bool = True
 ) -> None:
     rows = []
-    for s in states:
+    states = list(states)
+    # the customer's token is stored as the log stores it: sealed (``cipher.seal_subjects``)
+    sealed = cipher.seal_subjects(conn, ctx, [s.subject for s in states])
+    for s, subject in zip(states, sealed, strict=True):
         row = {name: getattr(s, name) for name in _COLUMNS}
+        row["subject"] = subject
         row["attributes"] = orjson.dumps(s.attributes, option=orjson.OPT_SORT_KEYS).decode()
         row["tenant_id"] = ctx.tenant_id
         rows.append(row)

@@ -35,7 +35,7 @@ class TicketsView:
     db: Database
     ctx: Context
 
-    def _where(self, filters: dict[str, str | None]) -> list[Any]:
+    def _where(self, conn: Connection, filters: dict[str, str | None]) -> list[Any]:
         clauses = [tickets.c.tenant_id == self.ctx.tenant_id]
         for key, value in filters.items():
             if value is not None:
@@ -43,22 +43,26 @@ class TicketsView:
                 if column not in _FILTERS:
                     raise ValidationFailed(f"Tickets cannot be filtered by {key!r}; use one of "
                                            f"{', '.join(_FILTERS)}.")
-                clauses.append(tickets.c[column] == value)
+                if column == "subject":  # stored sealed, as the log stores it
+                    clauses.append(tickets.c.subject.in_(
+                        cipher.subject_forms(conn, self.ctx, value)))
+                else:
+                    clauses.append(tickets.c[column] == value)
         return clauses
 
     def count(self, **filters: str | None) -> int:
         with self.db.begin(self.ctx.tenant_id) as conn:
             return int(conn.execute(
-                select(func.count()).select_from(tickets).where(*self._where(filters))
+                select(func.count()).select_from(tickets).where(*self._where(conn, filters))
             ).scalar_one())
 
     def list(
         self, limit: int = 50, offset: int = 0, **filters: str | None
     ) -> builtins.list[dict[str, Any]]:
-        query = (select(tickets).where(*self._where(filters))
-                 .order_by(tickets.c.opened_at.desc(), tickets.c.ticket_id)
-                 .limit(limit).offset(offset))
         with self.db.begin(self.ctx.tenant_id) as conn:
+            query = (select(tickets).where(*self._where(conn, filters))
+                     .order_by(tickets.c.opened_at.desc(), tickets.c.ticket_id)
+                     .limit(limit).offset(offset))
             rows = conn.execute(query).mappings().all()
             return self._opened(conn, [self._public(r) for r in rows])
 
@@ -69,12 +73,12 @@ class TicketsView:
         if not 1 <= limit <= 1000:
             raise ValidationFailed(f"The 'limit' must be in [1, 1000]. Got {limit}.",
                                    field="limit")
-        clauses = self._where(filters)
-        if cursor is not None:
-            clauses.append(tickets.c.first_seq < _cursor_seq(cursor))
-        query = (select(tickets).where(*clauses).order_by(tickets.c.first_seq.desc())
-                 .limit(limit + 1))
         with self.db.begin(self.ctx.tenant_id) as conn:
+            clauses = self._where(conn, filters)
+            if cursor is not None:
+                clauses.append(tickets.c.first_seq < _cursor_seq(cursor))
+            query = (select(tickets).where(*clauses).order_by(tickets.c.first_seq.desc())
+                     .limit(limit + 1))
             rows = conn.execute(query).mappings().all()
             data = self._opened(conn, [self._public(r) for r in rows[:limit]])
         more = len(rows) > limit
@@ -107,7 +111,11 @@ class TicketsView:
 
     def _opened(self, conn: Connection, rows: builtins.list[dict[str, Any]]
                 ) -> builtins.list[dict[str, Any]]:
-        """Rows with their sealed content (subject line, attributes) decrypted in one batch."""
+        """Rows with their sealed content (subject line, attributes) and customer token
+        decrypted in one batch."""
+        subjects = cipher.open_subjects(conn, self.ctx, [r["subject"] for r in rows])
+        for row, subject in zip(rows, subjects, strict=True):
+            row["subject"] = subject
         cipher.open_values(conn, self.ctx, rows)
         return rows
 

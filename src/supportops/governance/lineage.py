@@ -8,13 +8,14 @@ Higher rooms write edges as they build things (in their own transactions)::
     record_deployment(conn, ctx, "triage", "3", "champion")
 
 and erasure asks :func:`flag_subject` which snapshots and models held a subject. Subjects are
-tokens (pseudonyms), so lineage never holds an original identifier.
+keyed references (``Keyring.subject_ref``; tokens in rows written before), so lineage never
+holds an original identifier, nor, once a subject's key is gone, anything that names it.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -151,13 +152,14 @@ def set_snapshot_state(conn: Connection, ctx: Context, snapshot_id: str, state: 
         lineage_snapshots.c.snapshot_id == snapshot_id).values(state=state, state_reason=reason))
 
 
-def flag_subject(conn: Connection, ctx: Context, subject: str, reason: str,
+def flag_subject(conn: Connection, ctx: Context, subject: str | Sequence[str], reason: str,
                  retrain: bool = True) -> Flagged:
-    """Mark every snapshot holding ``subject`` for rebuild and every model trained on one
-    as ``contains_erased_data``; schedule the follow-up work as pending actions."""
-    snaps = list(conn.execute(select(lineage_snapshot_subjects.c.snapshot_id).where(
+    """Mark every snapshot holding ``subject`` (any of its names) for rebuild and every model
+    trained on one as ``contains_erased_data``; schedule the follow-up work as pending."""
+    names = [subject] if isinstance(subject, str) else list(subject)
+    snaps = sorted(set(conn.execute(select(lineage_snapshot_subjects.c.snapshot_id).where(
         lineage_snapshot_subjects.c.tenant_id == ctx.tenant_id,
-        lineage_snapshot_subjects.c.subject == subject)).scalars())
+        lineage_snapshot_subjects.c.subject.in_(names))).scalars()))
     pending: list[dict[str, str]] = []
     for snap in snaps:
         set_snapshot_state(conn, ctx, snap, "rebuild", reason)
@@ -171,6 +173,26 @@ def flag_subject(conn: Connection, ctx: Context, subject: str, reason: str,
         if retrain:
             pending.append(_schedule(conn, ctx, "retrain_model", f"{name}@{version}", reason))
     return Flagged(sorted(snaps), [f"{n}@{v}" for n, v in models], pending)
+
+
+def forget_subject(conn: Connection, ctx: Context, subject: str, ref: str) -> int:
+    """After :func:`flag_subject` at erasure: the memberships of ``subject`` (a token, in rows
+    written before references) go and exclusion lists name it by ``ref``, so lineage keeps no
+    token of an erased subject (the flags, the erasure report and its audit entry keep the
+    trace). Returns the membership rows removed."""
+    removed = conn.execute(delete(lineage_snapshot_subjects).where(
+        lineage_snapshot_subjects.c.tenant_id == ctx.tenant_id,
+        lineage_snapshot_subjects.c.subject == subject)).rowcount or 0
+    rows = conn.execute(select(lineage_snapshots.c.snapshot_id, lineage_snapshots.c.excluded)
+                        .where(lineage_snapshots.c.tenant_id == ctx.tenant_id,
+                               lineage_snapshots.c.excluded.contains(subject, autoescape=True))).all()
+    for row in rows:
+        names = sorted({ref if s == subject else s for s in orjson.loads(row.excluded)})
+        conn.execute(update(lineage_snapshots).where(
+            lineage_snapshots.c.tenant_id == ctx.tenant_id,
+            lineage_snapshots.c.snapshot_id == row.snapshot_id)
+            .values(excluded=orjson.dumps(names).decode()))
+    return int(removed)
 
 
 def _models_of(conn: Connection, ctx: Context, snaps: list[str]) -> list[tuple[str, str]]:
@@ -215,12 +237,14 @@ def complete(conn: Connection, ctx: Context, action_id: str) -> None:
 # ------------------------------------------------------------------------------- queries
 
 
-def for_subject(db: Database, ctx: Context, subject: str) -> dict[str, Any]:
-    """Snapshots holding the subject, models trained on them, and their deployments."""
+def for_subject(db: Database, ctx: Context, subject: str,
+                *aliases: str) -> dict[str, Any]:
+    """Snapshots holding the subject (named ``subject`` or any of ``aliases``), models trained
+    on them, and their deployments."""
     with db.begin(ctx.tenant_id) as conn:
-        snaps = list(conn.execute(select(lineage_snapshot_subjects.c.snapshot_id).where(
+        snaps = list(set(conn.execute(select(lineage_snapshot_subjects.c.snapshot_id).where(
             lineage_snapshot_subjects.c.tenant_id == ctx.tenant_id,
-            lineage_snapshot_subjects.c.subject == subject)).scalars())
+            lineage_snapshot_subjects.c.subject.in_([subject, *aliases]))).scalars()))
         snapshots = [_snapshot(conn, ctx, s) for s in sorted(snaps)]
         models = [_model(conn, ctx, n, v) for n, v in _models_of(conn, ctx, snaps)]
     return {"subject": subject, "snapshots": snapshots, "models": models}
@@ -279,8 +303,10 @@ class LineageView:
     db: Database
     ctx: Context
 
-    def subject(self, token: str) -> dict[str, Any]:
-        return for_subject(self.db, self.ctx, token)
+    def subject(self, ref: str, *aliases: str) -> dict[str, Any]:
+        """By keyed reference (``tenant.privacy.subject_ref``); aliases such as the token
+        find rows written before references."""
+        return for_subject(self.db, self.ctx, ref, *aliases)
 
     def snapshot(self, snapshot_id: str) -> dict[str, Any]:
         return for_snapshot(self.db, self.ctx, snapshot_id)

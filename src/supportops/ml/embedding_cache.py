@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from sqlalchemy import select
 
+from supportops.events import cipher
 from supportops.governance.context import Context
 from supportops.ml.embeddings import Encoder
 from supportops.ml.tables import event_embeddings
@@ -43,10 +44,13 @@ def warm(db: Database, ctx: Context, encoder: Encoder, event_ids: Sequence[str |
     missing = [(e, t, s) for e, t, s in keyed if e not in found]
     if missing:
         vectors = encoder.encode([t for _, t, _ in missing])
-        rows = [{"tenant_id": ctx.tenant_id, "event_id": e, "encoder": encoder.name,
-                 "subject": s, "dim": int(v.shape[0]), "vector": v.astype(np.float32).tobytes()}
-                for (e, _, s), v in zip(missing, vectors, strict=True)]
         with db.begin(ctx.tenant_id) as conn:
+            # rows name the subject by keyed reference: a deleted row's bytes name no token
+            refs = cipher.subject_refs(conn, ctx, sorted({s for _, _, s in missing if s}))
+            rows = [{"tenant_id": ctx.tenant_id, "event_id": e, "encoder": encoder.name,
+                     "subject": refs.get(s) if s else None, "dim": int(v.shape[0]),
+                     "vector": v.astype(np.float32).tobytes()}
+                    for (e, _, s), v in zip(missing, vectors, strict=True)]
             for i in range(0, len(rows), _CHUNK):
                 bulk_insert(conn, event_embeddings, rows[i : i + _CHUNK])
     return {"cached": len(found), "computed": len(missing)}

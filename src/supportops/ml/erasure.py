@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, delete
 
+from supportops.events import cipher
 from supportops.governance.context import Context
 from supportops.ml.tables import event_embeddings
 from supportops.privacy.erasure import register_erasure_hook
@@ -18,10 +19,11 @@ _CHUNK = 2000
 
 def purge(conn: Connection, ctx: Context, subject: str, event_ids: Sequence[str]) -> int:
     """Erasure hook: delete the vectors of a subject's events."""
+    names = [subject, *cipher.subject_refs(conn, ctx, [subject]).values()]
     removed = 0
     removed += conn.execute(delete(event_embeddings).where(
         event_embeddings.c.tenant_id == ctx.tenant_id,
-        event_embeddings.c.subject == subject)).rowcount or 0
+        event_embeddings.c.subject.in_(names))).rowcount or 0
     for i in range(0, len(event_ids), _CHUNK):
         removed += conn.execute(delete(event_embeddings).where(
             event_embeddings.c.tenant_id == ctx.tenant_id,

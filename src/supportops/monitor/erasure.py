@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import orjson
 from sqlalchemy import Connection, delete, select, update
 
+from supportops.events import cipher
 from supportops.governance.context import Context
 from supportops.monitor.tables import model_references, prediction_records
 from supportops.privacy.erasure import register_erasure_hook
@@ -20,7 +21,8 @@ def purge(conn: Connection, ctx: Context, subject: str, event_ids: Sequence[str]
     take its events out of every embedding reference."""
     removed = conn.execute(delete(prediction_records).where(
         prediction_records.c.tenant_id == ctx.tenant_id,
-        prediction_records.c.subject == subject)).rowcount or 0
+        prediction_records.c.subject.in_(cipher.subject_forms(conn, ctx, subject)))
+    ).rowcount or 0
     for i in range(0, len(event_ids), _CHUNK):
         removed += conn.execute(delete(prediction_records).where(
             prediction_records.c.tenant_id == ctx.tenant_id,

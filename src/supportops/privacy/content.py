@@ -7,6 +7,10 @@ ticket projection copies these strings as they are, so destroying the subject ke
 makes every copy unreadable: dead tuples, WAL segments, backups, a copied workspace.
 Identity values are tokens already and codes carry nothing personal, so both stay clear
 (analytics filters and groups on them in SQL).
+
+The event's own subject (its customer's token) is sealed the same way under that customer's
+key, but deterministically (a synthetic nonce), so that ``events.subject`` can still be looked
+up by value; after erasure it is a keyed reference and an unreadable ciphertext.
 """
 
 from __future__ import annotations
@@ -25,14 +29,15 @@ from supportops.events.schemas import EventDraft
 from supportops.governance.context import Context
 from supportops.privacy import subjects
 from supportops.privacy.keys import Keyring, open_sealed, seal
+from supportops.privacy.sealed_subjects import REF_LEN, SubjectSealing
 from supportops.privacy.vault import TOKEN_RE
 
 #: What a sealed string reads as once its key is destroyed.
 ERASED = "[erased]"
-_REF_LEN = 41
+_REF_LEN = REF_LEN
 
 
-class ContentCipher:
+class ContentCipher(SubjectSealing):
     """Seals and opens payload content with subject keys, a batch at a time."""
 
     def __init__(self, keyring: Keyring) -> None:

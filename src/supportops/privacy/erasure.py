@@ -10,6 +10,10 @@
 5. through lineage, mark snapshots that held it for rebuild and models trained on them as
    ``contains_erased_data``, scheduling retraining per tenant policy;
 6. audit, store the report; after commit, checkpoint the SQLite WAL so no bytes survive.
+
+The audit entry, the lineage flags and the stored report name the subject by its keyed
+reference (``Keyring.subject_ref``), never by its token: once the key is gone, nothing left
+names the pseudonym (the tombstones' ``events.subject`` is sealed, see ``sealed_subjects``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from supportops.governance.context import Context, Role
 from supportops.privacy import vault
 from supportops.privacy.keys import Keyring
 from supportops.privacy.policy import get_policy
+from supportops.privacy.sealed_subjects import subject_where
 from supportops.privacy.subjects import CUSTOMER, OWNER_KINDS, TOKEN_KINDS, EraseKind
 from supportops.privacy.tables import erasure_reports, subject_keys
 from supportops.storage import Database
@@ -115,7 +120,7 @@ def _erase_staff(conn: Connection, ctx: Context, keyring: Keyring, token: str,
     if not had_key and not deleted:
         raise NotFound(f"No {kind} {token} has data in tenant {ctx.tenant_id!r}; nothing to "
                        f"erase. Check the {kind}'s name as it appeared in the input.")
-    report = ErasureReport(token, vault_entries_deleted=deleted)
+    report = ErasureReport(ref, vault_entries_deleted=deleted)
     vault.unlink(conn, keyring, ref)
     return _finish(conn, ctx, report, {"kind": kind, "tickets": 0})
 
@@ -131,15 +136,15 @@ def _third_parties(conn: Connection, keyring: Keyring, ref: str) -> int:
 
 
 def _erase(conn: Connection, ctx: Context, keyring: Keyring, token: str) -> ErasureReport:
-    rows = conn.execute(select(events.c.id, events.c.ticket_id, events.c.redacted_at).where(
-        events.c.tenant_id == ctx.tenant_id, events.c.subject == token)).all()
+    rows = conn.execute(select(events.c.id, events.c.ticket_id, events.c.subject).where(
+        events.c.tenant_id == ctx.tenant_id, subject_where(conn, keyring, token))).all()
     ref = keyring.subject_ref(CUSTOMER, token)
     has_key = conn.execute(select(subject_keys.c.subject).where(
         subject_keys.c.tenant_id == ctx.tenant_id, subject_keys.c.subject == ref)).first()
     if not rows and has_key is None:
         raise NotFound(f"Subject {token} has no data in tenant {ctx.tenant_id!r}; nothing to "
                        "erase. Check the customer id as it appeared in the input.")
-    report = ErasureReport(token)
+    report = ErasureReport(ref)
     report.vault_entries_deleted = _shred(conn, keyring, ref)[1]
     third = _third_parties(conn, keyring, ref)
     report.vault_entries_deleted += third
@@ -147,12 +152,14 @@ def _erase(conn: Connection, ctx: Context, keyring: Keyring, token: str) -> Eras
     ticket_ids = sorted({r.ticket_id for r in rows if r.ticket_id})
     redacted = _redact_events(conn, ctx, event_ids)
     report.events_redacted = len(redacted)
-    _delete_tickets(conn, ctx, token, ticket_ids)
+    _delete_tickets(conn, ctx, {token, *(r.subject for r in rows)}, ticket_ids)
     report.derived = {name: hook(conn, ctx, token, event_ids) for name, hook in _HOOKS.items()}
     retrain = get_policy(conn, ctx).retrain == "on_erasure"
-    flagged = lineage.flag_subject(conn, ctx, token, f"erasure of {token}", retrain=retrain)
+    flagged = lineage.flag_subject(conn, ctx, [ref, token], f"erasure of subject {ref}",
+                                   retrain=retrain)
     report.snapshots, report.models, report.pending = (flagged.snapshots, flagged.models,
                                                        flagged.pending)
+    lineage.forget_subject(conn, ctx, token, ref)
     return _finish(conn, ctx, report, {"kind": "customer", "tickets": len(ticket_ids),
                                        "third_party_entries_deleted": third,
                                        "redacted_seqs": audit.seq_ranges(redacted)})
@@ -160,7 +167,7 @@ def _erase(conn: Connection, ctx: Context, keyring: Keyring, token: str) -> Eras
 
 def _finish(conn: Connection, ctx: Context, report: ErasureReport,
             extra: dict[str, Any]) -> ErasureReport:
-    """Audit and store the report (the stored one names the subject by its reference)."""
+    """Audit and store the report (both name the subject by its reference)."""
     now = datetime.now(UTC)
     report.completed_at = now.isoformat()
     residue = physical_residue(conn)
@@ -203,9 +210,11 @@ def _redact_events(conn: Connection, ctx: Context, event_ids: list[str]) -> list
     return seqs
 
 
-def _delete_tickets(conn: Connection, ctx: Context, token: str, ticket_ids: list[str]) -> None:
+def _delete_tickets(conn: Connection, ctx: Context, names: set[str],
+                    ticket_ids: list[str]) -> None:
+    """The subject's tickets: by its stored subject (sealed, or a token before) and by id."""
     conn.execute(delete(tickets).where(tickets.c.tenant_id == ctx.tenant_id,
-                                       tickets.c.subject == token))
+                                       tickets.c.subject.in_(sorted(names))))
     for i in range(0, len(ticket_ids), _CHUNK):
         conn.execute(delete(tickets).where(tickets.c.tenant_id == ctx.tenant_id,
                                            tickets.c.ticket_id.in_(ticket_ids[i : i + _CHUNK])))
@@ -213,12 +222,14 @@ def _delete_tickets(conn: Connection, ctx: Context, token: str, ticket_ids: list
 
 def reports(db: Database, ctx: Context, keyring: Keyring, subject: str,
             kind: EraseKind = "customer") -> list[dict[str, Any]]:
-    """Every stored erasure report of ``subject`` (original id), oldest first."""
+    """Every stored erasure report of ``subject`` (original id or token), oldest first
+    (reports stored before references named the token)."""
     ctx.require(*ERASE_ROLES, action="read erasure reports")
     with db.begin(ctx.tenant_id) as conn:
         token = subject_token(conn, keyring, subject, kind)
+        names = [keyring.subject_ref(OWNER_KINDS[kind], token), token]
         rows = conn.execute(select(erasure_reports.c.report).where(
-            erasure_reports.c.tenant_id == ctx.tenant_id, erasure_reports.c.subject == token)
+            erasure_reports.c.tenant_id == ctx.tenant_id, erasure_reports.c.subject.in_(names))
             .order_by(erasure_reports.c.completed_at)).scalars().all()
     if not rows:
         raise NotFound(f"No erasure report for subject {token} in tenant {ctx.tenant_id!r}.")

@@ -33,6 +33,7 @@ from supportops.privacy.erasure import subject_token
 from supportops.privacy.keys import Keyring
 from supportops.privacy.optout import OPTED_IN, OPTED_OUT
 from supportops.privacy.reveal import REVEAL_ROLES, substitute, tokens_in
+from supportops.privacy.sealed_subjects import customer_ref, subject_where
 from supportops.privacy.tables import erasure_reports
 from supportops.storage import Database
 from supportops.storage.schema import events, tickets
@@ -54,16 +55,19 @@ def export_subject(db: Database, ctx: Context, keyring: Keyring, subject: str,
         document = _gather(conn, ctx, keyring, token)
         document["subject"] = {"id": subject, "token": token}
         summary = _summary(document)
-        audit.record(conn, ctx, "privacy.export", subject=token, details=summary)
+        audit.record(conn, ctx, "privacy.export", subject=customer_ref(conn, keyring, token),
+                     details=summary)
         _write(out, document)
     return {**summary, "subject": token, "out": str(out)}
 
 
 def _gather(conn: Connection, ctx: Context, keyring: Keyring, token: str) -> dict[str, Any]:
     event_rows = _rows(conn, select(events).where(
-        events.c.tenant_id == ctx.tenant_id, events.c.subject == token).order_by(events.c.seq))
+        events.c.tenant_id == ctx.tenant_id, subject_where(conn, keyring, token))
+        .order_by(events.c.seq))
     ticket_rows = _rows(conn, select(tickets).where(
-        tickets.c.tenant_id == ctx.tenant_id, tickets.c.subject == token)
+        tickets.c.tenant_id == ctx.tenant_id,
+        tickets.c.subject.in_(cipher.subject_forms(conn, ctx, token)))
         .order_by(tickets.c.ticket_id))
     keyring.load(conn)
     payloads = [orjson.loads(row.payload) for row in event_rows]
@@ -76,7 +80,7 @@ def _gather(conn: Connection, ctx: Context, keyring: Keyring, token: str) -> dic
         "tenant": ctx.tenant_id,
         "events": [_event(r, p, originals) for r, p in zip(event_rows, payloads, strict=True)],
         "tickets": [_ticket(r, t, originals) for r, t in zip(ticket_rows, texts, strict=True)],
-        "derived": _derived(conn, ctx, token),
+        "derived": _derived(conn, ctx, token, customer_ref(conn, keyring, token)),
     }
 
 
@@ -114,21 +118,23 @@ def _ticket(row: Row[Any], text: dict[str, Any], originals: dict[str, str]) -> d
     return {k: substitute(v, originals) for k, v in data.items()}
 
 
-def _derived(conn: Connection, ctx: Context, token: str) -> dict[str, Any]:
-    """What was derived from the subject's records: lineage, erasure reports, audit."""
+def _derived(conn: Connection, ctx: Context, token: str, ref: str) -> dict[str, Any]:
+    """What was derived from the subject's records: lineage, erasure reports, audit (these
+    two name it by its reference; by its token before references)."""
+    names = [ref, token]
     snapshots = sorted(conn.execute(select(lineage_snapshot_subjects.c.snapshot_id).where(
         lineage_snapshot_subjects.c.tenant_id == ctx.tenant_id,
-        lineage_snapshot_subjects.c.subject == token)).scalars())
+        lineage_snapshot_subjects.c.subject.in_(names))).scalars())
     models = conn.execute(select(lineage_models.c.model_name, lineage_models.c.version,
                                  lineage_models.c.contains_erased_data).where(
         lineage_models.c.tenant_id == ctx.tenant_id,
         lineage_models.c.snapshot_id.in_(snapshots))).all() if snapshots else []
     reports = conn.execute(select(erasure_reports.c.report).where(
-        erasure_reports.c.tenant_id == ctx.tenant_id, erasure_reports.c.subject == token)
+        erasure_reports.c.tenant_id == ctx.tenant_id, erasure_reports.c.subject.in_(names))
     ).scalars().all()
     entries = conn.execute(select(audit_log.c.seq, audit_log.c.at, audit_log.c.action,
                                   audit_log.c.actor).where(
-        audit_log.c.tenant_id == ctx.tenant_id, audit_log.c.subject == token)
+        audit_log.c.tenant_id == ctx.tenant_id, audit_log.c.subject.in_(names))
         .order_by(audit_log.c.seq)).all()
     return {
         "dataset_snapshots": snapshots,

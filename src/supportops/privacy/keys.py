@@ -4,7 +4,10 @@
   32 bytes) or the workspace key file ``keys/master.key`` (created with mode 0600).
   An external KMS plugs in as another :class:`KeyProvider` (``wrap``/``unwrap`` only).
 - The **tenant key** (random, stored wrapped) derives, through HKDF, the HMAC key of the
-  pseudonyms and the key that wraps subject keys.
+  pseudonyms and references, and the key that wraps subject keys. Rotating it
+  (``privacy/tenant_rotation.py``) adds a second, fresh half from which the wrapping key is
+  derived from then on: the stored value becomes 64 bytes (pseudonym half, wrapping half).
+  The pseudonym half stays for the tenant's life, since tokens are inside the content.
 - A **subject key** (random, stored wrapped) encrypts that subject's vault values. Deleting
   its row is crypto-shredding: every copy of those ciphertexts becomes unreadable.
 """
@@ -170,6 +173,17 @@ def _derive(key: bytes, purpose: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(key)
 
 
+def subject_kek(tenant_key: bytes) -> bytes:
+    """The key that wraps subject keys: from the wrapping half of a rotated tenant key (the
+    last 32 of 64 bytes), from the whole key before any rotation."""
+    return _derive(tenant_key[32:] or tenant_key[:32], b"supportops subject-kek v1")
+
+
+def subject_key_aad(tenant_id: str, subject: str) -> bytes:
+    """What a wrapped subject key is bound to (its tenant and reference)."""
+    return f"subject-key\x1f{tenant_id}\x1f{subject}".encode()
+
+
 class Keyring:
     """One tenant's keys, used inside a caller's transaction; unwrapped keys are cached."""
 
@@ -182,6 +196,7 @@ class Keyring:
         self._blind_key: bytes | None = None
         self._subjects: dict[str, bytes] = {}
         self._tokens: dict[tuple[str, str], str] = {}
+        self._wrapped: bytes | None = None
 
     # -- tenant key ---------------------------------------------------------------------------
 
@@ -193,11 +208,35 @@ class Keyring:
             tenant_keys.c.tenant_id == self.ctx.tenant_id)).scalar()
         if row is None:
             row = self._create_tenant_key(conn)
-        key = self.provider.unwrap(self.ctx.tenant_id, row)
-        self._token_key = _derive(key, b"supportops token v1")
-        self._kek = _derive(key, b"supportops subject-kek v1")
-        self._ref_key = _derive(key, b"supportops subject-ref v1")
-        self._blind_key = _derive(key, b"supportops blind-index v1")
+        self._use(row)
+
+    def _use(self, wrapped: bytes) -> None:
+        key = self.provider.unwrap(self.ctx.tenant_id, wrapped)
+        identity = key[:32]
+        self._token_key = _derive(identity, b"supportops token v1")
+        self._kek = subject_kek(key)
+        self._ref_key = _derive(identity, b"supportops subject-ref v1")
+        self._blind_key = _derive(identity, b"supportops blind-index v1")
+        self._wrapped = wrapped
+        self._subjects.clear()
+
+    def _fresh_kek(self, conn: Connection, lock: bool = False) -> bool:
+        """The tenant key as this transaction sees it (a rotation may have committed since it
+        was loaded); whether it changed. Before wrapping new subject keys (``lock``), the row
+        is read ``FOR SHARE`` on PostgreSQL, so a rotation waits until they are committed and
+        re-wraps them too."""
+        if self._token_key is None:
+            self.load(conn)
+            return False
+        query = select(tenant_keys.c.wrapped_key).where(
+            tenant_keys.c.tenant_id == self.ctx.tenant_id)
+        if lock and conn.dialect.name == "postgresql":
+            query = query.with_for_update(read=True)
+        current = conn.execute(query).scalar()
+        if current is None or current == self._wrapped:
+            return False
+        self._use(current)
+        return True
 
     def _create_tenant_key(self, conn: Connection) -> bytes:
         wrapped = self.provider.wrap(self.ctx.tenant_id, secrets.token_bytes(32))
@@ -259,6 +298,11 @@ class Keyring:
             return raw  # already keyed
         return "k:" + self._mac("idempotency", raw)[:40]
 
+    def synthetic_nonce(self, purpose: str, value: str) -> bytes:
+        """An AES-GCM nonce derived from the value (deterministic sealing: one value, one
+        ciphertext, so the sealed form can be looked up; distinct values get distinct nonces)."""
+        return bytes.fromhex(self._mac(f"nonce:{purpose}", value)[: 2 * _NONCE])
+
     def keyed_uuid(self, raw: str) -> str:
         h = self._mac("event-id", raw)
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
@@ -266,14 +310,14 @@ class Keyring:
     # -- subject keys -------------------------------------------------------------------------
 
     def _aad(self, subject: str) -> bytes:
-        return f"subject-key\x1f{self.ctx.tenant_id}\x1f{subject}".encode()
+        return subject_key_aad(self.ctx.tenant_id, subject)
 
     def subject_key(self, conn: Connection, subject: str, create: bool = True) -> bytes | None:
         """The subject's data key (created on first use unless ``create`` is false)."""
         cached = self._subjects.get(subject)
         if cached is not None:
             return cached
-        self.load(conn)
+        self._fresh_kek(conn)
         assert self._kek is not None
         wrapped = conn.execute(select(subject_keys.c.wrapped_key).where(
             subject_keys.c.tenant_id == self.ctx.tenant_id,
@@ -287,6 +331,7 @@ class Keyring:
         return key
 
     def _create_subject_key(self, conn: Connection, subject: str) -> bytes:
+        self._fresh_kek(conn, lock=True)
         assert self._kek is not None
         wrapped = seal(self._kek, secrets.token_bytes(32), self._aad(subject))
         insert_ignore(conn, subject_keys, [{
@@ -300,11 +345,15 @@ class Keyring:
 
     def preload(self, conn: Connection, subjects: set[str]) -> None:
         """Unwrap (creating where missing) the keys of many subjects in a few statements."""
-        self.load(conn)
+        self._fresh_kek(conn)
         assert self._kek is not None
         wanted = sorted(s for s in subjects if s not in self._subjects)
         found = self._wrapped_keys(conn, wanted)
         missing = [s for s in wanted if s not in found]
+        if missing and self._fresh_kek(conn, lock=True):  # rotated meanwhile: read again
+            wanted = sorted(subjects)
+            found = self._wrapped_keys(conn, wanted)
+            missing = [s for s in wanted if s not in found]
         if missing:
             now = datetime.now(UTC)
             new_rows: list[dict[str, object]] = [
@@ -318,7 +367,8 @@ class Keyring:
 
     def existing_keys(self, conn: Connection, subjects: set[str]) -> dict[str, bytes]:
         """Unwrapped keys of those ``subjects`` whose key still exists (none are created)."""
-        self.load(conn)
+        if any(s not in self._subjects for s in subjects):
+            self._fresh_kek(conn)
         assert self._kek is not None
         wanted = sorted(s for s in subjects if s not in self._subjects)
         for subject, wrapped in self._wrapped_keys(conn, wanted).items():

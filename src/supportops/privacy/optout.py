@@ -13,11 +13,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from supportops.events import log
+from supportops.events import cipher, log
 from supportops.events.schemas import EventDraft, register_event_type, validate_payload
 from supportops.governance import audit
 from supportops.governance.context import Context, Role
 from supportops.privacy.protector import Pseudonymiser
+from supportops.privacy.sealed_subjects import customer_ref
 from supportops.storage import Database
 from supportops.storage.schema import events
 
@@ -50,7 +51,8 @@ def set_opt_out(db: Database, ctx: Context, protector: Pseudonymiser, subject: s
     with db.begin(ctx.tenant_id) as conn:
         stored, _ = log.append(conn, ctx, [draft], protector)
         token = stored[0].subject
-        audit.record(conn, ctx, kind, subject=token,
+        ref = customer_ref(conn, protector.keyring, token) if token else None
+        audit.record(conn, ctx, kind, subject=ref,
                      details={"event_id": stored[0].id, "seq": stored[0].seq,
                               "reason": stored[0].payload.get("reason")})
     return {"subject": token, "opted_out": opted_out, "seq": stored[0].seq,
@@ -59,7 +61,10 @@ def set_opt_out(db: Database, ctx: Context, protector: Pseudonymiser, subject: s
 
 def opted_out_subjects(db: Database, ctx: Context,
                        as_of: datetime | int | None = None) -> set[str]:
-    """Subject tokens opted out of training at ``as_of`` (log position or time; default now)."""
+    """Subject tokens opted out of training at ``as_of`` (log position or time; default now).
+
+    An erased subject's opt-out survives as its keyed reference (its token is gone with its
+    key: the tombstones' sealed subject names it by reference only)."""
     query = select(events.c.subject, events.c.type).where(
         events.c.tenant_id == ctx.tenant_id, events.c.type.in_((OPTED_OUT, OPTED_IN)))
     if isinstance(as_of, datetime):
@@ -68,8 +73,17 @@ def opted_out_subjects(db: Database, ctx: Context,
         query = query.where(events.c.seq <= as_of)
     with db.begin(ctx.tenant_id) as conn:
         rows = conn.execute(query.order_by(events.c.seq)).all()
+        subjects = cipher.open_subjects(conn, ctx, [row.subject for row in rows])
     state: dict[str, bool] = {}
-    for subject, kind in rows:
-        if subject:
-            state[subject] = kind == OPTED_OUT
+    for subject, (stored, kind) in zip(subjects, rows, strict=True):
+        name = subject or _reference(stored)
+        if name:
+            state[name] = kind == OPTED_OUT
     return {s for s, out in state.items() if out}
+
+
+def _reference(stored: str | None) -> str | None:
+    """The keyed reference inside a sealed subject whose key is destroyed."""
+    if stored is None or not stored.startswith(cipher.MARK):
+        return stored
+    return stored[len(cipher.MARK) :].split(":", 1)[0]

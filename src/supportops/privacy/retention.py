@@ -20,7 +20,7 @@ from supportops.governance.context import Context
 from supportops.privacy import vault
 from supportops.privacy.keys import Keyring
 from supportops.privacy.policy import POLICY_ROLES, get_policy
-from supportops.privacy.subjects import CUSTOMER
+from supportops.privacy.sealed_subjects import stored_ref
 from supportops.storage import Database
 from supportops.storage.schema import events, tickets
 
@@ -125,7 +125,7 @@ def _shred_spent(conn: Connection, ctx: Context, keyring: Keyring, subjects: set
             events.c.tenant_id == ctx.tenant_id, events.c.subject == subject,
             events.c.redacted_at.is_(None)).limit(1)).first()
         if live is None:
-            ref = keyring.subject_ref(CUSTOMER, subject)
+            ref = stored_ref(keyring, subject)
             vault.delete_subject(conn, keyring, ref)
             shredded += keyring.destroy_subject_key(conn, ref)
     return shredded

@@ -13,6 +13,7 @@ from supportops.governance import audit
 from supportops.governance.context import Context, Role
 from supportops.privacy import vault
 from supportops.privacy.keys import Keyring
+from supportops.privacy.sealed_subjects import customer_ref
 from supportops.storage import Database
 from supportops.storage.schema import events
 
@@ -58,26 +59,28 @@ def reveal_ticket(db: Database, ctx: Context, keyring: Keyring, ticket_id: str) 
         keyring.load(conn)
         payloads = [orjson.loads(row.payload) for row in rows]
         cipher.open_values(conn, ctx, payloads)
-        wanted: set[str] = set()
-        for row, payload in zip(rows, payloads, strict=True):
+        owners = cipher.open_subjects(conn, ctx, [row.subject for row in rows])
+        wanted: set[str] = {s for s in owners if s}
+        for payload in payloads:
             tokens_in(payload, wanted)
-            if row.subject:
-                wanted.add(row.subject)
         originals = vault.fetch(conn, keyring, wanted)
         revealed = len(originals)
         missing = len(wanted) - revealed
-        out = [_event(row, p, originals) for row, p in zip(rows, payloads, strict=True)]
-        subjects = sorted({row.subject for row in rows if row.subject})
-        audit.record(conn, ctx, "pii.reveal", subject=subjects[0] if subjects else None,
+        out = [_event(row, p, s, originals)
+               for row, p, s in zip(rows, payloads, owners, strict=True)]
+        subjects = sorted({s for s in owners if s})
+        audit.record(conn, ctx, "pii.reveal",
+                     subject=customer_ref(conn, keyring, subjects[0]) if subjects else None,
                      details={"ticket_id": ticket_id, "revealed": revealed,
                               "unavailable": missing})
     return {"ticket_id": ticket_id, "revealed": revealed, "unavailable": missing,
             "events": out}
 
 
-def _event(row: Any, payload: dict[str, Any], originals: dict[str, str]) -> dict[str, Any]:
+def _event(row: Any, payload: dict[str, Any], subject: str | None,
+           originals: dict[str, str]) -> dict[str, Any]:
     return {"seq": row.seq, "id": row.id, "type": row.type,
             "occurred_at": row.occurred_at.isoformat(),
-            "subject": originals.get(row.subject, row.subject) if row.subject else None,
+            "subject": originals.get(subject, subject) if subject else None,
             "redacted": row.redacted_at is not None,
             "payload": substitute(payload, originals)}

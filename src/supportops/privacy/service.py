@@ -23,7 +23,8 @@ from supportops.privacy.keys import KeyProvider, Keyring, provider_for
 from supportops.privacy.policy import Policy, get_policy, set_policy
 from supportops.privacy.protector import Detect, Pseudonymiser
 from supportops.privacy.reveal import reveal_ticket
-from supportops.privacy.subjects import CUSTOMER, EraseKind
+from supportops.privacy.subjects import CUSTOMER, OWNER_KINDS, EraseKind
+from supportops.privacy.tenant_rotation import rotate_tenant_key
 from supportops.storage import Database
 
 
@@ -54,6 +55,15 @@ class Privacy:
         with self.db.begin(self.ctx.tenant_id) as conn:
             keyring.load(conn)
         return keyring.token(CUSTOMER, subject)
+
+    def subject_ref(self, subject: str, kind: EraseKind = "customer") -> str:
+        """The keyed reference of a subject (id or token): how audit entries and erasure
+        reports name it."""
+        keyring = self.keyring()
+        with self.db.begin(self.ctx.tenant_id) as conn:
+            keyring.load(conn)
+            token = erasure.subject_token(conn, keyring, subject, kind)
+        return keyring.subject_ref(OWNER_KINDS[kind], token)
 
     def pseudonymise(self, drafts: list[EventDraft]) -> None:
         """Tokens in place of personal data, as at ingestion, with nothing stored (inference).
@@ -97,6 +107,10 @@ class Privacy:
 
     def set_policy(self, **changes: Any) -> Policy:
         return set_policy(self.db, self.ctx, **changes)
+
+    def rotate_key(self) -> dict[str, Any]:
+        """Rotate the tenant key: subject keys re-wrapped, content untouched (admin; audited)."""
+        return rotate_tenant_key(self.db, self.ctx, self.keyring())
 
     def enforce_retention(self, now: datetime | None = None) -> dict[str, Any]:
         return retention.enforce(self.db, self.ctx, self.keyring(), now)

@@ -19,7 +19,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
 
 from supportops.errors import ConfigError, PermissionDenied
 
@@ -50,6 +50,33 @@ def alembic_config(connection: Connection,
     cfg.attributes["connection"] = connection
     cfg.attributes["audit_sealer"] = audit_sealer
     return cfg
+
+
+#: Rewrites the data of a workspace written by a release before the hash-chained log (keys,
+#: vault and content to their current form) while the log can still change: run between
+#: ``0010_subjects`` and the rest of the migrations (``0005_integrity`` chains what it left).
+LegacyUpgrade = Callable[[Connection], Any]
+_CHAIN = "0005_integrity"
+_BEFORE_CHAIN = "0010_subjects"
+
+
+def upgrade_schema(conn: Connection, audit_sealer: Callable[[str], Any] | None = None,
+                   legacy: LegacyUpgrade | None = None) -> None:
+    """Every migration to every head; a database from before the chained log has its data
+    brought forward by ``legacy`` first (see :data:`LegacyUpgrade`)."""
+    cfg = alembic_config(conn, audit_sealer)
+    if legacy is not None and _before_chain(conn):
+        command.upgrade(cfg, _BEFORE_CHAIN)
+        legacy(conn)
+    command.upgrade(cfg, "heads")
+
+
+def _before_chain(conn: Connection) -> bool:
+    """Whether this is a populated schema written before ``0005_integrity``."""
+    if not inspect(conn).has_table(VERSION_TABLE):
+        return False
+    applied = set(conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+    return bool(applied) and _CHAIN not in applied
 
 
 def describe_url(url: str) -> str:
@@ -104,13 +131,14 @@ class Database:
 
     # -- schema -------------------------------------------------------------------------------
 
-    def migrate(self, audit_sealer: Callable[[str], Any] | None = None) -> None:
+    def migrate(self, audit_sealer: Callable[[str], Any] | None = None,
+                legacy: LegacyUpgrade | None = None) -> None:
         """Bring the schema to the newest revision (every branch head). On PostgreSQL this
         needs the admin URL: ``provision.provision`` calls it there. ``audit_sealer(tenant_id)``
         gives the keys with which an upgrade re-keys audit chains (``0005_integrity``); they
-        are never stored."""
+        are never stored. ``legacy`` brings an older release's data forward."""
         with MIGRATING, self.engine.begin() as conn:
-            command.upgrade(alembic_config(conn, audit_sealer), "heads")
+            upgrade_schema(conn, audit_sealer, legacy)
 
     # -- transactions -------------------------------------------------------------------------
 
@@ -172,7 +200,8 @@ class TenantDatabase(Database):
                                    f"{tenant_id or 'the workspace'!r}.")
         super().enter(conn, tenant_id)
 
-    def migrate(self, audit_sealer: Callable[[str], Any] | None = None) -> None:
+    def migrate(self, audit_sealer: Callable[[str], Any] | None = None,
+                legacy: LegacyUpgrade | None = None) -> None:
         raise PermissionDenied("A tenant handle may not change the schema; run 'supportops init'.")
 
     def scoped(self, tenant_id: str) -> Database:

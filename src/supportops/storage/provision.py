@@ -18,14 +18,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from alembic import command
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Row, create_engine, make_url, text
 from sqlalchemy.exc import DBAPIError
 
 from supportops.errors import ConfigError
-from supportops.storage.database import MIGRATING, VERSION_TABLE, alembic_config, describe_url
+from supportops.storage.database import (
+    MIGRATING,
+    VERSION_TABLE,
+    LegacyUpgrade,
+    alembic_config,
+    describe_url,
+    upgrade_schema,
+)
 
 _ROLE_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _ROLE_SQL = "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB NOINHERIT"
@@ -69,7 +75,8 @@ def login_role(url: str) -> str:
 
 
 def provision(admin_url: str, role: str,
-              audit_sealer: Callable[[str], Any] | None = None) -> str:
+              audit_sealer: Callable[[str], Any] | None = None,
+              legacy: LegacyUpgrade | None = None) -> str:
     """Create the role (if missing), migrate, grant; returns the application's URL."""
     check_role_name(role)
     engine = create_engine(admin_url, hide_parameters=True, isolation_level="AUTOCOMMIT")
@@ -78,7 +85,7 @@ def provision(admin_url: str, role: str,
             _retry(lambda: ensure_role(conn, role))
         with MIGRATING, engine.connect() as conn, conn.begin():
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('supportops.migrate'))"))
-            command.upgrade(alembic_config(conn, audit_sealer), "heads")
+            upgrade_schema(conn, audit_sealer, legacy)
             grant(conn, role)
     finally:
         engine.dispose()
