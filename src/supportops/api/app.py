@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from supportops.api import errors
 from supportops.api.batching import Batcher
 from supportops.api.dispatcher import Dispatcher
+from supportops.api.nul import RefuseNul
 from supportops.api.routes import (
     analytics,
     assist,
@@ -66,6 +67,7 @@ def create_app(workspace: Workspace, *, webhook_interval: float = 0.5,
     app.state.batcher = batcher
     app.state.dispatcher = dispatcher
     errors.install(app)
+    app.add_middleware(RefuseNul)
     for module in ROUTERS:
         app.include_router(module.router)
     _mount_console(app, workspace)

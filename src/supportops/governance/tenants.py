@@ -133,6 +133,9 @@ def create_principal(
     """Create a principal in ``ctx``'s tenant; returns it and its API key (shown once only).
     A key may be restricted to ``scopes`` and stop working at ``expires_at``."""
     ctx.require("admin", action="create principals")
+    if not name or len(name) > 200 or not name.isprintable():
+        raise ValidationFailed(f"A principal's 'name' must be 1-200 printable characters. "
+                               f"Got {name[:200]!r}.", field="name")
     if role not in ROLES:
         raise ValidationFailed(f"The 'role' must be one of {', '.join(ROLES)}. Got {role!r}.")
     if kind not in ("api_key", "person"):

@@ -173,10 +173,7 @@ class Registry:
 
     @staticmethod
     def model_name(tenant_id: str, name: str) -> str:
-        if not name or any(c in name for c in "/@ "):
-            raise ValidationFailed(f"A model name may not be empty or contain '/', '@' or spaces. "
-                                   f"Got {name!r}.")
-        return f"{tenant_id}.{name}"
+        return f"{tenant_id}.{check_model_name(name)}"
 
     def _experiment(self, registered: str) -> str:
         found = self.client.get_experiment_by_name(registered)
@@ -334,3 +331,12 @@ class Registry:
                            f"artefacts any more: {info['tombstone']}")
         return mlflow.sklearn.load_model(info["source"]), version
 
+
+def check_model_name(name: str) -> str:
+    """``name`` when it can name a model: it becomes part of registry names and file paths,
+    so no separators, spaces or control characters, and at most 100 characters."""
+    if (not name or len(name) > 100 or any(c in name for c in "/\\@ ")
+            or any(not c.isprintable() for c in name)):
+        raise ValidationFailed(f"A model name must be 1-100 printable characters without '/', "
+                               f"'\\', '@' or spaces. Got {name[:100]!r}.", field="name")
+    return name

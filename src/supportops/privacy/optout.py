@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
+from supportops.errors import ValidationFailed
 from supportops.events import cipher, log
 from supportops.events.schemas import EventDraft, register_event_type, validate_payload
 from supportops.governance import audit
@@ -70,6 +71,9 @@ def opted_out_subjects(db: Database, ctx: Context,
     if isinstance(as_of, datetime):
         query = query.where(events.c.occurred_at <= as_of)
     elif isinstance(as_of, int):
+        if not 0 <= as_of < 2**63:
+            raise ValidationFailed(f"A log position must be in [0, 2**63). Got {as_of}.",
+                                   field="as_of")
         query = query.where(events.c.seq <= as_of)
     with db.begin(ctx.tenant_id) as conn:
         rows = conn.execute(query.order_by(events.c.seq)).all()

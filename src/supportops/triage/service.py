@@ -418,4 +418,6 @@ def _bump_pointer(workspace_path: Path, tenant_id: str, name: str) -> None:
 
 
 def serving_pointer(workspace_path: Path, tenant_id: str, name: str) -> Path:
-    return workspace_path / "artifacts" / "serving" / tenant_id / f"{name}.stamp"
+    from supportops.ml.registry import check_model_name
+
+    return workspace_path / "artifacts" / "serving" / tenant_id / f"{check_model_name(name)}.stamp"
