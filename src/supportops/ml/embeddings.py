@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -147,20 +148,28 @@ def export_onnx_int8(cache_dir: Path) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     cache_dir.mkdir(parents=True, exist_ok=True)
-    fp32 = target.with_suffix(".fp32.tmp")
+    # names of this process's own: two processes exporting at once (test workers, two
+    # commands) must not write into each other's files; the last rename wins, both valid
+    unique = f"{os.getpid()}-{secrets.token_hex(4)}"
+    fp32 = target.with_name(f"{target.name}.{unique}.fp32.tmp")
+    partial = target.with_name(f"{target.name}.{unique}.partial")
     dummy = torch.ones(2, 8, dtype=torch.long)
     axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
             "embedding": {0: "batch"}}
-    with torch.no_grad():
-        torch.onnx.export(
-            _pooled_module(), (dummy, dummy), str(fp32),
-            input_names=["input_ids", "attention_mask"], output_names=["embedding"],
-            dynamic_axes=axes, opset_version=17, dynamo=False,
-        )
-    partial = target.with_suffix(".partial")
-    # per-channel weight scales: cosine to the fp32 model 0.994 instead of 0.968, same speed
-    quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True)
-    fp32.unlink()
+    try:
+        with torch.no_grad():
+            torch.onnx.export(
+                _pooled_module(), (dummy, dummy), str(fp32),
+                input_names=["input_ids", "attention_mask"], output_names=["embedding"],
+                dynamic_axes=axes, opset_version=17, dynamo=False,
+            )
+        # per-channel weight scales: cosine to the fp32 model 0.994 instead of 0.968, same speed
+        quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        fp32.unlink(missing_ok=True)
     partial.replace(target)  # atomic: a crash never leaves a half-written model behind
     return target
 
@@ -221,7 +230,7 @@ def distill_static(cache_dir: Path, batch_size: int = 512) -> Path:
     weight = 1e-3 / (1e-3 + prob)
     table *= weight[:, None].astype(np.float32)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial.npy")
+    partial = target.with_name(f"{target.stem}.{os.getpid()}-{secrets.token_hex(4)}.partial.npy")
     np.save(partial, table)
     partial.replace(target)
     return target
