@@ -14,7 +14,6 @@ from fastapi import APIRouter, Form, Request, Response
 
 from supportops.errors import ValidationFailed
 from supportops.privacy.subjects import EraseKind
-from supportops.privacy.vault import TOKEN_RE
 from supportops.web.core import PREFIX, Console, Visit, attempt, required, route_class
 from supportops.workspace import Tenant
 
@@ -27,11 +26,6 @@ def _kind(value: str | None) -> EraseKind:
         raise ValidationFailed(f"The form field 'kind' must be one of {', '.join(KINDS)}. "
                                f"Got {value!r}.")
     return value
-
-
-def _lineage(tenant: Tenant, subject: str) -> dict[str, Any]:
-    token = subject if TOKEN_RE.fullmatch(subject) else tenant.privacy.subject_token(subject)
-    return tenant.lineage.subject(token)
 
 
 def overview(tenant: Tenant) -> dict[str, Any]:
@@ -61,7 +55,7 @@ def router(console: Console) -> APIRouter:
         visit = console.visit(request)
         tenant = visit.tenant
         reports = attempt(lambda: tenant.privacy.reports(report, _kind(kind))) if report else None
-        found = attempt(lambda: _lineage(tenant, lineage)) if lineage else None
+        found = attempt(lambda: tenant.lineage_of(subject=lineage)) if lineage else None
         return _page(console, visit, reports=reports, lineage=found)
 
     @pages.post("/privacy/verify", include_in_schema=False)
