@@ -38,7 +38,7 @@ def _baselines(tenant: Tenant, ticket: str) -> dict[str, Callable[[], Any]]:
         return assistance(tenant, ticket, ticket_text(found))
 
     def analytics_calls() -> Any:
-        report = tenant.report(period="week")
+        report = tenant.analytics.report(period="week")
         return headline(report), charts(report)
 
     return {"/console/triage": lambda: queue(tenant),

@@ -55,6 +55,7 @@ from supportops.settings import workspace_path
 from supportops.storage import Database, provision
 
 if TYPE_CHECKING:
+    from supportops.analytics.facade import Analytics
     from supportops.assist import AssistService
     from supportops.monitor.recorder import PredictionRecorder
     from supportops.monitor.service import Monitor
@@ -231,9 +232,15 @@ def _sqlite_url(root: Path) -> str:
 def _install_index(db: Database, root: Path, config: dict[str, Any]) -> None:
     """The assistant's index keys terms under each tenant's key and embeds with the
     workspace's encoder files."""
-    encoders = Path(setting("encoder_cache") or root / "artifacts" / "encoders")
     install_index(db.engine, IndexEnv(lambda ctx: Keyring(provider_for(root, config), ctx),
-                                      encoders))
+                                      _encoder_dir(root)))
+
+
+def _encoder_dir(root: Path) -> Path:
+    """Where the sentence encoder's derived files (int8 ONNX export) live: the
+    ``SUPPORTOPS_ENCODER_CACHE`` folder when set (shared by workspaces, built once), else the
+    workspace's ``artifacts/encoders``."""
+    return Path(setting("encoder_cache") or root / "artifacts" / "encoders")
 
 
 def _checked_url(url: str | None) -> str | None:
@@ -304,6 +311,7 @@ class Tenant:
         self.tickets = TicketsView(self.db, ctx)
         self._servers: dict[str, TriageServer] = {}
         self._recorder: PredictionRecorder | None = None
+        self._analytics: Analytics | None = None
 
     @property
     def id(self) -> str:
@@ -349,12 +357,15 @@ class Tenant:
         return ingest(self.db, self.ctx, reader(Path(path), on_read), strict=strict,
                       protector=protector, batch_size=batch_size, seen_tickets=seen_tickets)
 
-    def report(self, **options: Any) -> dict[str, Any]:
-        """The support analytics report (``supportops analytics report``); options as
-        :func:`supportops.analytics.report` takes them (start, end, period, by, top)."""
-        from supportops.analytics import report
+    @property
+    def analytics(self) -> Analytics:
+        """Support report, root-cause clusters and SLA targets (``supportops analytics``);
+        kept on the handle, so its sentence encoder loads once."""
+        if self._analytics is None:
+            from supportops.analytics.facade import Analytics
 
-        return report(self.db, self.ctx, **options)
+            self._analytics = Analytics(self.db, self.ctx, _encoder_dir(self.path))
+        return self._analytics
 
     # -- triage (ML imports stay lazy: the foundation must not pay for them) ----------------
 

@@ -149,7 +149,13 @@ def emerging(series: list[dict[str, Any]], current: Any, previous: Any, min_size
     return now, before, now >= min_size and now >= growth * max(before, 1)
 
 
-def _check(method: str, k: int | None) -> None:
+def check_options(method: str, k: int | None, period: str = "week") -> None:
+    """Refuse an unknown method or period, or a k below 2, before any text is loaded or
+    embedded (the period also becomes part of a DuckDB statement: closed vocabulary only)."""
+    if period not in metrics.PERIODS:
+        raise ValidationFailed(
+            f"The 'period' of clusters must be one of {', '.join(metrics.PERIODS)}. "
+            f"Got {period!r} instead.")
     if method not in METHODS:
         raise ValidationFailed(
             f"The 'method' of clustering must be one of {', '.join(METHODS)}. Got {method!r}.")
@@ -163,7 +169,7 @@ def summarise(snap: Snapshot, embed: Embed, *, method: str = "kmeans", k: int | 
               ) -> dict[str, Any]:
     """Clusters of the selected tickets' texts (``sel`` must exist: see
     ``metrics.select_window``), with ``assignments`` (ticket id -> cluster) for evaluation."""
-    _check(method, k)
+    check_options(method, k, period)
     rows = _texts(snap)
     if len(rows) < 2:
         return {"texts": len(rows), "method": method, "clusters": [], "assignments": {}}
@@ -194,7 +200,8 @@ def clusters(db: Database, ctx: Context, embed: Embed, *,
              **options: Any) -> dict[str, Any]:
     """Root-cause clusters of the tenant's tickets opened in ``[start, end)``."""
     ctx.require(*READ_ROLES, action="read analytics clusters")
-    _check(options.get("method", "kmeans"), options.get("k"))
+    check_options(options.get("method", "kmeans"), options.get("k"),
+                  options.get("period", "week"))
     lo, hi = as_datetime(start), as_datetime(end)
     snap = load(db, ctx, lo, hi)
     try:

@@ -50,7 +50,7 @@ def report_command(
 
     Example: supportops analytics report --tenant acme --by group --period month --json
     """
-    data = open_tenant(workspace, tenant, acting_as).report(
+    data = open_tenant(workspace, tenant, acting_as).analytics.report(
         start=start, end=end, period=period, by=_split(by), top=top)
     if out is not None:
         from supportops.analytics.charts import write_charts
@@ -100,12 +100,8 @@ def clusters_command(
 
     Example: supportops analytics clusters --tenant acme --method kmeans --k 40 --json
     """
-    from supportops.analytics.clusters import clusters, default_embedder
-
-    handle = open_tenant(workspace, tenant, acting_as)
-    embed = default_embedder(handle.artifacts / "encoders")
-    data = clusters(handle.db, handle.ctx, embed, start=start, end=end,
-                    method=method, k=k, period=period, top=top)
+    data = open_tenant(workspace, tenant, acting_as).analytics.clusters(
+        start=start, end=end, method=method, k=k, period=period, top=top)
     if as_json:
         emit_json(data)
         return
@@ -130,11 +126,8 @@ def sla_set(
 
     Example: supportops analytics sla set "1 - Critical" --resolution-hours 4 --tenant acme
     """
-    from supportops.analytics import SlaTarget, set_target
-
-    handle = open_tenant(workspace, tenant, acting_as)
-    target = set_target(handle.db, handle.ctx,
-                        SlaTarget(priority, first_response_hours, resolution_hours))
+    target = open_tenant(workspace, tenant, acting_as).analytics.set_sla_target(
+        priority, first_response_hours=first_response_hours, resolution_hours=resolution_hours)
     if as_json:
         emit_json(target.__dict__)
     else:
@@ -150,10 +143,7 @@ def sla_list(
 
     Example: supportops analytics sla list --tenant acme --json
     """
-    from supportops.analytics import targets
-
-    handle = open_tenant(workspace, tenant, acting_as)
-    rows = [t.__dict__ for t in targets(handle.db, handle.ctx)]
+    rows = [t.__dict__ for t in open_tenant(workspace, tenant, acting_as).analytics.sla_targets()]
     if as_json:
         emit_json({"data": rows, "count": len(rows)})
         return
@@ -172,10 +162,7 @@ def sla_remove(
 
     Example: supportops analytics sla remove "4 - Low" --tenant acme
     """
-    from supportops.analytics import remove_target
-
-    handle = open_tenant(workspace, tenant, acting_as)
-    removed = remove_target(handle.db, handle.ctx, priority)
+    removed = open_tenant(workspace, tenant, acting_as).analytics.remove_sla_target(priority)
     if as_json:
         emit_json({"removed": removed})
     else:

@@ -37,7 +37,7 @@ def _generate(path: Path, tickets: int) -> Path:
 
 def _analytics(handle: Tenant) -> dict[str, Any]:
     """A few headline figures of the analytics report."""
-    report = handle.report(period="week")
+    report = handle.analytics.report(period="week")
     overall = report["resolution_hours"]["overall"]
     return {"resolution_median_h": _round(overall["median"], 1),
             "resolution_p90_h": _round(overall["p90"], 1),

@@ -53,7 +53,7 @@ def router(console: Console) -> APIRouter:
     def analytics_page(request: Request, period: str = "week") -> Response:
         visit = console.visit(request)
         period = period if period in PERIODS else "week"
-        report = visit.tenant.report(period=period)
+        report = visit.tenant.analytics.report(period=period)
         return console.render(request, "analytics.html", visit, report=report, period=period,
                               periods=PERIODS, facts=headline(report), charts=charts(report))
 
