@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.api.conftest import World
-from tests.helpers import event
+from tests.api.conftest import TOPICS, World
+from tests.helpers import event, write_jsonl
 
 
 def _error(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -227,3 +228,89 @@ def test_nul_anywhere_in_a_request_is_one_clear_422(world: World) -> None:
         assert _error(admin.get("/v1/privacy/opted-out", params={"as_of": "1\x00"}),
                       422)["field"] == "as_of"
         assert _error(admin.get("/v1/tickets/T%00-1"), 422)["field"] == "path"
+
+
+def test_clusters_and_sla_targets(world: World) -> None:
+    with world.client("acme", "analyst") as analyst:
+        found = analyst.get("/v1/analytics/clusters", params={"k": 3, "top": 10}).json()
+        assert found["texts"] >= 60 and found["k"] == 3 and found["tenant"] == "acme"
+        assert sum(c["size"] for c in found["clusters"]) == found["texts"]
+        # the three topics of the world, each named by its own words
+        named = [" ".join(c["terms"]) for c in found["clusters"]]
+        for word in ("card", "refund", "login"):
+            assert sum(word in terms for terms in named) == 1, (word, named)
+        assert _error(analyst.get("/v1/analytics/clusters", params={"k": 1}), 422)[
+            "field"] == "k"
+        assert _error(analyst.get("/v1/analytics/clusters", params={"from": "soon"}), 422)[
+            "code"] == "validation_failed"
+        assert analyst.get("/v1/analytics/sla").json() == {"data": [], "count": 0}
+        refused = analyst.put("/v1/analytics/sla/P1", json={"resolution_hours": 8})
+        assert _error(refused, 403)["code"] == "permission_denied"
+    with world.client("acme", "agent") as agent:
+        assert _error(agent.get("/v1/analytics/clusters"), 403)["code"] == "permission_denied"
+    with world.client("acme", "admin") as admin:
+        made = admin.put("/v1/analytics/sla/1 - Critical", json={"resolution_hours": 4,
+                                                                 "first_response_hours": 0.5})
+        assert made.json() == {"priority": "1 - Critical", "first_response_hours": 0.5,
+                               "resolution_hours": 4.0}, made.text
+        admin.put("/v1/analytics/sla/1 - Critical", json={"resolution_hours": 6})  # replaces
+        listed = admin.get("/v1/analytics/sla").json()
+        assert listed == {"count": 1, "data": [{"priority": "1 - Critical",
+                                                "first_response_hours": None,
+                                                "resolution_hours": 6.0}]}
+        assert _error(admin.put("/v1/analytics/sla/P2", json={}), 422)["code"] == \
+            "validation_failed"
+        assert _error(admin.put("/v1/analytics/sla/P2", json={"resolution_hours": -1}),
+                      422)["field"] == "resolution_hours"
+        assert _error(admin.put("/v1/analytics/sla/%20", json={"resolution_hours": 1}),
+                      422)["code"] == "validation_failed"
+        assert admin.delete("/v1/analytics/sla/1 - Critical").json() == {
+            "priority": "1 - Critical", "removed": True}
+        assert _error(admin.delete("/v1/analytics/sla/1 - Critical"), 404)["code"] == \
+            "not_found"
+        assert admin.get("/v1/analytics/sla").json()["count"] == 0
+    # the CLI's face and the API's reach the same targets through the same facade
+    owner = world.workspace.tenant("acme")
+    owner.analytics.set_sla_target("P9", resolution_hours=9)
+    with world.client("acme", "analyst") as analyst:
+        assert analyst.get("/v1/analytics/sla").json()["data"][0]["priority"] == "P9"
+    assert owner.analytics.remove_sla_target("P9")
+
+
+def test_significance_of_champion_against_challenger(world: World, tmp_path: Path) -> None:
+    """A challenger that never saw 'login' against the champion that did, on new tickets an
+    agent labelled: the champion alone is right on the login ones, so the exact McNemar test
+    is significant in its favour and the challenger is not better."""
+    owner = world.workspace.tenant("acme")
+    no_login = {t for t in world.tickets["acme"] if "-login-" not in t}
+    trained = owner.triage_models.train("triage", "category", encoder="none",
+                                        ticket_ids=no_login, alias="challenger")
+    lines = [event("ticket.created", f"A-sig-{topic}-{i}", "2024-03-01T10:00:00Z",
+                   subject=f"A-sig-{i % 3}", text=text)
+             for topic, texts in TOPICS.items()
+             for i, text in enumerate(f"{g}{t}" for g in ("hey, ", "good morning, ", "help: ")
+                                      for t in texts)]
+    owner.ingest(write_jsonl(tmp_path / "sig.jsonl", lines), "jsonl")
+    for line in lines:
+        owner.triage_feedback(str(line["ticket_id"]), final=str(line["ticket_id"]).split("-")[2],
+                              action="correct")
+    with world.client("acme", "ml_engineer") as ml:
+        result = ml.get("/v1/models/triage/significance").json()
+        assert result["tickets"] == len(lines) and result["excluded_trained_on"] == 0
+        assert result["champion"]["version"] == "1"
+        assert result["challenger"]["version"] == trained["version"]
+        test = result["mcnemar"]
+        assert test["test"] == "mcnemar_exact"
+        assert test["champion_only_right"] >= 2 * len(TOPICS["login"])  # of 3 x 5 login
+        assert test["champion_only_right"] > test["challenger_only_right"]
+        assert test["p_value"] < 0.05 and test["challenger_better"] is False
+        assert test["significant"] is False  # worse is never "better"
+        itself = ml.get("/v1/models/triage/significance", params={"challenger": "1"}).json()
+        assert itself["mcnemar"]["p_value"] == 1.0
+        assert itself["champion"]["accuracy"] == itself["challenger"]["accuracy"]
+        assert _error(ml.get("/v1/models/nope/significance"), 404)["code"] == "not_found"
+        assert _error(ml.get("/v1/models/triage/significance", params={"challenger": "99"}),
+                      404)["code"] == "not_found"
+    with world.client("acme", "analyst") as analyst:
+        assert _error(analyst.get("/v1/models/triage/significance"), 403)["code"] == \
+            "permission_denied"

@@ -24,7 +24,8 @@ ALL = set(ROLES)
 @dataclass(frozen=True)
 class Probe:
     method: str
-    path: str  # template: {ticket}, {customer}, {snapshot}, {principal}, {webhook}, {tenant}
+    path: str  # template: {ticket}, {customer}, {snapshot}, {principal}, {webhook}, {tenant},
+    # {priority}
     roles: set[str]  # the roles that may pass (an empty set: workspace admin only)
     body: Callable[[dict[str, str]], Any] | None = None
     params: Callable[[dict[str, str]], dict[str, str]] | None = None
@@ -55,6 +56,14 @@ PROBES = [
     Probe("POST", "/v1/assist/feedback", {"admin", "agent"}, owned=True,
           body=lambda i: {"answer_id": i["answer"]}),
     Probe("GET", "/v1/analytics/report", {"admin", "analyst", "ml_engineer"}),
+    Probe("GET", "/v1/analytics/clusters", {"admin", "analyst", "ml_engineer"},
+          params=lambda i: {"k": "3"}),
+    Probe("GET", "/v1/analytics/sla", {"admin", "analyst", "ml_engineer"}),
+    # a priority is a name in the caller's own namespace: the admin sets its own target of
+    # that name (and removes it again below); the victim's is untouched
+    Probe("PUT", "/v1/analytics/sla/{priority}", {"admin"},
+          body=lambda i: {"resolution_hours": 1}),
+    Probe("DELETE", "/v1/analytics/sla/{priority}", {"admin"}),
     Probe("GET", "/v1/datasets", {"admin", "ml_engineer"}),
     Probe("POST", "/v1/datasets", {"admin", "ml_engineer"}, body=lambda i: {"name": "probe"}),
     Probe("GET", "/v1/datasets/{snapshot}", {"admin", "ml_engineer"}, owned=True),
@@ -62,6 +71,8 @@ PROBES = [
     Probe("GET", "/v1/models/{model}/versions/2", {"admin", "ml_engineer"}, owned=True),
     Probe("GET", "/v1/models/{model}/compare", {"admin", "ml_engineer"}, owned=True,
           params=lambda i: {"a": "1", "b": "2"}),
+    Probe("GET", "/v1/models/{model}/significance", {"admin", "ml_engineer"}, owned=True,
+          params=lambda i: {"challenger": "2"}),
     Probe("POST", "/v1/models/{model}/promote", {"admin", "ml_engineer"}, owned=True,
           body=lambda i: {"version": "2"}),
     Probe("POST", "/v1/models/{model}/rollback", {"admin", "ml_engineer"}, owned=True),
@@ -125,11 +136,13 @@ def victim(world: World) -> Victim:
     ticket = world.tickets["globex"][1]
     written = world.tickets["globex"][0]  # events may name it: they make the caller's own
     answer = owner.assist.answer("how do I get a refund")["answer_id"]
+    owner.analytics.set_sla_target("P-globex", first_response_hours=2, resolution_hours=24)
     secrets_extra = [answer]
     ids = {"ticket": ticket, "answer": answer, "written": written, "customer": customer, "snapshot": snapshot, "model": "triage",
-           "principal": "globex-only-bot", "webhook": hook, "tenant": "globex"}
+           "principal": "globex-only-bot", "webhook": hook, "tenant": "globex",
+           "priority": "P-globex"}
     secrets = [*(t for t in world.tickets["globex"] if t != written), snapshot, hook, owner.subject_token(customer),
-               f"{customer}@example.com", "globex-only", *secrets_extra]
+               f"{customer}@example.com", "globex-only", "P-globex", *secrets_extra]
     return Victim(ids, secrets, world.keys["globex"]["admin"])
 
 
@@ -170,6 +183,7 @@ def _template(path: str) -> str:
 def test_no_role_of_one_tenant_reaches_another(world: World, victim: Victim, role: str
                                                ) -> None:
     before = _state(world, victim)
+    assert [t["priority"] for t in before["sla"]] == ["P-globex"]  # something to protect
     with world.client("acme", role) as intruder:
         for probe in _probes(world):
             response = _call(intruder, probe, victim.ids)
@@ -195,6 +209,7 @@ def _state(world: World, victim: Victim) -> dict[str, Any]:
             "models": [(m["version"], m["aliases"]) for m in own.get("/v1/models").json()["data"]],
             "ticket": own.get(f"/v1/tickets/{victim.ids['ticket']}").json()["events"],
             "opted_out": own.get("/v1/privacy/opted-out").json()["data"],
+            "sla": own.get("/v1/analytics/sla").json()["data"],
             "audit": own.get("/v1/audit/verify").json()["ok"],
             "key_works": httpx.get(f"{world.url}/v1/tickets", headers={
                 "Authorization": f"Bearer {world.keys['globex']['agent']}"}).status_code,

@@ -154,3 +154,24 @@ class TenantOut(BaseModel):
     name: str
     created_at: datetime
     events: int
+
+
+class SlaTargetIn(BaseModel):
+    """Hours allowed for one priority (the priority is the path's); at least one of them."""
+
+    model_config = Strict
+    first_response_hours: float | None = Field(
+        None, gt=0, allow_inf_nan=False,
+        description="Hours from opening to the first public agent reply.")
+    resolution_hours: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="Hours from opening to resolution.")
+
+
+class SlaTargetOut(BaseModel):
+    priority: str
+    first_response_hours: float | None
+    resolution_hours: float | None
+
+
+class SlaTargetList(Envelope):
+    data: list[SlaTargetOut]

@@ -308,6 +308,7 @@ class Monitor:
     def compare(self, name: str, challenger: str | None = None) -> dict[str, Any]:
         """Both versions' accuracy on feedback-labelled tickets neither trained on, and the
         exact McNemar test between them."""
+        self.ctx.require("admin", "ml_engineer", action="compare models")
         tenant = self.ctx.tenant_id
         registry = self.service.registry
         champion = registry.alias(tenant, name, "champion")

@@ -53,6 +53,19 @@ def compare(tenant: Models, name: str, a: Annotated[str, Query(max_length=64)],
     return tenant.compare_models(name, a, b)
 
 
+@router.get("/models/{name}/significance", operation_id="model_significance",
+            tags=["models"])
+def significance(
+    tenant: Models, name: str,
+    challenger: Annotated[str | None, Query(min_length=1, max_length=64, description=(
+        "Version to compare with the champion [default: the challenger]."))] = None,
+) -> dict[str, Any]:
+    """Champion against a challenger on feedback-labelled tickets neither trained on: both
+    accuracies and the exact McNemar test (the test that gates promotion)."""
+    result: dict[str, Any] = tenant.monitor.compare(name, challenger)
+    return result
+
+
 @router.get("/models/{name}/versions/{version}", operation_id="get_model_version",
             tags=["models"])
 def get_version(tenant: Models, name: str, version: str) -> dict[str, Any]:
