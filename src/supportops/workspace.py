@@ -53,6 +53,7 @@ from supportops.privacy.service import Privacy
 from supportops.settings import get as setting
 from supportops.settings import workspace_path
 from supportops.storage import Database, provision
+from supportops.storage.database import describe_url
 
 if TYPE_CHECKING:
     from supportops.analytics.facade import Analytics
@@ -158,6 +159,12 @@ class Workspace:
     @property
     def artifacts(self) -> Path:
         return self.path / "artifacts"
+
+    def describe(self) -> dict[str, str]:
+        """Where the workspace lives, for faces to print: its folder, the database URL it
+        logs in with (password hidden) and the back-end's name."""
+        return {"workspace": str(self.path), "database": describe_url(self.db.url),
+                "backend": self.db.engine.dialect.name}
 
     def rotate_master_key(self) -> dict[str, Any]:
         """Re-wrap every tenant key under a new master key (content is not re-encrypted)."""

@@ -233,7 +233,8 @@ def test_nul_anywhere_in_a_request_is_one_clear_422(world: World) -> None:
 def test_clusters_and_sla_targets(world: World) -> None:
     with world.client("acme", "analyst") as analyst:
         found = analyst.get("/v1/analytics/clusters", params={"k": 3, "top": 10}).json()
-        assert found["texts"] >= 60 and found["k"] == 3 and found["tenant"] == "acme"
+        # 60 tickets, less those of the customer an earlier test erased (redacted texts)
+        assert found["texts"] >= 45 and found["k"] == 3 and found["tenant"] == "acme"
         assert sum(c["size"] for c in found["clusters"]) == found["texts"]
         # the three topics of the world, each named by its own words
         named = [" ".join(c["terms"]) for c in found["clusters"]]

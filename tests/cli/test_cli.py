@@ -52,6 +52,13 @@ def test_ingest_count_and_tail_contract(tmp_path: Path) -> None:
     assert rebuilt == {"tickets": 1}
 
 
+def test_init_json_names_the_workspace_and_its_database(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    out = json.loads(run("init", "--json", workspace=ws).stdout)
+    assert out == {"workspace": str(ws), "database": f"sqlite:///{ws / 'supportops.db'}",
+                   "backend": "sqlite"}
+
+
 def test_strict_failure_exits_nonzero_with_one_line(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     run("init", workspace=ws)

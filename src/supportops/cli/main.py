@@ -71,11 +71,11 @@ def init(
 
     Example: supportops init --workspace ./supportops-workspace
     """
-    ws = Workspace.init(workspace, database_url)
+    where = Workspace.init(workspace, database_url).describe()
     if as_json:
-        emit_json({"workspace": str(ws.path), "database": ws.db.engine.url.render_as_string()})
+        emit_json(where)
     else:
-        console.print(f"Workspace ready at [bold]{ws.path}[/] ({ws.db.engine.dialect.name}).")
+        console.print(f"Workspace ready at [bold]{where['workspace']}[/] ({where['backend']}).")
 
 
 @tenants_app.command("create")
