@@ -62,6 +62,21 @@ def test_sla_commands(ws_path: str) -> None:
                                "resolution_hours": 8.0}]
     data = _run("analytics", "report", "--tenant", "acme", "-w", ws_path, "--json")
     assert data["sla"]["resolution"]["overall"]["breached"] == 2
+    removed = _run("analytics", "sla", "remove", "P1", "--tenant", "acme", "-w", ws_path,
+                   "--json")
+    assert removed == {"removed": True}
+    assert _run("analytics", "sla", "list", "--tenant", "acme", "-w", ws_path,
+                "--json")["data"] == []
+    assert _run("analytics", "sla", "remove", "P1", "--tenant", "acme", "-w", ws_path,
+                "--json") == {"removed": False}
+
+
+def test_clusters_command(ws_path: str) -> None:
+    """Through ``Tenant.analytics``: the tenant's four ticket texts in two clusters."""
+    data = _run("analytics", "clusters", "--tenant", "acme", "-w", ws_path, "--k", "2",
+                "--json")
+    assert (data["texts"], data["k"], data["tenant"]) == (4, 2, "acme")
+    assert sum(c["size"] for c in data["clusters"]) == 4
 
 
 def test_help_has_examples() -> None:
