@@ -66,8 +66,8 @@ def test_fusion_is_reciprocal_rank_and_filters_narrow() -> None:
     query_vec = np.asarray([1, 0, 0, 0], dtype=np.float32)
     q = hasher.query("refund order")
     hits = retrieval.search(cache, q, query_vec, limit=5, rrf_k=60, lexical_weight=1.0)
-    lexical = np.argsort(-retrieval.bm25(cache, q), kind="stable")
-    lexical = [int(r) for r in lexical if retrieval.bm25(cache, q)[r] > 0]
+    order = np.argsort(-retrieval.bm25(cache, q), kind="stable")
+    lexical = [int(r) for r in order if retrieval.bm25(cache, q)[r] > 0]
     vector = [int(r) for r in np.argsort(-(vectors @ query_vec), kind="stable")]
     expected = {r: 1 / (61 + lexical.index(r)) if r in lexical else 0.0 for r in range(5)}
     for r in range(5):
@@ -110,3 +110,74 @@ def test_two_stage_vectors_find_the_exact_top(monkeypatch: pytest.MonkeyPatch) -
         ours = retrieval.cosines(cache, q)
         assert np.argsort(-ours)[:10].tolist() == exact
         np.testing.assert_allclose(ours[exact], (m @ q)[exact], rtol=1e-5)
+
+
+def test_capped_postings_keep_each_terms_best_documents() -> None:
+    docs = [f"refund {'order ' * (i % 4)}item{i}" for i in range(40)]
+    hasher = terms.BlindHasher(b"k" * 32)
+    counted = [hasher.counts(d) for d in docs]
+    cache = IndexCache(1, "enc", docs=[{}] * 40,
+                       lengths=np.asarray([tf.sum() for _, tf in counted], dtype=np.float32))
+    retrieval._postings(cache, [terms.pack(h, tf) for h, tf in counted])
+    q = hasher.query("refund order")
+    exact = retrieval.bm25(cache, q, None)
+    np.testing.assert_allclose(exact, _reference_bm25(docs, "refund order"), rtol=1e-5)
+    capped = retrieval.bm25(cache, q, 5)
+    refund_impacts = retrieval.bm25(cache, hasher.query("refund"), None)
+    order_impacts = retrieval.bm25(cache, hasher.query("order"), None)
+    best = {t: set(np.argsort(-s, kind="stable")[:5].tolist())
+            for t, s in (("refund", refund_impacts), ("order", order_impacts))}
+    expected = np.asarray([(refund_impacts[r] if r in best["refund"] else 0.0)
+                           + (order_impacts[r] if r in best["order"] else 0.0)
+                           for r in range(40)], dtype=np.float32)
+    np.testing.assert_allclose(capped, expected, rtol=1e-5)
+    assert (capped <= exact + 1e-6).all() and (capped < exact - 1e-6).any()
+    assert np.array_equal(retrieval.bm25(cache, q, 1000), exact)
+
+
+def test_search_runs_on_one_blas_thread_and_restores_the_setting() -> None:
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    with retrieval.one_blas_thread():
+        with retrieval.one_blas_thread():  # a concurrent search
+            assert set(blas_threads()) <= {1}
+        assert set(blas_threads()) <= {1}  # the other search still runs
+    assert blas_threads() == before
+
+
+def test_shortlist_with_filters_ranks_only_kept_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(retrieval, "TWO_STAGE_FROM", 100)
+    monkeypatch.setattr(retrieval, "PROJECTED", 16)
+    monkeypatch.setattr(retrieval, "CANDIDATES", 200)
+    rng = np.random.default_rng(5)
+    m = (rng.standard_normal((3000, 16)) @ rng.standard_normal((16, 32))
+         + 0.01 * rng.standard_normal((3000, 32))).astype(np.float32)
+    m /= np.linalg.norm(m, axis=1, keepdims=True)
+    kinds = np.asarray(["kb" if i % 3 else "ticket" for i in range(3000)], dtype=object)
+    cache = IndexCache(1, "enc", docs=[{}] * 3000, matrix=m, columns={"kind": kinds})
+    retrieval._project(cache)
+    empty = np.zeros(0, dtype=np.int64)
+    for q in m[rng.choice(3000, 5, replace=False)]:
+        scores = np.where(kinds == "ticket", m @ q, -np.inf)
+        exact = np.argsort(-scores, kind="stable")[:10].tolist()
+        hits = retrieval.search(cache, empty, q, Filters(kinds=("ticket",)), limit=10)
+        assert [h.row for h in hits] == exact
+        assert [h.row for h in retrieval.search(cache, empty, q, Filters(kinds=("ticket",)),
+                                                limit=10, exact=True)] == exact
+        np.testing.assert_allclose([h.cosine for h in hits], (m @ q)[exact], rtol=1e-5)
+
+
+def test_best_rows_are_the_top_n() -> None:
+    rng = np.random.default_rng(7)
+    for scores in (rng.standard_normal(50_000).astype(np.float32),
+                   np.sort(rng.standard_normal(50_000)).astype(np.float32),  # a biased sample
+                   np.where(rng.random(50_000) < 0.99, -np.inf, 1.0).astype(np.float32)):
+        for n in (1, 300, 3000):
+            ours = retrieval._best_rows(scores, n)
+            assert len(ours) == n == len(set(ours.tolist()))
+            assert np.sort(scores[ours]).tolist() == np.sort(scores)[-n:].tolist()
+    assert sorted(retrieval._best_rows(np.ones(5, dtype=np.float32), 9).tolist()) == [0, 1, 2, 3, 4]
