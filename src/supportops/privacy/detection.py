@@ -76,6 +76,9 @@ class Span:
     end: int
     type: str
     score: float
+    #: Only the statistical NER model found it (no pattern recogniser): the one kind of
+    #: detection a tenant's domain vocabulary may waive (:mod:`~supportops.privacy.domain_terms`).
+    ner: bool = False
 
 
 class PiiDetector:
@@ -255,7 +258,8 @@ def resolve(text: str, results: Iterable[Any]) -> list[Span]:
         tier = _tier(r)
         if tier == 0 and _in_placeholder(text, r.start, r.end):
             continue
-        span = _clean(text, Span(r.start, r.end, r.entity_type, round(float(r.score), 4)))
+        span = _clean(text, Span(r.start, r.end, r.entity_type, round(float(r.score), 4),
+                                 ner=tier == 0))
         if span is not None:
             candidates.append((tier, span))
     candidates.sort(key=lambda c: (c[0], c[1].end - c[1].start, c[1].score), reverse=True)
@@ -301,7 +305,7 @@ def _clean(text: str, span: Span) -> Span | None:
         return None  # "UK", "the US": a country named is not personal data
     if end <= start:
         return None
-    return Span(start, end, span.type, span.score)
+    return Span(start, end, span.type, span.score, span.ner)
 
 
 def _trim_person(text: str, start: int, end: int) -> tuple[int, int]:
@@ -328,7 +332,8 @@ def _merge_locations(text: str, spans: list[Span]) -> list[Span]:
         if (prev is not None and prev.type == span.type == "LOCATION"
                 and any(ch.isdigit() for ch in text[prev.start:prev.end])
                 and _MERGE_GAP.fullmatch(text, prev.end, span.start)):
-            merged[-1] = Span(prev.start, span.end, "LOCATION", max(prev.score, span.score))
+            merged[-1] = Span(prev.start, span.end, "LOCATION", max(prev.score, span.score),
+                              prev.ner and span.ner)
         else:
             merged.append(span)
     return merged
@@ -383,4 +388,11 @@ def _run(batch: list[tuple[Any, str]], detector: PiiDetector) -> Iterator[dict[s
         return
     spans = detector.detect_batch([text for _, text in batch])
     for (record_id, _), found in zip(batch, spans, strict=True):
-        yield {"id": record_id, "spans": [asdict(s) for s in found]}
+        yield {"id": record_id, "spans": [_public(s) for s in found]}
+
+
+def _public(span: Span) -> dict[str, Any]:
+    """A span as ``privacy detect`` prints it (where it came from is internal)."""
+    out = asdict(span)
+    del out["ner"]
+    return out

@@ -12,6 +12,10 @@ a code that fails its vocabulary or pattern is tokenised whole. Originals go to 
 append's transaction, under the subject each belongs to: the customer's values under the
 customer, an assignee under that agent, a staff attribute under that employee, a name found
 in free text under the record's customer and under the name's own (third-party) subject.
+
+A guess of the NER model alone that equals a term of the tenant's domain vocabulary (product
+names from its own published articles, :mod:`supportops.privacy.domain_terms`) stays as
+written; the vocabulary is recorded from knowledge-base drafts in the same transaction.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from supportops.events import classification
 from supportops.events.classification import Code, Identity
 from supportops.events.schemas import EventDraft
 from supportops.governance.context import Context
-from supportops.privacy import subjects, vault
+from supportops.privacy import domain_terms, subjects, vault
 from supportops.privacy.detection import PiiDetector, Span
 from supportops.privacy.keys import Keyring
 
@@ -67,6 +71,7 @@ class _Batch:
     known_of: list[str] = field(default_factory=list)
     slots: list[_Slot] = field(default_factory=list)
     entries: dict[tuple[str, str], str] = field(default_factory=dict)  # (subject ref, token)
+    vocabulary: domain_terms.Vocabulary | None = None
     links: set[tuple[str, str]] = field(default_factory=set)  # (customer ref, third party)
 
 
@@ -79,6 +84,8 @@ class Pseudonymiser:
         self.detect = detect or _detect_default
         self._stored: set[tuple[str, str]] = set()
         self._linked: set[tuple[str, str]] = set()
+        #: The tenant's domain vocabulary as last loaded (:meth:`refresh_vocabulary`).
+        self.vocabulary: domain_terms.Vocabulary | None = None
 
     def key_ids(self, conn: Connection, ctx: Context, drafts: Sequence[EventDraft]) -> None:
         """Idempotency keys (and ids) become HMACs under the tenant key: never raw input."""
@@ -90,7 +97,9 @@ class Pseudonymiser:
 
     def protect(self, conn: Connection, ctx: Context, drafts: list[EventDraft]) -> None:
         self.keyring.load(conn)
-        batch = _Batch()
+        vocabulary = domain_terms.load(conn, self.keyring)
+        added = domain_terms.record(conn, self.keyring, drafts)
+        batch = _Batch(vocabulary=vocabulary.with_terms(added) if added else vocabulary)
         for i, draft in enumerate(drafts):
             self._identity(batch, i, draft)
         self._free_text(batch)
@@ -107,11 +116,17 @@ class Pseudonymiser:
         self._stored.clear()
         self.keyring = Keyring(self.keyring.provider, self.keyring.ctx)
 
+    def refresh_vocabulary(self, conn: Connection) -> None:
+        """Load the keyring and the tenant's domain vocabulary (cached; reloaded when an
+        article changed it) for :meth:`transient`."""
+        self.keyring.load(conn)
+        self.vocabulary = domain_terms.load(conn, self.keyring)
+
     def transient(self, drafts: list[EventDraft]) -> None:
         """Pseudonymise drafts in place exactly as ingestion would, but keep nothing: for
         inference on data that is not ingested (models only ever saw tokens). The keyring
-        must be loaded."""
-        batch = _Batch()
+        must be loaded (and the vocabulary, by :meth:`refresh_vocabulary`, to waive it)."""
+        batch = _Batch(vocabulary=self.vocabulary)
         for i, draft in enumerate(drafts):
             self._identity(batch, i, draft)
         self._free_text(batch)
@@ -189,7 +204,8 @@ class Pseudonymiser:
             known = batch.known[known_key]
             if known_key not in patterns:
                 patterns[known_key] = _known_pattern(known)
-            merged = _merge(spans, _known_spans(text, patterns[known_key], known))
+            kept = _waive_vocabulary(text, spans, batch.vocabulary)
+            merged = _merge(kept, _known_spans(text, patterns[known_key], known))
             slot.holder[slot.key] = self._rewrite(batch, slot.index, text, merged)
 
     def _rewrite(self, batch: _Batch, index: int, text: str, spans: list[Span]) -> str:
@@ -222,6 +238,14 @@ def _safe_keys(node: Any, owner: Pseudonymiser, batch: _Batch, index: int,
             owner._third_party(batch, index, token, key, False)
             node[token] = node.pop(key)
         _safe_keys(value, owner, batch, index, inside or key == "attributes")
+
+
+def _waive_vocabulary(text: str, spans: list[Span],
+                      vocabulary: domain_terms.Vocabulary | None) -> list[Span]:
+    """Drop NER-only guesses that are a term of the tenant's domain vocabulary."""
+    if vocabulary is None or not vocabulary.hashes:
+        return spans
+    return [s for s in spans if not (s.ner and text[s.start:s.end] in vocabulary)]
 
 
 def _known_pattern(known: dict[str, str]) -> re.Pattern[str] | None:

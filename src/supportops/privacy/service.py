@@ -67,12 +67,12 @@ class Privacy:
 
     def pseudonymise(self, drafts: list[EventDraft]) -> None:
         """Tokens in place of personal data, as at ingestion, with nothing stored (inference).
-        The tenant key is loaded once per ``Privacy``: serving calls this for every ticket."""
+        The tenant key is loaded once per ``Privacy`` and the domain vocabulary is cached:
+        serving calls this for every ticket, and pays one small query."""
         if self._inference is None:
-            protector = self.protector()
-            with self.db.begin(self.ctx.tenant_id) as conn:
-                protector.keyring.load(conn)
-            self._inference = protector
+            self._inference = self.protector()
+        with self.db.begin(self.ctx.tenant_id) as conn:  # a stamp check: the vocabulary is cached
+            self._inference.refresh_vocabulary(conn)
         self._inference.transient(drafts)
 
     def pseudonymise_texts(self, texts: list[str]) -> list[str]:

@@ -72,4 +72,14 @@ erasure_reports = tenant_table(
     PrimaryKeyConstraint("tenant_id", "subject", "completed_at", name="pk_erasure_reports"),
 )
 
+#: A tenant's domain vocabulary (:mod:`supportops.privacy.domain_terms`): keyed hashes of the
+#: terms of its published knowledge-base articles, per article; ``seq`` stamps each write.
+domain_terms = tenant_table(
+    "domain_terms",
+    Column("article_id", String(200), nullable=False),
+    Column("term", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "article_id", "term", name="pk_domain_terms"),
+)
+
 TABLES = [tenant_keys, subject_keys, vault, privacy_policies, erasure_reports]
