@@ -333,6 +333,10 @@ class FieldClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     blend is calibrated as one model: the temperature is fitted on the blended held-out
     logits. The one-hot columns are the trees' own category codes, so the linear
     model holds no string of its own; an unseen value is an all-zero block.
+
+    Defaults chosen on the dev part of the incident log only (``bench/routing.py --select``):
+    coverage at precision 0.90 is 0.147 for the trees alone, 0.209 geometric and 0.218
+    arithmetic at weight 0.5; weights 0.75 and 1.0 are within two tickets of it.
     """
 
     def __init__(
@@ -344,7 +348,7 @@ class FieldClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         learning_rate: float = 0.1,
         min_child_weight: float = 1.0,
         linear_weight: float = 0.5,
-        blend: str = "geometric",
+        blend: str = "arithmetic",
         linear_c: float = 1.0,
         calibration_fraction: float = 0.15,
         random_state: int = 0,
