@@ -13,10 +13,17 @@ Protocol: the dev figures are on that validation part (the only data the thresho
 at); the test figures are on the newest 20%, which no choice looked at. Both print accuracy,
 top-3, coverage at precision 0.80 / 0.90 / 0.95 and the coverage of the default threshold,
 next to the most-frequent-group baseline from the same process.
+
+``--select`` also prints the dev figures of each blend of the field model (``linear_weight``
+x geometric / arithmetic mean, see ``FieldClassifier``): the members are fitted once on the
+fit part, each blend is calibrated on the classifier's own inner fold as ``fit`` would, and
+scored on the dev part only. That table is how the product's default blend was chosen; the
+test part plays no part in it.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import sys
@@ -64,7 +71,48 @@ def _parts(tenant: Any, snapshot_id: str) -> dict[str, list[dict[str, Any]]]:
             "test": [rows[i] for i in held]}
 
 
+def _select(parts: dict[str, list[dict[str, Any]]],
+            weights: list[float]) -> list[dict[str, Any]]:
+    """Dev figures of each blend, the members fitted once on the fit part (see module doc)."""
+    import numpy as np
+
+    from supportops.ml.estimators import (
+        BLENDS,
+        blend_logits,
+        calibration_split,
+        fit_temperature,
+        softmax,
+    )
+    from supportops.triage.model import TriageModel, field_frame, validation_summary
+
+    fit, dev = parts["fit"], parts["dev"]
+    labels = [str(r["group"]) for r in fit]
+    model = TriageModel(kind="fields", target="group")  # the product's classifier, as in fit
+    clf = model._new_classifier(fit + dev, len(set(labels))).set_params(linear_weight=1.0)
+    frame, y_idx = clf.learn_encoding(field_frame(fit, model.columns_), labels)
+    inner, held = calibration_split(y_idx, clf.calibration_fraction, clf.random_state)
+    held_logits = clf.member_logits(clf.fit_members(frame.iloc[inner], y_idx[inner]),
+                                    frame.iloc[held])
+    dev_logits = clf.member_logits(clf.fit_members(frame, y_idx),
+                                   clf._frame(field_frame(dev, model.columns_)))
+    truth = np.array([str(r["group"]) for r in dev], dtype=object)
+    out = []
+    for blend in BLENDS:
+        for w in weights:
+            t = fit_temperature(blend_logits(held_logits[0], held_logits[1], w, blend), y_idx[held])
+            proba = softmax(blend_logits(dev_logits[0], dev_logits[1], w, blend), t)
+            out.append({"linear_weight": w, "blend": blend,
+                        **_figures(validation_summary(proba, truth, clf.classes_))})
+    return out
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--select", action="store_true",
+                        help="also print each blend's dev figures (how the default was chosen)")
+    parser.add_argument("--weights", default="0,0.25,0.5,0.75,1",
+                        help="linear weights for --select, comma-separated")
+    args = parser.parse_args()
     if not SOURCE.exists():
         print(f"SKIP: {SOURCE} is absent; this benchmark needs the shared incident log "
               "(set SUPPORTOPS_SHARED to its parent folder).")
@@ -95,6 +143,9 @@ def main() -> int:
         print(json.dumps({"dev": _figures(dev), "test": _figures(metrics)}))
         print(json.dumps({"baseline_most_frequent_group": _baseline(
             parts["fit"], {"dev": parts["dev"], "test": parts["test"]})}))
+        if args.select:
+            for line in _select(parts, [float(w) for w in args.weights.split(",")]):
+                print(json.dumps({"dev_blend": line}))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return 0

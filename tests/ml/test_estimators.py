@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pytest
 from sklearn.base import clone
@@ -121,6 +122,49 @@ def test_field_classifier_contract_and_unseen_values() -> None:
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-9)
     with pytest.raises(ValueError, match="impact"):
         clf.predict_proba(X.drop(columns="impact"))
+
+
+def additive_frame(n: int = 1500, seed: int = 0, fields: int = 4, values: int = 40,
+                   k: int = 5) -> tuple[pd.DataFrame, list[str]]:
+    """Tickets whose group is the argmax of a sum of per-value scores over several fields:
+    the signal is additive over one-hot fields, which shallow, few trees capture poorly."""
+    rng = np.random.default_rng(seed)
+    scores = rng.normal(size=(fields, values, k))
+    codes = rng.integers(0, values, size=(n, fields))
+    total = sum(scores[f, codes[:, f]] for f in range(fields)) + rng.normal(0, 0.3, (n, k))
+    X = pd.DataFrame({f"field{f}": [f"v{c}" for c in codes[:, f]] for f in range(fields)})
+    return X, [f"Group {i}" for i in np.asarray(total).argmax(axis=1)]
+
+
+@pytest.mark.parametrize("blend", ["geometric", "arithmetic"])
+def test_field_classifier_blends_one_hot_linear_model(blend: str) -> None:
+    X, y = additive_frame()
+    truth = np.array(y[1000:])
+
+    def scored(clf: FieldClassifier) -> tuple[float, float, npt.NDArray[np.float64]]:
+        clf.fit(X.iloc[:1000], y[:1000])
+        proba = clf.predict_proba(X.iloc[1000:])
+        idx = np.searchsorted(clf.classes_, truth)
+        nll = float(-np.mean(np.log(proba[np.arange(len(truth)), idx])))
+        return float(np.mean(clf.classes_[proba.argmax(axis=1)] == truth)), nll, proba
+
+    trees = FieldClassifier(n_estimators=30, max_depth=3, n_jobs=1, linear_weight=0.0)
+    acc_trees, nll_trees, p_trees = scored(trees)
+    assert getattr(trees, "linear_", None) is None
+    blended = FieldClassifier(n_estimators=30, max_depth=3, n_jobs=1, blend=blend)
+    assert blended.linear_weight == 0.5, "the blend is on by default"
+    acc_blend, nll_blend, p_blend = scored(blended)
+    assert blended.linear_ is not None
+    assert not np.allclose(p_blend, p_trees), "the linear member changes the probabilities"
+    assert acc_blend >= acc_trees + 0.03
+    assert nll_blend <= nll_trees - 0.1
+    np.testing.assert_allclose(p_blend.sum(axis=1), 1.0, rtol=1e-9)
+    unseen = blended.predict_proba(X.iloc[:2].assign(field0="never seen"))
+    np.testing.assert_allclose(unseen.sum(axis=1), 1.0, rtol=1e-9)
+    with pytest.raises(ValueError, match="blend"):
+        FieldClassifier(blend="harmonic").fit(X.iloc[:100], y[:100])
+    with pytest.raises(ValueError, match="linear_weight"):
+        FieldClassifier(linear_weight=1.5).fit(X.iloc[:100], y[:100])
 
 
 @pytest.mark.usefixtures("no_network")
