@@ -151,7 +151,9 @@ class Monitor:
                                                       "abstained": np.zeros(0, bool)}
         vectors = encoder.encode(texts) if texts else np.zeros((0, 384), np.float32)
         limits = thresholds(self.db, self.ctx)
-        labels = [line.get("label") for line in lines]
+        labels = self.service.pseudonymise_labels(
+            str(model.target), [None if line.get("label") is None else str(line["label"])
+                                for line in lines])
         out = []
         for start in range(0, len(lines), window_size):
             end = min(start + window_size, len(lines))
