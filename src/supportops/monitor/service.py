@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -230,11 +231,14 @@ class Monitor:
             found = refs.vectors(self.db, self.ctx, encoder.name, event_ids)
         return found
 
-    def status(self, name: str | None = None) -> dict[str, Any]:
+    def status(self, name: str | None = None, since: datetime | None = None
+               ) -> dict[str, Any]:
         """Per model: champion and challenger, reference figures, per-version live figures
-        (served, abstention, latency percentiles, accuracy from feedback), recent alarms,
-        and the tenant's thresholds."""
+        (served, abstention, latency percentiles, accuracy from feedback), recent alarms;
+        the tenant's thresholds; and agents' verdicts on the assistant's drafts (given at or
+        after ``since``)."""
         from supportops.monitor import alarms, live
+        from supportops.monitor.assistant import assistant_feedback
 
         self.flush()
         names = [name] if name else _model_names(self.service)
@@ -250,7 +254,8 @@ class Monitor:
                               ("held_out_accuracy", "abstention_rate", "held_out", "rows")},
                 "versions": live.per_version(self.db, self.ctx, n),
                 "alarms": alarms.recent(self.db, self.ctx, n)})
-        return {"models": models, "thresholds": thresholds(self.db, self.ctx)}
+        return {"models": models, "thresholds": thresholds(self.db, self.ctx),
+                "assistant": assistant_feedback(self.db, self.ctx, since)}
 
     def retrain(self, name: str, reason: str = "requested") -> dict[str, Any]:
         """Snapshot at the current position, train with the champion's settings, register
