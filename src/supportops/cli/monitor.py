@@ -156,12 +156,13 @@ def monitor_run(
     workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Check every champion's live traffic, raise alarms, retrain where a new alarm or a
-    pending erasure asks for it. Safe to run from cron: the same traffic never alarms or
-    retrains twice.
+    pending erasure asks for it, then deliver the tenant's due webhooks once (new alarms go
+    to 'alarm.raised' subscribers without a server running). Safe to run from cron: the same
+    traffic never alarms or retrains twice.
 
     Example: supportops monitor run --tenant acme --json
     """
-    result = open_tenant(workspace, tenant, acting_as).monitor.run()
+    result = open_tenant(workspace, tenant, acting_as).run_monitor()
     if as_json:
         emit_json(result)
         return
@@ -171,6 +172,10 @@ def monitor_run(
     for r in result["retrained"]:
         console.print(f"retrained {r['model']}: version {r['version']} ({r['alias']}), "
                       f"{r['reason']}")
+    sent = result["webhooks"]
+    if any(sent.values()):
+        console.print(f"webhooks: {sent['delivered']} delivered, {sent['retrying']} to retry, "
+                      f"{sent['failed']} failed.")
 
 
 @monitor_app.command("threshold")

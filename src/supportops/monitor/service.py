@@ -4,7 +4,7 @@ promotion, retraining. Faces call these methods and format their answers."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,11 +34,15 @@ class Monitor:
     """Monitoring of one tenant's triage models, as one principal."""
 
     def __init__(self, db: Database, ctx: Context, service: TriageService,
-                 recorder: PredictionRecorder | None = None) -> None:
+                 recorder: PredictionRecorder | None = None,
+                 on_alarms: Callable[[list[dict[str, Any]]], Any] | None = None) -> None:
         self.db = db
         self.ctx = ctx
         self.service = service
         self.recorder = recorder
+        #: Told of each check's new alarms (the tenant queues its ``alarm.raised`` webhooks):
+        #: every path that raises one (``check``, cron's ``run``) tells it, in any face.
+        self.on_alarms = on_alarms
         self._shadows: dict[str, tuple[str, Any]] = {}
 
     # -- live traffic ----------------------------------------------------------------------
@@ -188,6 +192,8 @@ class Monitor:
             {"model_name": name, "version": version, "kind": kind, "score": score,
              "threshold": limit, "n": len(records), "last_record": str(records[-1]["id"])}
             for kind, (score, limit, fired) in figures.items() if fired])
+        if raised and self.on_alarms is not None:
+            self.on_alarms(raised)
         return {"model": name, "version": version, "checked": len(records),
                 "figures": {k: {"score": v[0], "threshold": v[1], "alarm": v[2]}
                             for k, v in figures.items()}, "alarms": raised}
