@@ -393,7 +393,16 @@ class Tenant:
         promotion, retraining (``supportops monitor ...``, ``models compare``)."""
         from supportops.monitor.service import Monitor
 
-        return Monitor(self.db, self.ctx, self.triage_models, self._recorder)
+        return Monitor(self.db, self.ctx, self.triage_models, self._recorder,
+                       on_alarms=self._alarms_raised)
+
+    def _alarms_raised(self, alarms: list[dict[str, Any]]) -> None:
+        """Monitoring's hook: queue an ``alarm.raised`` webhook per new alarm (figures and
+        ids only), whichever face ran the check."""
+        for alarm in alarms:
+            self.webhooks.emit("alarm.raised", {
+                k: alarm.get(k) for k in ("model_name", "version", "kind", "score",
+                                          "threshold", "n")})
 
     def _prediction_recorder(self) -> PredictionRecorder:
         """One recorder per handle: served predictions are recorded off the serving path,
@@ -668,13 +677,17 @@ class Tenant:
         return result
 
     def check_monitor(self, name: str = "triage") -> dict[str, Any]:
-        """Check the champion's live figures (``monitor run``) and tell the ``alarm.raised``
-        webhooks of each new alarm (figures and ids only)."""
-        result = self.monitor.check(name)
-        for alarm in result.get("alarms", []):
-            self.webhooks.emit("alarm.raised", {
-                k: alarm.get(k) for k in ("model_name", "version", "kind", "score",
-                                          "threshold", "n")})
+        """Check the champion's live figures; each new alarm queues the ``alarm.raised``
+        webhooks (the server's deliverer sends them)."""
+        return self.monitor.check(name)
+
+    def run_monitor(self) -> dict[str, Any]:
+        """``monitor run`` (cron-safe): check every champion, retrain where asked; then, as
+        cron runs it without a server, make one delivery pass over the tenant's due webhooks
+        (new alarms first tried at once; failures wait for their back-off and the next pass,
+        here or in a server)."""
+        result = self.monitor.run()
+        result["webhooks"] = self.webhooks.deliver_due()
         return result
 
     @property

@@ -12,9 +12,9 @@ import pytest
 
 from supportops import Tenant, ValidationFailed
 from supportops.ml.embeddings import export_onnx_int8
-from tests.helpers import write_jsonl
+from tests.helpers import event, write_jsonl
 from tests.ml.test_lifecycle import GREETINGS, TOPICS, _cli
-from tests.monitor.test_feedback import ingest_topics
+from tests.monitor.test_feedback import CUSTOMERS, ingest_topics
 
 OFF_TOPIC = ["what is the best recipe for lemon cake", "how do I prune tomato plants",
              "which football team won the league", "recommend a novel about the sea",
@@ -95,3 +95,37 @@ def test_partial_last_window_and_bad_lines(tenant: Tenant, tmp_path: Path) -> No
         tenant.monitor.report("intents", bad, 10)
     with pytest.raises(ValidationFailed, match="'--window' must be a positive"):
         tenant.monitor.report("intents", stream, 0)
+
+
+#: A real Banking77 intent that is no valid code (the '?'): ingestion stores it as a token.
+ODD_LABEL = "reverted_card_payment?"
+
+
+def test_report_compares_labels_as_ingestion_stores_them(tenant: Tenant, tmp_path: Path) -> None:
+    """A stream label that ingestion tokenises is compared in its stored (token) form, so a
+    correct prediction of that intent counts as correct."""
+    names = {topic: ODD_LABEL if topic == "refund" else topic for topic in TOPICS}
+    lines = [event("ticket.created", f"T-{topic}-{i}", f"2024-01-01T10:{i:02d}:00Z",
+                   subject=CUSTOMERS[i % len(CUSTOMERS)], text=text, category=names[topic],
+                   channel="chat")
+             for topic, texts in TOPICS.items()
+             for i, text in enumerate(f"{g}{t}" for g in GREETINGS for t in texts)]
+    tenant.ingest(write_jsonl(tmp_path / "tickets.jsonl", lines), "jsonl")
+    _seed_encoder(tenant, tmp_path)
+    tenant.triage_models.train("intents", "category", encoder="none")
+    model = tenant.triage_models.load("intents")[0]
+    tokens = [c for c in model.classes_ if str(c).startswith("<CODE_")]
+    assert len(tokens) == 1 and ODD_LABEL not in model.classes_  # stored as a token
+    stored = {**{t: t for t in TOPICS}, ODD_LABEL: str(tokens[0])}
+    stream = [{"id": f"s-{i}", "text": f"{g}{t}", "label": names[topic]}
+              for topic, texts in TOPICS.items() for g in GREETINGS[:2]
+              for i, t in enumerate(texts)]
+    path = write_jsonl(tmp_path / "labelled.jsonl", stream)  # type: ignore[arg-type]
+
+    out = json.loads(_cli(tenant.workspace, "monitor", "report", "--name", "intents",
+                          "--file", str(path), "--window", str(len(stream)), "--json"))
+    predicted = model.predict([{"text": x["text"], "open_fields": {}} for x in stream])
+    right = [p == stored[x["label"]] for p, x in zip(predicted, stream, strict=True)]
+    odd_right = sum(r for r, x in zip(right, stream, strict=True) if x["label"] == ODD_LABEL)
+    assert odd_right >= 5  # the tokenised intent is predicted, so the raw label would miss it
+    assert out["windows"][0]["accuracy"] == round(float(np.mean(right)), 4)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from supportops.cli.common import AsOpt, JsonOpt, WorkspaceOpt, emit_json, open_tenant
 from supportops.cli.ml import MlTenantOpt, models_app
@@ -98,15 +100,19 @@ def models_compare(
 @monitor_app.command("status")
 def monitor_status(
     name: Annotated[str | None, typer.Option("--name", "-n", help="Only this model.")] = None,
+    since: Annotated[datetime | None, typer.Option(
+        "--since", help="Assistant feedback given from this ISO time (UTC) on.")] = None,
     tenant: MlTenantOpt = "default",
     workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Champion and challenger, live figures per version (served, abstention, latency
-    percentiles, accuracy from feedback), recent alarms and thresholds.
+    percentiles, accuracy from feedback), recent alarms and thresholds; agents' verdicts on
+    the assistant's drafts (used / edited / rejected per model and index version, and the
+    articles rejected most).
 
-    Example: supportops monitor status --tenant acme --json
+    Example: supportops monitor status --tenant acme --since 2026-11-01 --json
     """
-    result = open_tenant(workspace, tenant, acting_as).monitor.status(name)
+    result = open_tenant(workspace, tenant, acting_as).monitor.status(name, since)
     if as_json:
         emit_json(result)
         return
@@ -119,6 +125,29 @@ def monitor_status(
             console.print(f"  ALARM {alarm['at']} {alarm['kind']} version {alarm['version']}: "
                           f"{alarm['score']} vs {alarm['threshold']} on {alarm['n']}")
     console.print(f"thresholds: {result['thresholds']}")
+    _print_assistant(result["assistant"])
+
+
+def _print_assistant(feedback: dict[str, Any]) -> None:
+    """Verdicts on drafts as two tables: per model and index version, worst articles."""
+    since = f" since {feedback['since']}" if feedback["since"] else ""
+    table = Table("model", "index version", "judged", "used", "edited", "rejected",
+                  "rejection rate",
+                  title=f"Assistant drafts judged{since}: {feedback['judged']}")
+    for row in [*feedback["by_version"], {"model": "all", "index_version": "",
+                                          **feedback}]:
+        c = row["counts"]
+        table.add_row(str(row["model"]), str(row["index_version"]), str(row["judged"]),
+                      str(c["used"]), str(c["edited"]), str(c["rejected"]),
+                      "-" if row["rejection_rate"] is None else f"{row['rejection_rate']:.1%}")
+    console.print(table)
+    if feedback["worst_articles"]:
+        worst = Table("article", "cited", "rejected", "rejection rate",
+                      title="Articles rejected most")
+        for a in feedback["worst_articles"]:
+            worst.add_row(a["article_id"], str(a["cited"]), str(a["rejected"]),
+                          f"{a['rejection_rate']:.1%}")
+        console.print(worst)
 
 
 @monitor_app.command("run")
@@ -127,12 +156,13 @@ def monitor_run(
     workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Check every champion's live traffic, raise alarms, retrain where a new alarm or a
-    pending erasure asks for it. Safe to run from cron: the same traffic never alarms or
-    retrains twice.
+    pending erasure asks for it, then deliver the tenant's due webhooks once (new alarms go
+    to 'alarm.raised' subscribers without a server running). Safe to run from cron: the same
+    traffic never alarms or retrains twice.
 
     Example: supportops monitor run --tenant acme --json
     """
-    result = open_tenant(workspace, tenant, acting_as).monitor.run()
+    result = open_tenant(workspace, tenant, acting_as).run_monitor()
     if as_json:
         emit_json(result)
         return
@@ -142,6 +172,10 @@ def monitor_run(
     for r in result["retrained"]:
         console.print(f"retrained {r['model']}: version {r['version']} ({r['alias']}), "
                       f"{r['reason']}")
+    sent = result["webhooks"]
+    if any(sent.values()):
+        console.print(f"webhooks: {sent['delivered']} delivered, {sent['retrying']} to retry, "
+                      f"{sent['failed']} failed.")
 
 
 @monitor_app.command("threshold")

@@ -4,7 +4,8 @@ promotion, retraining. Faces call these methods and format their answers."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +34,15 @@ class Monitor:
     """Monitoring of one tenant's triage models, as one principal."""
 
     def __init__(self, db: Database, ctx: Context, service: TriageService,
-                 recorder: PredictionRecorder | None = None) -> None:
+                 recorder: PredictionRecorder | None = None,
+                 on_alarms: Callable[[list[dict[str, Any]]], Any] | None = None) -> None:
         self.db = db
         self.ctx = ctx
         self.service = service
         self.recorder = recorder
+        #: Told of each check's new alarms (the tenant queues its ``alarm.raised`` webhooks):
+        #: every path that raises one (``check``, cron's ``run``) tells it, in any face.
+        self.on_alarms = on_alarms
         self._shadows: dict[str, tuple[str, Any]] = {}
 
     # -- live traffic ----------------------------------------------------------------------
@@ -151,7 +156,9 @@ class Monitor:
                                                       "abstained": np.zeros(0, bool)}
         vectors = encoder.encode(texts) if texts else np.zeros((0, 384), np.float32)
         limits = thresholds(self.db, self.ctx)
-        labels = [line.get("label") for line in lines]
+        labels = self.service.pseudonymise_labels(
+            str(model.target), [None if line.get("label") is None else str(line["label"])
+                                for line in lines])
         out = []
         for start in range(0, len(lines), window_size):
             end = min(start + window_size, len(lines))
@@ -185,6 +192,8 @@ class Monitor:
             {"model_name": name, "version": version, "kind": kind, "score": score,
              "threshold": limit, "n": len(records), "last_record": str(records[-1]["id"])}
             for kind, (score, limit, fired) in figures.items() if fired])
+        if raised and self.on_alarms is not None:
+            self.on_alarms(raised)
         return {"model": name, "version": version, "checked": len(records),
                 "figures": {k: {"score": v[0], "threshold": v[1], "alarm": v[2]}
                             for k, v in figures.items()}, "alarms": raised}
@@ -228,11 +237,14 @@ class Monitor:
             found = refs.vectors(self.db, self.ctx, encoder.name, event_ids)
         return found
 
-    def status(self, name: str | None = None) -> dict[str, Any]:
+    def status(self, name: str | None = None, since: datetime | None = None
+               ) -> dict[str, Any]:
         """Per model: champion and challenger, reference figures, per-version live figures
-        (served, abstention, latency percentiles, accuracy from feedback), recent alarms,
-        and the tenant's thresholds."""
+        (served, abstention, latency percentiles, accuracy from feedback), recent alarms;
+        the tenant's thresholds; and agents' verdicts on the assistant's drafts (given at or
+        after ``since``)."""
         from supportops.monitor import alarms, live
+        from supportops.monitor.assistant import assistant_feedback
 
         self.flush()
         names = [name] if name else _model_names(self.service)
@@ -248,7 +260,8 @@ class Monitor:
                               ("held_out_accuracy", "abstention_rate", "held_out", "rows")},
                 "versions": live.per_version(self.db, self.ctx, n),
                 "alarms": alarms.recent(self.db, self.ctx, n)})
-        return {"models": models, "thresholds": thresholds(self.db, self.ctx)}
+        return {"models": models, "thresholds": thresholds(self.db, self.ctx),
+                "assistant": assistant_feedback(self.db, self.ctx, since)}
 
     def retrain(self, name: str, reason: str = "requested") -> dict[str, Any]:
         """Snapshot at the current position, train with the champion's settings, register

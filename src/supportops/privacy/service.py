@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from supportops.events import classification
 from supportops.events.schemas import EventDraft
 from supportops.governance.context import Context
 from supportops.privacy import erasure, optout, retention
@@ -81,6 +82,24 @@ class Privacy:
                   for t in texts]
         self.pseudonymise(drafts)
         return [str(d.payload["text"]) for d in drafts]
+
+    def pseudonymise_labels(self, field: str, labels: list[str | None]) -> list[str | None]:
+        """Values of the ticket field ``field`` (a training target such as ``category``) as
+        ingestion stores them: a value that is not a valid code becomes its ``<CODE_..>`` token,
+        so labels given from outside compare with a model's label space. A field that
+        ``ticket.created`` does not carry (a label derived at snapshot time) is never
+        pseudonymised, so its values come back unchanged; so do ``None`` entries."""
+        if field not in classification.DECLARED["ticket.created"]:
+            return list(labels)
+        at = [i for i, label in enumerate(labels) if label is not None and label.strip()]
+        drafts = [EventDraft("ticket.created", datetime.now(UTC), {field: labels[i]},
+                             "transient") for i in at]
+        if drafts:
+            self.pseudonymise(drafts)
+        out = list(labels)
+        for i, draft in zip(at, drafts, strict=True):
+            out[i] = str(draft.payload[field])
+        return out
 
     def reveal(self, ticket_id: str) -> dict[str, Any]:
         return reveal_ticket(self.db, self.ctx, self.keyring(), ticket_id)

@@ -70,6 +70,11 @@ class TriageService:
     def pseudonymise_texts(self, texts: list[str]) -> list[str]:
         return self.privacy.pseudonymise_texts(texts) if self.privacy and texts else texts
 
+    def pseudonymise_labels(self, target: str, labels: list[str | None]) -> list[str | None]:
+        """Labels of ``target`` given from outside, as ingestion stores them (the model's
+        label space holds the stored values, tokens included)."""
+        return self.privacy.pseudonymise_labels(target, labels) if self.privacy else labels
+
     @cached_property
     def registry(self) -> Registry:
         """The tenant's own MLflow store (a file per tenant in the workspace)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -16,10 +17,11 @@ Engineer = Annotated[Tenant, Depends(allow("monitor", "admin", "ml_engineer"))]
 
 
 @router.get("/status", operation_id="monitor_status")
-def status(tenant: Reader, name: Annotated[str | None, Query(max_length=200)] = None
-           ) -> dict[str, Any]:
-    """Per model: champion, challenger, live figures, accuracy from feedback, alarms."""
-    result: dict[str, Any] = tenant.monitor.status(name)
+def status(tenant: Reader, name: Annotated[str | None, Query(max_length=200)] = None,
+           since: datetime | None = None) -> dict[str, Any]:
+    """Per model: champion, challenger, live figures, accuracy from feedback, alarms; the
+    assistant's drafts as agents judged them (from 'since' on)."""
+    result: dict[str, Any] = tenant.monitor.status(name, since)
     return result
 
 
