@@ -62,7 +62,9 @@ def _texts(rows: int, seed: int) -> tuple[Path, list[str], str]:
     from supportops.demo import generate
 
     path = generate(out / "demo.jsonl")
-    texts = [line for line in path.read_text().splitlines()][:2000]
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    texts = [e["payload"]["text"] for e in events  # the tickets' texts, not whole events
+             if e["type"] == "ticket.created" and e["payload"].get("text")][:2000]
     return path, texts, "jsonl"
 
 

@@ -6,6 +6,7 @@ the key's, never one named by the path or the body.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
@@ -53,6 +54,13 @@ class KeyCache:
     def __init__(self, ttl: float = 1.0, size: int = 10_000) -> None:
         self.ttl, self.size = ttl, size
         self._seen: dict[str, tuple[float, Tenant | PermissionDenied]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def lock(self, digest: str) -> asyncio.Lock:
+        """The lock under which ``digest`` is checked against the database."""
+        if len(self._locks) >= self.size:
+            self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+        return self._locks.setdefault(digest, asyncio.Lock())
 
     def get(self, digest: str) -> Tenant | PermissionDenied | None:
         found = self._seen.get(digest)
@@ -78,14 +86,18 @@ async def authenticated(request: Request, credentials: BearerDep) -> Tenant:
     digest = hashlib.sha256(key.encode()).hexdigest()
     answer = cache.get(digest)
     if answer is None:
-        try:
-            fresh = await run_in_threadpool(workspace_of(request).authenticate, key)
-        except PermissionDenied as err:
-            answer = err
-        else:
-            handles: dict[Any, Tenant] = request.app.state.handles
-            answer = handles.setdefault(fresh.ctx, fresh)
-        cache.put(digest, answer)
+        # one database check per key at a time: requests arriving meanwhile share it
+        async with cache.lock(digest):
+            answer = cache.get(digest)
+            if answer is None:
+                try:
+                    fresh = await run_in_threadpool(workspace_of(request).authenticate, key)
+                except PermissionDenied as err:
+                    answer = err
+                else:
+                    handles: dict[Any, Tenant] = request.app.state.handles
+                    answer = handles.setdefault(fresh.ctx, fresh)
+                cache.put(digest, answer)
     if isinstance(answer, PermissionDenied):
         raise Unauthenticated(str(answer)) from None
     return answer
