@@ -1,11 +1,12 @@
-"""Micro-batching of concurrent triage requests, in two stages per (principal, model).
+"""Micro-batching of concurrent triage requests, in stages per (principal, model).
 
 A collector coroutine on the event loop gathers requests: the first one it finds, whatever
 queued while the model was busy, and, if the model was idle, what arrives within
-``WINDOW_S`` (up to ``MAX_BATCH``). One model thread scores each batch in one call (one
-pseudonymisation pass, one encoder pass). The collector hands the batch over and goes back
-to collecting at once, so gathering the next batch overlaps the model's work on this one,
-and no request costs a threadpool hop of its own.
+``WINDOW_S`` (up to ``MAX_BATCH``). Model threads handle each batch in one pass (one
+pseudonymisation pass on one thread, then one n-gram and encoder pass on another). The
+collector hands the batch over and goes back to collecting at once, so gathering the next
+batch overlaps the model's work on this one, and no request costs a threadpool hop of its
+own.
 """
 
 from __future__ import annotations
@@ -41,7 +42,12 @@ _Item = tuple[dict[str, Any], "asyncio.Future[dict[str, Any]]"]
 
 
 class _Lane:
-    """One model of one principal: its queue, collector task and model thread."""
+    """One model of one principal: its queue, collector task and two model threads.
+
+    The model's work is itself two stages on two threads: pseudonymisation (spaCy, mostly
+    Python) of one batch runs while the previous batch is scored (n-grams, then the ONNX
+    encoder, which releases the GIL), so one batch's stages use both cores.
+    """
 
     def __init__(self, tenant: Tenant, name: str, max_batch: int, window: float,
                  on_first_batch: Callable[[], None] | None) -> None:
@@ -49,8 +55,11 @@ class _Lane:
         self.tenant, self.name = tenant, name
         self.max_batch, self.window = max_batch, window
         self.queue: asyncio.Queue[_Item] = asyncio.Queue()
-        self.idle = asyncio.Semaphore(1)  # the model thread is free
-        self.model = ThreadPoolExecutor(1, thread_name_prefix=f"triage-{tenant.id}-{name}")
+        self.idle = asyncio.Semaphore(1)  # the first stage is free
+        self.scoring = asyncio.Semaphore(1)  # the second stage is free
+        prefix = f"triage-{tenant.id}-{name}"
+        self.prepare = ThreadPoolExecutor(1, thread_name_prefix=f"{prefix}-prepare")
+        self.model = ThreadPoolExecutor(1, thread_name_prefix=f"{prefix}-score")
         self._first: Callable[[], None] | None = on_first_batch
         self.task = self.loop.create_task(self._collect())
 
@@ -76,8 +85,31 @@ class _Lane:
             if not batch:
                 self.idle.release()
                 continue
-            done = self.loop.run_in_executor(self.model, self._score, [x for x, _ in batch])
-            done.add_done_callback(lambda f, b=batch: self._deliver(f, b))  # type: ignore[misc]
+            self.loop.create_task(self._through(batch))
+
+    async def _through(self, batch: list[_Item]) -> None:
+        """Both stages for one batch: the first (holding ``idle``), then the second."""
+        lines = [line for line, _ in batch]
+        try:
+            server = self.tenant.triage_server(self.name)
+            rows: list[dict[str, Any]] | None = await self.loop.run_in_executor(
+                self.prepare, server.prepare, lines)
+        except Exception:
+            rows = None  # each line alone below, so one bad input fails alone
+        finally:
+            self.idle.release()
+        async with self.scoring:
+            try:
+                results = await self.loop.run_in_executor(self.model, self._score, lines, rows)
+            except Exception as err:  # handed to every waiting request
+                results = [err] * len(batch)
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
 
     def _drain(self, batch: list[_Item]) -> None:
         while len(batch) < self.max_batch:
@@ -86,12 +118,18 @@ class _Lane:
             except asyncio.QueueEmpty:
                 return
 
-    def _score(self, lines: list[dict[str, Any]]) -> list[dict[str, Any] | BaseException]:
-        """On the model thread: one call for the batch; when it fails, each line alone, so
-        one bad input fails alone."""
+    def _score(self, lines: list[dict[str, Any]], rows: list[dict[str, Any]] | None
+               ) -> list[dict[str, Any] | BaseException]:
+        """On the scoring thread: one call for the prepared batch; when that fails (or the
+        batch could not be prepared), each line alone, so one bad input fails alone."""
+        out: list[dict[str, Any] | BaseException] = []
         try:
-            out: list[dict[str, Any] | BaseException] = list(
-                self.tenant.triage_batch(lines, self.name))
+            if rows is None:
+                raise ValueError("not prepared")
+            server = self.tenant.triage_server(self.name)
+            for record in server.score([{"id": None, **line} for line in lines], rows):
+                record["model"], record["version"] = self.name, server.version
+                out.append(record)
         except Exception:
             out = []
             for line in lines:
@@ -104,22 +142,10 @@ class _Lane:
             first()
         return out
 
-    def _deliver(self, done: asyncio.Future[list[dict[str, Any] | BaseException]],
-                 batch: list[_Item]) -> None:
-        self.idle.release()
-        error = done.exception()
-        results = [error] * len(batch) if error is not None else done.result()
-        for (_, future), result in zip(batch, results, strict=True):
-            if future.done():
-                continue
-            if isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
-
     def close(self) -> None:
         if not self.loop.is_closed():
             self.loop.call_soon_threadsafe(self.task.cancel)
+        self.prepare.shutdown(wait=False, cancel_futures=True)
         self.model.shutdown(wait=False, cancel_futures=True)
 
 
