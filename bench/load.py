@@ -1,20 +1,23 @@
-"""Load on ``POST /v1/triage`` over loopback, next to the same model called in process.
+"""Load on ``POST /v1/triage`` over loopback, next to a baseline and the model in process.
 
-The server runs in its own process (``supportops serve`` on a fresh workspace holding a triage
-model trained through the product on part of the shared Banking77 train file, or on the
-generated demo set without ``../shared``); this process is the load generator, so both share
-the machine's cores as they would in production on one box. Requests carry texts the model
-did not train on, and each is pseudonymised on the server before it is scored, as in
-production. The generator is open-loop: request ``i`` is due at ``start + i / rate`` and its
-latency counts from that moment, so a server that falls behind is charged for the wait
-(no coordinated omission).
+The server runs in its own process (``supportops serve``, access log off, a fresh one for
+each rate) on a workspace holding a triage model trained through the product on part of the
+shared Banking77 train file (or on the generated demo set without ``../shared``); this
+process is the load generator, so both share the machine's cores as they would on one box.
+Requests carry texts the model did not train on, and each is pseudonymised on the server
+before it is scored, as in production. The generator is open-loop and cheap: ready-made
+HTTP/1.1 requests on raw keep-alive sockets (uvloop when installed); request ``i`` is due at
+``start + i / rate`` and its latency counts from that moment, so a server that falls behind
+is charged for the wait (no coordinated omission).
 
-Printed: for each rate, the throughput achieved, p50/p99 latency and errors; then a fixed
-rate held for ``--duration`` seconds; then the stages of one request timed in process
-(key check, pseudonymisation, model) and the same model called in process, one text at a time
-and in batches: the limiting stage is the one that takes the most of a request's time.
+Printed, for each rate: achieved rate, errors, p50/p95/p99 and the generator's own CPU, for
+``POST /v1/triage`` and, on the same fresh server at the same rate, ``GET /v1/health`` (HTTP,
+routing and the event loop without key check or model) with the p99 ratio and the load
+average; then the fixed rate held for ``--duration`` seconds; then the stages of one request
+timed in process (key check, pseudonymisation, model) and the same model called in process,
+one text at a time and in batches: the limiting stage is the one that takes the most time.
 
-    python bench/load.py --rate 150 --duration 60 --sweep 50,100,150,200,300,400
+    python bench/load.py --rate 150 --duration 60 --sweep 100,200,300 --sweep-seconds 10
 """
 
 from __future__ import annotations
