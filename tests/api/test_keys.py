@@ -5,7 +5,7 @@ working within that second, and a burst of requests does not ask the database ea
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -57,6 +57,7 @@ def test_a_burst_with_one_key_asks_the_database_once_per_second(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     owner = world.workspace.tenant("acme")
     _, key = owner.create_principal("keys-burst", "agent")
+    assert key is not None
     calls: list[str] = []
     real = world.workspace.authenticate
 
@@ -86,5 +87,5 @@ def test_cache_forgets_after_its_ttl_and_stays_bounded() -> None:
     time.sleep(0.06)
     assert cache.get("a") is None
     for name in "bcdef":
-        cache.put(name, sentinel)
+        cache.put(name, cast(Any, sentinel))
     assert len(cache._seen) <= 3 and cache.get("f") is sentinel

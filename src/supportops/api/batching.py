@@ -96,13 +96,16 @@ class _Lane:
                 self.prepare, server.prepare, lines)
         except Exception:
             rows = None  # each line alone below, so one bad input fails alone
+        # the first stage is free only once the second has taken its batch: prepared
+        # batches never pile up out of sight, the queue (and MAX_WAITING's 503) sees them
+        await self.scoring.acquire()
+        self.idle.release()
+        try:
+            results = await self.loop.run_in_executor(self.model, self._score, lines, rows)
+        except Exception as err:  # handed to every waiting request
+            results = [err] * len(batch)
         finally:
-            self.idle.release()
-        async with self.scoring:
-            try:
-                results = await self.loop.run_in_executor(self.model, self._score, lines, rows)
-            except Exception as err:  # handed to every waiting request
-                results = [err] * len(batch)
+            self.scoring.release()
         for (_, future), result in zip(batch, results, strict=True):
             if future.done():
                 continue
