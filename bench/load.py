@@ -1,20 +1,23 @@
-"""Load on ``POST /v1/triage`` over loopback, next to the same model called in process.
+"""Load on ``POST /v1/triage`` over loopback, next to a baseline and the model in process.
 
-The server runs in its own process (``supportops serve`` on a fresh workspace holding a triage
-model trained through the product on part of the shared Banking77 train file, or on the
-generated demo set without ``../shared``); this process is the load generator, so both share
-the machine's cores as they would in production on one box. Requests carry texts the model
-did not train on, and each is pseudonymised on the server before it is scored, as in
-production. The generator is open-loop: request ``i`` is due at ``start + i / rate`` and its
-latency counts from that moment, so a server that falls behind is charged for the wait
-(no coordinated omission).
+The server runs in its own process (``supportops serve``, access log off, a fresh one for
+each rate) on a workspace holding a triage model trained through the product on part of the
+shared Banking77 train file (or on the generated demo set without ``../shared``); this
+process is the load generator, so both share the machine's cores as they would on one box.
+Requests carry texts the model did not train on, and each is pseudonymised on the server
+before it is scored, as in production. The generator is open-loop and cheap: ready-made
+HTTP/1.1 requests on raw keep-alive sockets (uvloop when installed); request ``i`` is due at
+``start + i / rate`` and its latency counts from that moment, so a server that falls behind
+is charged for the wait (no coordinated omission).
 
-Printed: for each rate, the throughput achieved, p50/p99 latency and errors; then a fixed
-rate held for ``--duration`` seconds; then the stages of one request timed in process
-(key check, pseudonymisation, model) and the same model called in process, one text at a time
-and in batches: the limiting stage is the one that takes the most of a request's time.
+Printed, for each rate: achieved rate, errors, p50/p95/p99 and the generator's own CPU, for
+``POST /v1/triage`` and, on the same fresh server at the same rate, ``GET /v1/health`` (HTTP,
+routing and the event loop without key check or model) with the p99 ratio and the load
+average; then the fixed rate held for ``--duration`` seconds; then the stages of one request
+timed in process (key check, pseudonymisation, model) and the same model called in process,
+one text at a time and in batches: the limiting stage is the one that takes the most time.
 
-    python bench/load.py --rate 150 --duration 60 --sweep 50,100,150,200,300,400
+    python bench/load.py --rate 150 --duration 60 --sweep 100,200,300 --sweep-seconds 10
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import json
 import os
 import random
 import signal
@@ -61,7 +65,9 @@ def _texts(rows: int, seed: int) -> tuple[Path, list[str], str]:
     from supportops.demo import generate
 
     path = generate(out / "demo.jsonl")
-    texts = [line for line in path.read_text().splitlines()][:2000]
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    texts = [e["payload"]["text"] for e in events  # the tickets' texts, not whole events
+             if e["type"] == "ticket.created" and e["payload"].get("text")][:2000]
     return path, texts, "jsonl"
 
 
@@ -83,7 +89,11 @@ def _prepare(args: argparse.Namespace) -> tuple[Path, str, list[str]]:
     return root / "ws", key, texts
 
 
-def _serve(workspace: Path, port: int) -> subprocess.Popen[bytes]:
+def _serve(workspace: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A fresh ``supportops serve`` (access log off, its default) on a free port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
     exe = str(Path(sys.executable).with_name("supportops"))
     proc = subprocess.Popen([exe, "serve", "--port", str(port), "--workspace", str(workspace)],
                             env={**os.environ}, stdout=subprocess.DEVNULL)
@@ -91,51 +101,167 @@ def _serve(workspace: Path, port: int) -> subprocess.Popen[bytes]:
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/v1/health").status_code == 200:
-                return proc
+                return proc, f"127.0.0.1:{port}"
         except httpx.TransportError:
             time.sleep(0.2)
     proc.kill()
     raise RuntimeError("the server did not start")
 
 
-async def _run(url: str, key: str, texts: Sequence[str], rate: float, seconds: float
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _requests(address: str, key: str, path: str, texts: Sequence[str]) -> list[bytes]:
+    """Ready-made HTTP/1.1 keep-alive requests: a POST of each text, or one GET."""
+    head = f"Host: {address}\r\nAuthorization: Bearer {key}\r\n"
+    if not texts:
+        return [f"GET {path} HTTP/1.1\r\n{head}\r\n".encode()]
+    out = []
+    for text in texts:
+        body = json.dumps({"text": text}).encode()
+        out.append(f"POST {path} HTTP/1.1\r\n{head}Content-Type: application/json\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    return out
+
+
+class _Connection:
+    """One keep-alive connection: send a request, read one response (status, body length)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def exchange(self, request: bytes) -> int:
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        if length:
+            await self.reader.readexactly(length)
+        return status
+
+
+async def _run(address: str, requests: Sequence[bytes], rate: float, seconds: float
                ) -> dict[str, Any]:
-    """Open-loop load at ``rate`` for ``seconds``; latency from each request's due time."""
+    """Open-loop load at ``rate`` for ``seconds``; latency from each request's due time.
+
+    Request ``i`` is due at ``start + i / rate``: it goes out on an idle keep-alive
+    connection (a new one when none is idle), whether or not earlier answers came back.
+    Raw sockets keep the generator's own CPU small: it shares the cores with the server.
+    """
+    host, port = address.rsplit(":", 1)
     n = int(rate * seconds)
     latencies: list[float] = []
     errors: dict[str, int] = {}
-    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30,
-                                 headers={"Authorization": f"Bearer {key}"}) as client:
-        start = time.perf_counter() + 0.2
+    idle: list[_Connection] = []
+    opened: list[_Connection] = []
+    tasks: set[asyncio.Task[None]] = set()
 
-        async def one(i: int) -> None:
-            due = start + i / rate
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            try:
-                response = await client.post("/v1/triage", json={"text": texts[i % len(texts)]})
-                if response.status_code != 200:
-                    errors[str(response.status_code)] = errors.get(str(response.status_code),
-                                                                   0) + 1
-                    return
-            except httpx.HTTPError as err:
-                errors[type(err).__name__] = errors.get(type(err).__name__, 0) + 1
-                return
-            latencies.append(time.perf_counter() - due)
+    async def one(i: int, due: float) -> None:
+        conn = idle.pop() if idle else None
+        request = requests[i % len(requests)]
+        try:
+            if conn is not None:
+                try:
+                    status = await asyncio.wait_for(conn.exchange(request), 30)
+                except (ConnectionError, asyncio.IncompleteReadError):
+                    # the server closed an idle keep-alive connection: once more, anew
+                    conn.writer.close()
+                    conn = None
+            if conn is None:
+                conn = _Connection(*await asyncio.open_connection(host, int(port)))
+                opened.append(conn)
+                status = await asyncio.wait_for(conn.exchange(request), 30)
+        except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as err:
+            errors[type(err).__name__] = errors.get(type(err).__name__, 0) + 1
+            if conn is not None:
+                conn.writer.close()
+            return
+        idle.append(conn)
+        if status != 200:
+            errors[str(status)] = errors.get(str(status), 0) + 1
+            return
+        latencies.append(time.perf_counter() - due)
 
-        await asyncio.gather(*(one(i) for i in range(n)))
-        elapsed = time.perf_counter() - start
+    cpu = time.process_time()
+    start = time.perf_counter() + 0.05
+    for i in range(n):
+        due = start + i / rate
+        wait = due - time.perf_counter()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        task = asyncio.ensure_future(one(i, due))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    while tasks:
+        await asyncio.gather(*list(tasks))
+    elapsed = time.perf_counter() - start
+    generator_cpu = time.process_time() - cpu
+    for conn in opened:
+        conn.writer.close()
     lat = np.array(latencies) * 1000 if latencies else np.array([float("nan")])
     return {"rate": rate, "sent": n, "ok": len(latencies), "errors": errors,
             "throughput": len(latencies) / elapsed, "p50_ms": float(np.percentile(lat, 50)),
-            "p99_ms": float(np.percentile(lat, 99)), "max_ms": float(lat.max())}
+            "p95_ms": float(np.percentile(lat, 95)), "p99_ms": float(np.percentile(lat, 99)),
+            "max_ms": float(lat.max()), "connections": len(opened),
+            "generator_cpu": generator_cpu / elapsed}
+
+
+def _loop_run(coro: Any) -> Any:
+    """``asyncio.run`` on uvloop when installed (cheaper per request for the generator)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
 
 
 def _line(r: dict[str, Any]) -> str:
     errs = sum(r["errors"].values())
-    return (f"rate {r['rate']:>5.0f}/s: throughput {r['throughput']:6.1f}/s, p50 "
-            f"{r['p50_ms']:7.1f} ms, p99 {r['p99_ms']:7.1f} ms, max {r['max_ms']:7.1f} ms, "
-            f"errors {errs} {r['errors'] or ''}")
+    return (f"{r['rate']:>5.0f}/s: achieved {r['throughput']:6.1f}/s, p50 {r['p50_ms']:6.1f} "
+            f"ms, p95 {r['p95_ms']:6.1f} ms, p99 {r['p99_ms']:6.1f} ms, max "
+            f"{r['max_ms']:6.1f} ms, errors {errs} {r['errors'] or ''}"
+            f"(generator {r['generator_cpu'] * 100:.0f}% of a core, {r['connections']} conns)")
+
+
+def _load_average() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _at_rate(workspace: Path, key: str, texts: Sequence[str], rate: float, seconds: float
+             ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A fresh server: warmed (model loaded), then ``GET /v1/health`` (the baseline: HTTP,
+    routing and the event loop, no key check, no model) and ``POST /v1/triage``, each at
+    ``rate`` for ``seconds``."""
+    proc, address = _serve(workspace)
+    try:
+        first = httpx.post(f"http://{address}/v1/triage", json={"text": texts[-1]},
+                           headers={"Authorization": f"Bearer {key}"}, timeout=300)
+        first.raise_for_status()  # the model is loaded (minutes on a busy machine)
+        warm = _requests(address, key, "/v1/triage", texts[-200:-1])
+        _loop_run(_run(address, warm, 20, 3))
+        health = _loop_run(_run(address, _requests(address, key, "/v1/health", []), rate,
+                                seconds))
+        triage = _loop_run(_run(address, _requests(address, key, "/v1/triage",
+                                                   texts[:-200]), rate, seconds))
+    finally:
+        _stop(proc)
+    return triage, health
+
+
+def _report(label: str, triage: dict[str, Any], health: dict[str, Any]) -> None:
+    ratio = triage["p99_ms"] / health["p99_ms"] if health["p99_ms"] > 0 else float("nan")
+    print(f"{label} triage  {_line(triage)}", flush=True)
+    print(f"{' ' * len(label)} health  {_line(health)}; p99 ratio triage/health {ratio:.1f}; "
+          f"{_load_average()}", flush=True)
 
 
 def _in_process(workspace: Path, key: str, texts: Sequence[str]) -> None:
@@ -144,7 +270,7 @@ def _in_process(workspace: Path, key: str, texts: Sequence[str]) -> None:
     ws = Workspace.open(workspace)
     tenant = ws.authenticate(key)
     tenant.triage_batch([{"text": texts[0]}])  # load the model once
-    server = tenant._triage_server("triage")
+    server = tenant.triage_server("triage")
     model = server._current()
     sample = list(texts[:300])
 
@@ -176,25 +302,21 @@ def _in_process(workspace: Path, key: str, texts: Sequence[str]) -> None:
 
 def main() -> int:
     args = _args()
-    workspace, key, texts = _prepare(args)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    proc = _serve(workspace, port)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        asyncio.run(_run(url, key, texts, 20, 3))  # warm: model loaded, connections open
-        print(f"sweep ({args.sweep_seconds:.0f} s per rate; server and load generator on "
-              f"this {os.cpu_count()}-core machine):", flush=True)
-        for rate in args.sweep:
-            print("  " + _line(asyncio.run(_run(url, key, texts, rate, args.sweep_seconds))),
-                  flush=True)
-        held = asyncio.run(_run(url, key, texts, args.rate, args.duration))
-        print(f"held {args.duration:.0f} s: " + _line(held), flush=True)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
-    _in_process(workspace, key, texts)
+    if args.workspace:
+        _, texts, _ = _texts(args.rows, args.seed)
+        workspace, key = Path(args.workspace), args.key
+    else:
+        workspace, key, texts = _prepare(args)
+    print(f"server and load generator on this {os.cpu_count()}-core machine; a fresh server "
+          f"per rate; {_load_average()}", flush=True)
+    for rate in args.sweep:
+        _report(f"sweep {args.sweep_seconds:.0f} s", *_at_rate(workspace, key, texts, rate,
+                                                             args.sweep_seconds))
+    if args.duration > 0:
+        _report(f"held {args.duration:.0f} s", *_at_rate(workspace, key, texts, args.rate,
+                                                       args.duration))
+    if not args.no_in_process:
+        _in_process(workspace, key, texts)
     return 0
 
 
@@ -208,6 +330,11 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=3000, help="Training rows.")
     parser.add_argument("--encoder", default="minilm-onnx-int8")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--workspace", help="Reuse a workspace prepared by an earlier run "
+                        "(with --key) instead of training a fresh one.")
+    parser.add_argument("--key", help="An agent key of --workspace's tenant.")
+    parser.add_argument("--no-in-process", action="store_true",
+                        help="Skip the in-process stage timings.")
     return parser.parse_args()
 
 

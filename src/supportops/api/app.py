@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from supportops.api import errors
 from supportops.api.batching import Batcher
+from supportops.api.deps import KeyCache
 from supportops.api.dispatcher import Dispatcher
 from supportops.api.nul import RefuseNul
 from supportops.api.routes import (
@@ -65,6 +66,7 @@ def create_app(workspace: Workspace, *, webhook_interval: float = 0.5,
     app.state.workspace = workspace
     app.state.handles = {}
     app.state.batcher = batcher
+    app.state.key_cache = KeyCache()
     app.state.dispatcher = dispatcher
     errors.install(app)
     app.add_middleware(RefuseNul)

@@ -6,11 +6,15 @@ the key's, never one named by the path or the body.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from supportops.errors import PermissionDenied, SupportopsError
 from supportops.governance.context import Role
@@ -40,22 +44,69 @@ def _key(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
-def authenticated(request: Request, credentials: BearerDep) -> Tenant:
+class KeyCache:
+    """Recent answers of the key check, for ``ttl`` seconds per key hash (1 s by default).
+
+    A request costs a hash and a dict look-up instead of a database round trip; a disabled,
+    rotated or expired key stops working within ``ttl``. Only hashes are kept, never keys.
+    """
+
+    def __init__(self, ttl: float = 1.0, size: int = 10_000) -> None:
+        self.ttl, self.size = ttl, size
+        self._seen: dict[str, tuple[float, Tenant | PermissionDenied]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def lock(self, digest: str) -> asyncio.Lock:
+        """The lock under which ``digest`` is checked against the database."""
+        if len(self._locks) >= self.size:
+            self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+        return self._locks.setdefault(digest, asyncio.Lock())
+
+    def get(self, digest: str) -> Tenant | PermissionDenied | None:
+        found = self._seen.get(digest)
+        if found is None or found[0] <= time.monotonic():
+            return None
+        return found[1]
+
+    def put(self, digest: str, answer: Tenant | PermissionDenied) -> None:
+        now = time.monotonic()
+        if len(self._seen) >= self.size:
+            self._seen = {k: v for k, v in self._seen.items() if v[0] > now}
+            if len(self._seen) >= self.size:
+                self._seen.clear()
+        self._seen[digest] = (now + self.ttl, answer)
+
+
+async def authenticated(request: Request, credentials: BearerDep) -> Tenant:
     """The tenant handle of the bearer key; one handle per principal is kept, so that what a
-    handle caches (a loaded model) outlives the request, while the key is checked anew on
-    every request (a disabled or rotated key stops at once)."""
-    try:
-        fresh = workspace_of(request).authenticate(_key(credentials))
-    except PermissionDenied as err:
-        raise Unauthenticated(str(err)) from None
-    handles: dict[Any, Tenant] = request.app.state.handles
-    return handles.setdefault(fresh.ctx, fresh)
+    handle caches (a loaded model) outlives the request. The key's check is remembered for
+    a second (:class:`KeyCache`); the database is asked, off the event loop, after that."""
+    key = _key(credentials)
+    cache: KeyCache = request.app.state.key_cache
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    answer = cache.get(digest)
+    if answer is None:
+        # one database check per key at a time: requests arriving meanwhile share it
+        async with cache.lock(digest):
+            answer = cache.get(digest)
+            if answer is None:
+                try:
+                    fresh = await run_in_threadpool(workspace_of(request).authenticate, key)
+                except PermissionDenied as err:
+                    answer = err
+                else:
+                    handles: dict[Any, Tenant] = request.app.state.handles
+                    answer = handles.setdefault(fresh.ctx, fresh)
+                cache.put(digest, answer)
+    if isinstance(answer, PermissionDenied):
+        raise Unauthenticated(str(answer)) from None
+    return answer
 
 
-def allow(scope: str, *roles: Role) -> Callable[..., Tenant]:
+def allow(scope: str, *roles: Role) -> Callable[..., Awaitable[Tenant]]:
     """A dependency: the caller's tenant handle, if its key holds ``scope`` and its role is
     one of ``roles``; 403 otherwise."""
-    def check(tenant: Annotated[Tenant, Depends(authenticated)]) -> Tenant:
+    async def check(tenant: Annotated[Tenant, Depends(authenticated)]) -> Tenant:
         tenant.ctx.require_scope(scope)
         tenant.ctx.require(*roles, action=f"use the {scope!r} endpoints")
         return tenant

@@ -16,6 +16,10 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     workspace: WorkspaceOpt = None,
+    access_log: Annotated[bool, typer.Option(
+        "--access-log/--no-access-log",
+        help="Log one line per request (off by default: at hundreds of requests per second "
+             "the log line costs more than a triage answer's HTTP handling).")] = False,
 ) -> None:
     """Serve the REST API (/v1, /openapi.json) and the web console; Ctrl-C stops it.
 
@@ -27,7 +31,8 @@ def serve_command(
 
     ws = open_workspace(workspace)
     console.print(f"Serving {ws.path} on http://{host}:{port} (API under /v1, docs at /docs).")
-    uvicorn.run(create_app(ws), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(ws), host=host, port=port,
+                log_level="info" if access_log else "warning", access_log=access_log)
 
 
 def admin_key_command(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:

@@ -332,10 +332,14 @@ class TriageModel(BaseEstimator):  # type: ignore[misc]
     def predict(self, rows: Sequence[dict[str, Any]]) -> npt.NDArray[Any]:
         return np.asarray(self.classes_[self.predict_proba(rows).argmax(axis=1)])
 
-    def out_of_scope(self, rows: Sequence[dict[str, Any]]) -> npt.NDArray[np.bool_] | None:
+    def out_of_scope(self, rows: Sequence[dict[str, Any]],
+                     proba: npt.NDArray[np.float64] | None = None
+                     ) -> npt.NDArray[np.bool_] | None:
+        """Rows the out-of-scope detector rejects; ``proba`` spares computing the features
+        (n-grams, embeddings) a second time when the caller already holds them."""
         if self.oos_ is None or self.encoder is None:
             return None
-        confidence = self.predict_proba(rows).max(axis=1)
+        confidence = (self.predict_proba(rows) if proba is None else proba).max(axis=1)
         return np.asarray(self.oos_.is_out_of_scope(self.encoder.encode(self._inputs(rows)),
                                                     confidence))
 
@@ -345,4 +349,4 @@ class TriageModel(BaseEstimator):  # type: ignore[misc]
         """``{id, label|None, confidence, top, abstained}`` per row."""
         proba = self.predict_proba(rows)
         return prediction_records(ids, proba, list(self.classes_), thresholds=self.threshold_,
-                                  out_of_scope=self.out_of_scope(rows), top_k=top_k)
+                                  out_of_scope=self.out_of_scope(rows, proba), top_k=top_k)

@@ -61,11 +61,22 @@ class TriageServer:
     def predict(self, lines: Sequence[dict[str, Any]], top_k: int = 3) -> list[dict[str, Any]]:
         """Prediction records (``{id, label|None, confidence, top, abstained}``) for lines."""
         started = time.perf_counter()
-        model = self._current()
+        return self.score(lines, self.prepare(lines), top_k, started=started)
+
+    def prepare(self, lines: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The first stage of :meth:`predict`: input rows, texts pseudonymised. A server may
+        run it for one batch while :meth:`score` runs for the previous one."""
         rows = [input_row(line) for line in lines]
         texts = self.service.pseudonymise_texts([r["text"] for r in rows])
         for row, text in zip(rows, texts, strict=True):
             row["text"] = text
+        return rows
+
+    def score(self, lines: Sequence[dict[str, Any]], rows: list[dict[str, Any]],
+              top_k: int = 3, *, started: float | None = None) -> list[dict[str, Any]]:
+        """The second stage of :meth:`predict`: the champion's records for prepared rows."""
+        started = time.perf_counter() if started is None else started
+        model = self._current()
         records = model.predict_records([line.get("id") for line in lines], rows, top_k=top_k)
         if self.observer is not None:
             self.observer(self.name, self.version, lines, records,

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 
+from supportops.api.batching import Batcher
 from supportops.api.deps import allow
 from supportops.api.errors import ERRORS
 from supportops.api.schemas import TriageIn, TriageOut
@@ -16,9 +18,11 @@ Predictor = Annotated[Tenant, Depends(allow("triage", "admin", "agent", "ml_engi
 
 
 @router.post("", operation_id="triage", response_model=TriageOut)
-def triage(tenant: Predictor, body: TriageIn, request: Request) -> dict[str, Any]:
+async def triage(tenant: Predictor, body: TriageIn, request: Request) -> dict[str, Any]:
     """Category (or group, priority...) of a ticket text; the text is pseudonymised first.
     Concurrent requests for one model are scored together in one batch."""
-    batcher = request.app.state.batcher
-    record: dict[str, Any] = batcher.triage(tenant, body.text, body.model, body.ticket_id, body.fields)
+    batcher: Batcher = request.app.state.batcher
+    record = await batcher.triage(tenant, body.text, body.model, body.fields)
+    if body.ticket_id is not None:  # the webhook announcement reads the database
+        await run_in_threadpool(tenant.announce_triage, body.ticket_id, record)
     return record
