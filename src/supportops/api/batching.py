@@ -157,7 +157,7 @@ def one_thread_for_numerics() -> None:
     server run on one thread: a request is small, and the cores are wanted by the event
     loop, the other stages and the other requests, not by BLAS helper threads."""
     with contextlib.suppress(ImportError):
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+        from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=1)
 

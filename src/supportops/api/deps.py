@@ -56,6 +56,12 @@ class KeyCache:
         self._seen: dict[str, tuple[float, Tenant | PermissionDenied]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
+    def forget(self) -> None:
+        """Drop every remembered answer: called when a principal's role, key or state
+        changes in this process, so the change holds at once here (other processes catch
+        up within ``ttl``)."""
+        self._seen.clear()
+
     def lock(self, digest: str) -> asyncio.Lock:
         """The lock under which ``digest`` is checked against the database."""
         if len(self._locks) >= self.size:
