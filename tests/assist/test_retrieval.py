@@ -94,14 +94,22 @@ def test_blind_terms_are_keyed_and_tokens_count_by_kind() -> None:
     assert terms.unpack(terms.pack(hashes, tf))[0].tolist() == hashes.tolist()
 
 
-def test_two_stage_vectors_find_the_exact_top(monkeypatch: pytest.MonkeyPatch) -> None:
+def _low_rank_vectors(monkeypatch: pytest.MonkeyPatch, seed: int
+                      ) -> tuple[np.ndarray, np.random.Generator]:
+    """3,000 unit vectors (and the generator that drew them) near a 16-dimensional subspace, with the two-stage search switched on
+    at this small size, so the shortlist has something to lose."""
     monkeypatch.setattr(retrieval, "TWO_STAGE_FROM", 100)
     monkeypatch.setattr(retrieval, "PROJECTED", 16)
     monkeypatch.setattr(retrieval, "CANDIDATES", 200)
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     m = (rng.standard_normal((3000, 16)) @ rng.standard_normal((16, 32))
          + 0.01 * rng.standard_normal((3000, 32))).astype(np.float32)
     m /= np.linalg.norm(m, axis=1, keepdims=True)
+    return m, rng
+
+
+def test_two_stage_vectors_find_the_exact_top(monkeypatch: pytest.MonkeyPatch) -> None:
+    m, rng = _low_rank_vectors(monkeypatch, 3)
     cache = IndexCache(1, "enc", docs=[{}] * 3000, matrix=m)
     retrieval._project(cache)
     assert cache.projected is not None and cache.projected.shape == (3000, 16)
@@ -150,13 +158,7 @@ def test_search_runs_on_one_blas_thread_and_restores_the_setting() -> None:
 
 
 def test_shortlist_with_filters_ranks_only_kept_rows(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(retrieval, "TWO_STAGE_FROM", 100)
-    monkeypatch.setattr(retrieval, "PROJECTED", 16)
-    monkeypatch.setattr(retrieval, "CANDIDATES", 200)
-    rng = np.random.default_rng(5)
-    m = (rng.standard_normal((3000, 16)) @ rng.standard_normal((16, 32))
-         + 0.01 * rng.standard_normal((3000, 32))).astype(np.float32)
-    m /= np.linalg.norm(m, axis=1, keepdims=True)
+    m, rng = _low_rank_vectors(monkeypatch, 5)
     kinds = np.asarray(["kb" if i % 3 else "ticket" for i in range(3000)], dtype=object)
     cache = IndexCache(1, "enc", docs=[{}] * 3000, matrix=m, columns={"kind": kinds})
     retrieval._project(cache)
