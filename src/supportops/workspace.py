@@ -81,6 +81,9 @@ class Workspace:
         self.db = db
         self.config = config
         self.privacy_factory = privacy
+        #: Bumped by every role change, disable or key rotation made through this process's
+        #: handles: a face that remembers key checks (the API's) drops what it remembered.
+        self.principals_changed = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -532,17 +535,22 @@ class Tenant:
         """Give a principal a new role (audited); returns the role it had."""
         from supportops.governance.roles import set_principal_role
 
-        return set_principal_role(self.db, self.ctx, name, role)
+        previous = set_principal_role(self.db, self.ctx, name, role)
+        self._workspace.principals_changed += 1
+        return previous
 
     def disable_principal(self, name: str) -> None:
         """Disable a principal: its key stops working at once (audited)."""
         from supportops.governance.roles import disable_principal
 
         disable_principal(self.db, self.ctx, name)
+        self._workspace.principals_changed += 1
 
     def rotate_key(self, name: str) -> str:
         """A fresh key for an API-key principal; the old one stops working (audited)."""
-        return tenant_store.rotate_key(self.db, self.ctx, name)
+        key = tenant_store.rotate_key(self.db, self.ctx, name)
+        self._workspace.principals_changed += 1
+        return key
 
     # -- faces' shared calls: each face calls one of these and formats the answer ----------
 

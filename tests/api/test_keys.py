@@ -89,3 +89,13 @@ def test_cache_forgets_after_its_ttl_and_stays_bounded() -> None:
     for name in "bcdef":
         cache.put(name, cast(Any, sentinel))
     assert len(cache._seen) <= 3 and cache.get("f") is sentinel
+
+
+def test_cache_answers_only_for_the_generation_it_was_given_under() -> None:
+    """A role change, disable or rotation through this process's workspace bumps its
+    generation: what was remembered before no longer answers, well inside the ttl."""
+    cache = KeyCache(ttl=60.0)
+    sentinel: Any = object()
+    cache.put("a", sentinel, generation=4)
+    assert cache.get("a", 4) is sentinel
+    assert cache.get("a", 5) is None

