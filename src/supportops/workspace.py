@@ -634,12 +634,15 @@ class Tenant:
 
         return compare_versions(self.triage_models.models(name), name, a, b)
 
-    def triage_batch(self, lines: list[dict[str, Any]], name: str = "triage"
-                     ) -> list[dict[str, Any]]:
+    def triage_batch(self, lines: list[dict[str, Any]], name: str = "triage", *,
+                     prepared: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
         """Triage many ``{"text", ...fields}`` lines in one pass of the champion of
-        ``name`` (pseudonymised first); each record names the model and version."""
+        ``name`` (pseudonymised first, unless ``prepared`` holds the rows that
+        ``triage_server(name).prepare`` made of them); each record names the model and
+        version."""
         server = self.triage_server(name)
-        records = server.predict([{"id": None, **line} for line in lines])
+        keyed = [{"id": None, **line} for line in lines]
+        records = server.predict(keyed) if prepared is None else server.score(keyed, prepared)
         for record in records:
             record["model"], record["version"] = name, server.version
         return records

@@ -125,25 +125,22 @@ class _Lane:
                ) -> list[dict[str, Any] | BaseException]:
         """On the scoring thread: one call for the prepared batch; when that fails (or the
         batch could not be prepared), each line alone, so one bad input fails alone."""
-        out: list[dict[str, Any] | BaseException] = []
-        try:
-            if rows is None:
-                raise ValueError("not prepared")
-            server = self.tenant.triage_server(self.name)
-            for record in server.score([{"id": None, **line} for line in lines], rows):
-                record["model"], record["version"] = self.name, server.version
-                out.append(record)
-        except Exception:
-            out = []
-            for line in lines:
-                try:
-                    out.append(self.tenant.triage_batch([line], self.name)[0])
-                except Exception as err:
-                    out.append(err)
+        out: list[dict[str, Any] | BaseException] | None = None
+        if rows is not None:
+            with contextlib.suppress(Exception):
+                out = list(self.tenant.triage_batch(lines, self.name, prepared=rows))
+        if out is None:
+            out = [self._one(line) for line in lines]
         first, self._first = self._first, None
         if first is not None:
             first()
         return out
+
+    def _one(self, line: dict[str, Any]) -> dict[str, Any] | BaseException:
+        try:
+            return self.tenant.triage_batch([line], self.name)[0]
+        except Exception as err:
+            return err
 
     def close(self) -> None:
         if not self.loop.is_closed():
