@@ -285,7 +285,7 @@ def latency(tmp: Path, n_queries: int) -> dict[str, Any]:
     recall, lexical, hybrid = [], [], []  # each shortcut's top 10 against the exact one
     for terms_, q in prepared:
         exact = set(np.argsort(-(cache.matrix @ q))[:10].tolist())
-        ours_top = set(np.argsort(-retrieval.cosines(cache, q))[:10].tolist())
+        ours_top = set(retrieval.vector_top(cache, q, 10).tolist())
         recall.append(len(exact & ours_top) / 10)
         exact = set(np.argsort(-retrieval.bm25(cache, terms_, None), kind="stable")[:10].tolist())
         capped = set(np.argsort(-retrieval.bm25(cache, terms_), kind="stable")[:10].tolist())

@@ -209,21 +209,11 @@ def _shortlist(cache: IndexCache, query_vec: FloatArray,
     return pick, np.asarray(cache.matrix[pick] @ query_vec, dtype=np.float32)
 
 
-def cosines(cache: IndexCache, query_vec: FloatArray,
-            keep: npt.NDArray[np.bool_] | None = None, exact: bool = False) -> FloatArray:
-    """Cosine of every row (exact), or, for a large index, exact for the candidates the
-    projection picks and -1 elsewhere."""
-    if exact or cache.projected is None:
-        return np.asarray(cache.matrix @ query_vec, dtype=np.float32)
-    pick, scores = _shortlist(cache, query_vec, keep)
-    out = np.full(cache.size, -1.0, dtype=np.float32)
-    out[pick] = scores
-    return out
-
-
-def _vector_top(cache: IndexCache, query_vec: FloatArray, depth: int,
-                keep: npt.NDArray[np.bool_] | None, exact: bool) -> npt.NDArray[np.intp]:
-    """Rows of the ``depth`` best cosines, best first (a large index: of its shortlist)."""
+def vector_top(cache: IndexCache, query_vec: FloatArray, depth: int = DEPTH,
+               keep: npt.NDArray[np.bool_] | None = None, exact: bool = False
+               ) -> npt.NDArray[np.intp]:
+    """Rows of the ``depth`` best cosines, best first: of every row (``exact``, or a small
+    index), else of the projection's shortlist, scored exactly."""
     if exact or cache.projected is None:
         return _top(np.asarray(cache.matrix @ query_vec, dtype=np.float32), depth, keep, False)
     pick, scores = _shortlist(cache, query_vec, keep)
@@ -326,7 +316,7 @@ def search(cache: IndexCache, query_terms: npt.NDArray[np.int64], query_vec: Flo
     keep = mask(cache, filters)
     with one_blas_thread():
         lexical = bm25(cache, query_terms, None if exact else TERM_CAP)
-        vector = (_vector_top(cache, query_vec, depth, keep, exact) if query_vec is not None
+        vector = (vector_top(cache, query_vec, depth, keep, exact) if query_vec is not None
                   else np.zeros(0, dtype=np.intp))
         fused: dict[int, float] = {}
         for weight, ranking in ((lexical_weight, _top(lexical, depth, keep, True)),
