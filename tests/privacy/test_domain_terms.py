@@ -60,6 +60,21 @@ def test_queries_and_tickets_keep_kb_terms_once_the_kb_is_loaded(
     assert titles["gmail"] == "Export contacts from Gmail"  # the article's own title too
 
 
+def test_only_an_admins_articles_add_terms(workspace: Workspace, tenant: Tenant,
+                                           tmp_path: Path) -> None:
+    """An agent may publish articles, but a term waives detection in every later ticket: an
+    agent's title naming a customer must not make that name readable."""
+    tenant.create_principal("alice", "agent", "person")
+    agent = workspace.tenant("acme", principal="alice")
+    _load(agent, _kb(tmp_path / "kb", {"gmail": "Export contacts from Gmail"}))
+    assert "Gmail" not in tenant.privacy.pseudonymise_texts([QUESTION])[0]
+    _load(tenant, _kb(tmp_path / "kb", {"gmail": "Export all contacts from Gmail"}))
+    assert tenant.privacy.pseudonymise_texts([QUESTION])[0] == QUESTION
+    _kb(tmp_path / "kb", {"gmail": "Export contacts from the Gmail app"})  # the agent's update
+    _load(agent, tmp_path / "kb")
+    assert "Gmail" not in tenant.privacy.pseudonymise_texts([QUESTION])[0]  # old terms gone
+
+
 def test_people_emails_and_pattern_finds_are_still_tokenised(
         tenant: Tenant, tmp_path: Path) -> None:
     _load(tenant, _kb(tmp_path / "kb", {"gmail": "Export contacts from Gmail"}))

@@ -8,7 +8,10 @@ tokenised, in tickets, articles and questions alike.
 
 Privacy argument: a term enters the vocabulary only from the titles and headings of the
 tenant's own *published* knowledge-base articles (``kb_article.published`` / ``.updated``),
-content the tenant itself makes public; customer data never adds a term. The exemption is
+content the tenant itself makes public, and only when an admin publishes them
+(:data:`VOCABULARY_ROLES`): agents may write articles too, but a term waives detection in
+every later ticket, so an agent's title (a customer's name, say) must not be able to. Customer
+data never adds a term. The exemption is
 narrow: only statistical guesses are waived, never a pattern recogniser (e-mail, phone, card,
 IBAN, address, cued name), and never a value a record declares as identity; a span that is
 longer than the term ("Gmail Maria") is tokenised as before. At rest the vocabulary is kept as
@@ -38,6 +41,8 @@ from supportops.privacy.keys import Keyring
 from supportops.privacy.tables import domain_terms
 
 KB_EVENTS = frozenset({"kb_article.published", "kb_article.updated"})
+#: Whose articles add terms; another role's article only drops the terms it replaces.
+VOCABULARY_ROLES = frozenset({"admin"})
 #: Longest phrase (in words) taken from a run of capitalised words.
 MAX_WORDS = 4
 _WORD = re.compile(r"[^\W_][\w.+#&'’-]*")
@@ -139,7 +144,8 @@ def load(conn: Connection, keyring: Keyring) -> Vocabulary:
 
 def record(conn: Connection, keyring: Keyring, drafts: Sequence[EventDraft]) -> set[str]:
     """Store the terms of the knowledge-base drafts (replacing an updated article's), in the
-    caller's transaction, before the drafts are pseudonymised; the terms they add."""
+    caller's transaction, before the drafts are pseudonymised; the terms they add. Drafts of a
+    role outside :data:`VOCABULARY_ROLES` add none (an updated article's old terms still go)."""
     by_article: dict[str, set[str]] = {}
     for draft in drafts:
         if draft.type in KB_EVENTS and isinstance(draft.payload.get("article_id"), str):
@@ -152,6 +158,8 @@ def record(conn: Connection, keyring: Keyring, drafts: Sequence[EventDraft]) -> 
                                             domain_terms.c.article_id.in_(list(by_article))))
     seq = int(conn.execute(select(func.max(domain_terms.c.seq)).where(
         domain_terms.c.tenant_id == tenant)).scalar() or 0) + 1
+    if keyring.ctx.role not in VOCABULARY_ROLES:
+        by_article = {article: set() for article in by_article}
     rows: list[dict[str, Any]] = [
         {"tenant_id": tenant, "article_id": article, "term": h, "seq": seq}
         for article, terms in by_article.items()
