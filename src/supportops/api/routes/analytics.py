@@ -19,17 +19,21 @@ Admin = Annotated[Tenant, Depends(allow("analytics", "admin"))]
 Priority = Annotated[str, Path(min_length=1, max_length=64, description=(
     "Priority name as tickets carry it, e.g. '1 - Critical'."))]
 Breakdown = Literal["priority", "category", "group", "channel", "agent"]
+Period = Literal["day", "week", "month"]
+#: The window every analytics read takes: tickets opened in ``[from, to)``.
+From = Annotated[str | None, Query(alias="from", max_length=40, description=(
+    "Tickets opened on/after (ISO date)."))]
+To = Annotated[str | None, Query(alias="to", max_length=40, description=(
+    "Tickets opened before (ISO date)."))]
 
 
 @router.get("/report", operation_id="analytics_report")
 def report(
     tenant: Reader,
-    start: Annotated[str | None, Query(alias="from", max_length=40, description=(
-        "Tickets opened on/after (ISO date)."))] = None,
-    end: Annotated[str | None, Query(alias="to", max_length=40, description=(
-        "Tickets opened before (ISO date)."))] = None,
+    start: From = None,
+    end: To = None,
     by: Annotated[list[Breakdown] | None, Query()] = None,
-    period: Literal["day", "week", "month"] = "week",
+    period: Period = "week",
     top: Annotated[int, Query(ge=1, le=1000)] = 10,
 ) -> dict[str, Any]:
     """Resolution and response times, SLA, backlog, reassignments, process paths."""
@@ -39,14 +43,12 @@ def report(
 @router.get("/clusters", operation_id="analytics_clusters")
 def clusters(
     tenant: Reader,
-    start: Annotated[str | None, Query(alias="from", max_length=40, description=(
-        "Tickets opened on/after (ISO date)."))] = None,
-    end: Annotated[str | None, Query(alias="to", max_length=40, description=(
-        "Tickets opened before (ISO date)."))] = None,
+    start: From = None,
+    end: To = None,
     method: Literal["kmeans", "hdbscan"] = "kmeans",
     k: Annotated[int | None, Query(ge=2, le=1000, description=(
         "Clusters for k-means [default: sqrt(n/2)]."))] = None,
-    period: Literal["day", "week", "month"] = "week",
+    period: Period = "week",
     top: Annotated[int, Query(ge=1, le=1000, description="Clusters to list.")] = 20,
 ) -> dict[str, Any]:
     """Root-cause clusters of ticket texts, named by distinctive terms, with their trend
