@@ -104,3 +104,29 @@ def test_erasure_reaches_prediction_records_and_references(tenant: Tenant,
     ran = tenant.monitor.run()  # the pending erasure retrain is carried out, once
     assert ran["erasure_retrains"]["count"] == 1 and ran["retrained"] == []
     assert tenant.monitor.run()["erasure_retrains"] is None
+
+
+def test_challenger_shadows_a_flush_in_one_call(tenant: Tenant, tmp_path: Path) -> None:
+    """The recorder asks the registry for the challenger once per model and flush, not once
+    per served batch: each ask is a registry query on a thread that shares the interpreter
+    with serving (one per batch cut a server's throughput under load)."""
+    ingest_topics(tenant, tmp_path)
+    tenant.triage_models.train("intents", "category", encoder="none")
+    tenant.triage_models.train("intents", "category", encoder="none", alias="challenger")
+    texts = [t for texts in TOPICS.values() for t in texts][:6]
+    recorder = tenant._prediction_recorder()
+    real, calls = recorder.shadow, []
+    assert real is not None
+
+    def counted(name: str, lines: list[dict[str, object]]) -> object:
+        calls.append(len(lines))
+        return real(name, lines)
+
+    recorder.shadow = counted
+    with recorder._lock:  # the background flush waits: every batch goes in the next flush
+        for text in texts:
+            tenant.triage(text, name="intents")
+    assert recorder.flush() == 2 * len(texts)  # champion and challenger rows
+    assert calls == [len(texts)]
+    status = tenant.monitor.status("intents")["models"][0]
+    assert status["versions"]["2"]["served"] == len(texts)

@@ -36,7 +36,9 @@ _MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length
 #: Rows per padded ONNX batch, whatever batch size the encoder was built with: measured on
 #: 640 Banking77 texts (16.6 tokens on average, 77 at most) on one thread, the int8 model
 #: cost 2.3 / 2.5 / 3.4 / 5.6 ms of CPU per text in length-sorted batches of 4 / 8 / 16 / 32
-#: (larger batches pad more and fall out of cache); two threads did no better.
+#: (larger batches pad more and fall out of cache); two threads did no better. On a CPU
+#: without VNNI (AMD EPYC, AVX2 only) the same batches cost 10-14 ms per text on one
+#: thread and 5-8 ms on two: there the encoder is what limits a server (see ``_OnnxBackend``).
 _PADDED_ROWS = 8
 # The Rust tokenizer's own thread pool fights the encoder and the API's event loop for the
 # same cores (and warns after a fork); a batch is tokenised in one call, on one thread.
@@ -185,10 +187,13 @@ def export_onnx_int8(cache_dir: Path) -> Path:
 class _OnnxBackend:
     """int8 ONNX Runtime path on length-sorted batches, each padded to its own longest text.
 
-    Two sessions over one file: ``threads`` intra-op threads for jobs larger than
-    ``batch_size`` texts (training, indexing), one thread for smaller calls (a request or an
-    API micro-batch). Small matrices gain nothing from a second thread but its wake-ups,
-    and under load the server's other stages and the other requests want that core.
+    Two sessions over one file: one thread for a call of at most one padded batch (a request,
+    or an API micro-batch on a server keeping up), whose small matrices gain nothing from a
+    second thread but its wake-ups; ``threads`` intra-op threads for larger calls (training,
+    indexing, and the micro-batches a server gathers once requests queue up). Where the
+    encoder limits a server, the second thread is what lets it catch up: on a 2-core AVX2
+    machine, ``POST /v1/triage`` at 80/s went from 58-59/s achieved (p99 5.3 s) with one
+    thread for micro-batches of up to 64 texts to 77-78/s (p99 0.9-1.2 s).
     """
 
     def __init__(self, cache_dir: Path, batch_size: int, threads: int) -> None:
@@ -216,7 +221,7 @@ class _OnnxBackend:
         batches = _length_sorted_batches([len(i) for i in ids],
                                          min(self._batch_size, _PADDED_ROWS))
         session = self._session
-        if len(ids) <= self._batch_size:
+        if len(ids) <= _PADDED_ROWS:
             if self._single is None:
                 self._single = self._open(1)
             session = self._single

@@ -81,10 +81,16 @@ class PredictionRecorder:
             return len(rows)
 
     def _shadowed(self, batches: list[Batch]) -> list[Batch]:
+        """The challenger's batches: one shadow call per model for all of this flush's lines
+        (a call asks the registry for the challenger, so one per served batch would cost a
+        registry query per batch, on a thread that shares the interpreter with serving)."""
         out: list[Batch] = []
         if self.shadow is None:
             return out
+        by_name: dict[str, list[dict[str, Any]]] = {}
         for name, _, _, lines, _, _ in batches:
+            by_name.setdefault(name, []).extend(lines)
+        for name, lines in by_name.items():
             shadow = self.shadow(name, lines)
             if shadow is not None:
                 version, records, seconds = shadow
