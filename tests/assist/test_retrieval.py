@@ -4,6 +4,8 @@ BM25 over the words (Lucene's idf), fusion is reciprocal-rank, filters narrow.""
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -156,6 +158,25 @@ def test_search_runs_on_one_blas_thread_and_restores_the_setting() -> None:
             assert set(blas_threads()) <= {1}
         assert set(blas_threads()) <= {1}  # the other search still runs
     assert blas_threads() == before
+
+
+def test_server_limit_set_during_a_search_outlives_it() -> None:
+    """The server pins BLAS to one thread once warm; a search that was running then must
+    not restore the two threads it saw on entry (run apart: the pin lasts the process)."""
+    code = """
+from threadpoolctl import threadpool_info, threadpool_limits
+from supportops.api.batching import one_thread_for_numerics
+from supportops.assist import retrieval
+threadpool_limits(limits=2, user_api="blas")
+with retrieval.one_blas_thread():
+    one_thread_for_numerics()
+with retrieval.one_blas_thread():
+    pass
+print(sorted({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip() == "[1]", done.stderr
 
 
 def test_shortlist_with_filters_ranks_only_kept_rows(monkeypatch: pytest.MonkeyPatch) -> None:

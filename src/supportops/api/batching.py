@@ -156,7 +156,10 @@ def one_thread_for_numerics() -> None:
     with contextlib.suppress(ImportError):
         from threadpoolctl import threadpool_limits
 
+        from supportops.assist.retrieval import one_blas_thread
+
         threadpool_limits(limits=1)
+        one_blas_thread.pin()  # a search running now must not restore its earlier limit
 
 
 class Batcher:

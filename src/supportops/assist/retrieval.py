@@ -135,6 +135,17 @@ class _OneBlasThread:
                     self._limiter.restore_original_limits()
                     self._limiter = None
 
+    def pin(self) -> None:
+        """One BLAS thread for the rest of the process (a server sets it once warm): counted
+        as a search that never ends, so a search that was running when it was set cannot
+        restore the setting from before."""
+        with self._lock:
+            if self._users == 0:
+                from threadpoolctl import threadpool_limits
+
+                threadpool_limits(limits=1, user_api="blas")
+            self._users += 1
+
 
 one_blas_thread = _OneBlasThread()
 
