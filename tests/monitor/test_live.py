@@ -108,8 +108,8 @@ def test_erasure_reaches_prediction_records_and_references(tenant: Tenant,
 
 def test_challenger_shadows_a_flush_in_one_call(tenant: Tenant, tmp_path: Path) -> None:
     """The recorder asks the registry for the challenger once per model and flush, not once
-    per served batch: each ask is a registry query on a thread that shares the interpreter
-    with serving (one per batch cut a server's throughput under load)."""
+    per served batch: each ask is a registry query, on a thread that shares the interpreter
+    with serving."""
     ingest_topics(tenant, tmp_path)
     tenant.triage_models.train("intents", "category", encoder="none")
     tenant.triage_models.train("intents", "category", encoder="none", alias="challenger")

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import orjson
+from sklearn import config_context
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
@@ -346,7 +347,12 @@ class TriageModel(BaseEstimator):  # type: ignore[misc]
     def predict_records(
         self, ids: Sequence[Any], rows: Sequence[dict[str, Any]], top_k: int = 3
     ) -> list[dict[str, Any]]:
-        """``{id, label|None, confidence, top, abstained}`` per row."""
-        proba = self.predict_proba(rows)
+        """``{id, label|None, confidence, top, abstained}`` per row. Serving's path: the
+        matrices are ours (n-grams, embeddings; finite by construction), so scikit-learn's
+        per-call input checks are skipped: 1.1 of the 6.3 ms one ticket costs past the
+        encoder."""
+        with config_context(assume_finite=True, skip_parameter_validation=True):
+            proba = self.predict_proba(rows)
+            out_of_scope = self.out_of_scope(rows, proba)
         return prediction_records(ids, proba, list(self.classes_), thresholds=self.threshold_,
-                                  out_of_scope=self.out_of_scope(rows, proba), top_k=top_k)
+                                  out_of_scope=out_of_scope, top_k=top_k)
