@@ -150,6 +150,7 @@ def _latency(tenant: Any, texts: list[str]) -> dict[str, Any]:
         monitored.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         recorder.observe("bench", server.version, [{"id": None, "text": "x"}],
+                         [{"text": "x", "open_fields": {}}],
                          [{"label": None, "confidence": 0.5, "abstained": True}], 0.0)
         hook.append(time.perf_counter() - t0)
     recorder.flush()

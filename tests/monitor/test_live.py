@@ -118,9 +118,10 @@ def test_challenger_shadows_a_flush_in_one_call(tenant: Tenant, tmp_path: Path) 
     real, calls = recorder.shadow, []
     assert real is not None
 
-    def counted(name: str, lines: list[dict[str, object]]) -> object:
+    def counted(name: str, lines: list[dict[str, object]],
+                rows: list[dict[str, object]]) -> object:
         calls.append(len(lines))
-        return real(name, lines)
+        return real(name, lines, rows)
 
     recorder.shadow = counted
     with recorder._lock:  # the background flush waits: every batch goes in the next flush

@@ -25,7 +25,9 @@ from supportops.storage import Database
 from supportops.storage.bulk import bulk_insert
 from supportops.storage.schema import events
 
-Batch = tuple[str, str | None, str, list[dict[str, Any]], list[dict[str, Any]], float]
+#: (name, version, alias, lines, prepared rows, records, seconds)
+Batch = tuple[str, str | None, str, list[dict[str, Any]], list[dict[str, Any]],
+              list[dict[str, Any]], float]
 
 
 class PredictionRecorder:
@@ -35,8 +37,9 @@ class PredictionRecorder:
                  interval: float = 0.5) -> None:
         self.db = db
         self.ctx = ctx
-        #: ``shadow(name, lines) -> (version, records, seconds) | None``: the challenger's
-        #: predictions on the same lines (None when the model has no challenger).
+        #: ``shadow(name, lines, rows) -> (version, records, seconds) | None``: the
+        #: challenger's predictions on the rows the champion scored (None when the model has
+        #: no challenger).
         self.shadow = shadow
         self.interval = interval
         self._queue: queue.SimpleQueue[Batch] = queue.SimpleQueue()
@@ -46,9 +49,11 @@ class PredictionRecorder:
         atexit.register(self.flush)
 
     def observe(self, name: str, version: str | None, lines: Sequence[dict[str, Any]],
-                records: list[dict[str, Any]], seconds: float) -> None:
-        """Serving's hook: queue the batch (the thread records it)."""
-        self._queue.put((name, version, "champion", list(lines), records, seconds))
+                rows: Sequence[dict[str, Any]], records: list[dict[str, Any]],
+                seconds: float) -> None:
+        """Serving's hook: queue the batch (the thread records it); ``rows`` are the lines
+        as the champion scored them (pseudonymised), which the challenger reuses."""
+        self._queue.put((name, version, "champion", list(lines), list(rows), records, seconds))
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, daemon=True,
                                             name="supportops-prediction-recorder")
@@ -87,14 +92,16 @@ class PredictionRecorder:
         out: list[Batch] = []
         if self.shadow is None:
             return out
-        by_name: dict[str, list[dict[str, Any]]] = {}
-        for name, _, _, lines, _, _ in batches:
-            by_name.setdefault(name, []).extend(lines)
-        for name, lines in by_name.items():
-            shadow = self.shadow(name, lines)
+        by_name: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
+        for name, _, _, lines, rows, _, _ in batches:
+            pending = by_name.setdefault(name, ([], []))
+            pending[0].extend(lines)
+            pending[1].extend(rows)
+        for name, (lines, rows) in by_name.items():
+            shadow = self.shadow(name, lines, rows)
             if shadow is not None:
                 version, records, seconds = shadow
-                out.append((name, version, "challenger", lines, records, seconds))
+                out.append((name, version, "challenger", lines, rows, records, seconds))
         return out
 
     def _rows(self, batches: list[Batch]) -> list[dict[str, Any]]:
@@ -102,7 +109,7 @@ class PredictionRecorder:
         known = self._ticket_texts(tickets)
         now = datetime.now(UTC)
         rows = []
-        for name, version, alias, lines, records, seconds in batches:
+        for name, version, alias, lines, _, records, seconds in batches:
             per_row = 1000.0 * seconds / max(len(records), 1)
             for line, record in zip(lines, records, strict=True):
                 subject, embedding = known.get(str(line.get("id")), (None, None))

@@ -47,10 +47,11 @@ class Monitor:
 
     # -- live traffic ----------------------------------------------------------------------
 
-    def shadow(self, name: str, lines: Sequence[dict[str, Any]]
-               ) -> tuple[str, list[dict[str, Any]], float] | None:
-        """The challenger's predictions on lines the champion served (None: no challenger).
-        Runs on the recorder's thread, never on the serving path."""
+    def shadow(self, name: str, lines: Sequence[dict[str, Any]],
+               rows: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]], float] | None:
+        """The challenger's predictions on lines the champion served, from the ``rows`` the
+        champion scored (pseudonymised once, for both); None: no challenger. Runs on the
+        recorder's thread, never on the serving path."""
         version = self.service.registry.alias(self.ctx.tenant_id, name, "challenger")
         if version is None:
             return None
@@ -58,10 +59,6 @@ class Monitor:
         if cached is None or cached[0] != version:
             cached = self._shadows[name] = (version, self.service.load(name, version)[0])
         started = time.perf_counter()
-        rows = [input_row(line) for line in lines]
-        texts = self.service.pseudonymise_texts([r["text"] for r in rows])
-        for row, text in zip(rows, texts, strict=True):
-            row["text"] = text
         records = cached[1].predict_records([line.get("id") for line in lines], rows)
         return version, records, time.perf_counter() - started
 

@@ -34,8 +34,9 @@ class TriageServer:
         self._model: TriageModel | None = None
         self.version: str | None = None
         self._lock = threading.Lock()
-        #: Called with (name, version, lines, records, seconds) after each batch (the monitor
-        #: room records predictions; this room cannot import it).
+        #: Called with (name, version, lines, rows, records, seconds) after each batch, ``rows``
+        #: as :meth:`prepare` made them (the monitor room records predictions and scores the
+        #: challenger on the same rows; this room cannot import it).
         self.observer: Callable[..., None] | None = None
 
     def _read_stamp(self) -> str:
@@ -79,7 +80,7 @@ class TriageServer:
         model = self._current()
         records = model.predict_records([line.get("id") for line in lines], rows, top_k=top_k)
         if self.observer is not None:
-            self.observer(self.name, self.version, lines, records,
+            self.observer(self.name, self.version, lines, rows, records,
                           time.perf_counter() - started)
         return records
 
