@@ -1,6 +1,6 @@
 """Does fine-tuning the sentence encoder, within the training budget, lift Banking77 triage?
 
-Run: ``.venv/bin/python bench/finetune.py`` (about 8 minutes on 2 cores; needs ../shared).
+Run: ``.venv/bin/python bench/finetune.py`` (about 10 minutes on 2 cores; needs ../shared).
 
 Why a bench: issue 10 asks for 0.94 top-1 on Banking77 with training (ingest included) inside
 10 minutes on 2 cores, and earlier notes named fine-tuning all-MiniLM-L6-v2 as the lever left.
