@@ -185,6 +185,41 @@ def test_encoder_offline_deterministic_cached_and_picklable(encoder_cache: Path)
     np.testing.assert_allclose(restored.encode(texts), first, atol=1e-6)
 
 
+def test_a_vector_does_not_depend_on_the_texts_encoded_with_it(encoder_cache: Path) -> None:
+    """int8 activations are scaled per input tensor: in padded batches a ticket's vector (and
+    so its category) changed with its neighbours. Alone, each call and order agree exactly."""
+    enc = Encoder("minilm-onnx-int8", cache_dir=encoder_cache, cache_size=0)
+    texts, _ = banking_slice(n_classes=4, per_class=10)
+    texts.append("URGENT!!! " + "my card payment failed again and again, " * 20)  # long, loud
+    alone = np.stack([enc.encode([t])[0] for t in texts])
+    together = enc.encode(texts)  # more texts than run alone: shared among the workers
+    np.testing.assert_array_equal(together, alone)
+    order = np.random.default_rng(0).permutation(len(texts))
+    np.testing.assert_array_equal(enc.encode([texts[i] for i in order]), alone[order])
+    np.testing.assert_array_equal(enc.encode(texts[:5]), alone[:5])  # on the caller's thread
+
+
+def test_encoder_workers_in_a_forked_child(encoder_cache: Path) -> None:
+    """A child forked after the parent's pool started has none of its threads: it must make
+    its own pool instead of queueing work that nothing would ever run."""
+    import multiprocessing
+
+    enc = Encoder("minilm-onnx-int8", cache_dir=encoder_cache, cache_size=0)
+    texts = [f"where is my card number {i}?" for i in range(20)]
+    expected = enc.encode(texts)  # starts the parent's workers
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    child = ctx.Process(target=lambda: results.put(enc.encode(texts)))  # the same object
+    child.start()
+    try:
+        got = results.get(timeout=60)
+    finally:
+        child.join(timeout=30)
+        if child.is_alive():
+            child.kill()
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_encoder_rejects_unknown_kind_and_missing_cache_dir() -> None:
     with pytest.raises(ValueError, match=r"'kind'.*Got 'bert-large' instead"):
         Encoder("bert-large", cache_dir=".")  # type: ignore[arg-type]

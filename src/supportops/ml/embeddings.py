@@ -8,7 +8,8 @@ Three kinds, chosen by measurement (see ``bench/triage.py``):
 
 - ``minilm``: the reference sentence-transformers model in PyTorch (slowest, exact).
 - ``minilm-onnx-int8``: the same transformer exported with ``torch.onnx`` and dynamically
-  quantised to int8 weights, run by ONNX Runtime on length-sorted batches.
+  quantised to int8 weights, run by ONNX Runtime one text per run, so that a text's vector
+  never depends on the texts encoded with it (see ``_OnnxBackend``).
 - ``static``: a model2vec-style distillation: every vocabulary token is embedded once by
   the transformer, and a text is the weighted mean of its tokens' vectors (no attention).
 
@@ -22,6 +23,7 @@ import os
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,13 +35,10 @@ KINDS: tuple[EncoderKind, ...] = ("minilm", "minilm-onnx-int8", "static")
 FloatArray = npt.NDArray[np.float32]
 
 _MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length
-#: Rows per padded ONNX batch, whatever batch size the encoder was built with: measured on
-#: 640 Banking77 texts (16.6 tokens on average, 77 at most) on one thread, the int8 model
-#: cost 2.3 / 2.5 / 3.4 / 5.6 ms of CPU per text in length-sorted batches of 4 / 8 / 16 / 32
-#: (larger batches pad more and fall out of cache); two threads did no better. On a CPU
-#: without VNNI (AMD EPYC, AVX2 only) the same batches cost 10-14 ms per text on one
-#: thread and 5-8 ms on two: there the encoder is what limits a server (see ``_OnnxBackend``).
-_PADDED_ROWS = 8
+#: A call of at most this many texts runs them on the caller's thread (a request, or an API
+#: micro-batch on a server keeping up, whose other core is busy pseudonymising the next one);
+#: larger calls share their texts among the encoder's worker threads.
+_ALONE_UP_TO = 8
 # The Rust tokenizer's own thread pool fights the encoder and the API's event loop for the
 # same cores (and warns after a fork); a batch is tokenised in one call, on one thread.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -92,22 +91,6 @@ class _Tokenizer:
     def ids(self, texts: Sequence[str]) -> list[list[int]]:
         encs = self._tok.encode_batch(list(texts), add_special_tokens=self._special)
         return [list(e.ids) for e in encs]
-
-
-def _pad(batch: list[list[int]]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    width = max(len(ids) for ids in batch)
-    input_ids = np.zeros((len(batch), width), dtype=np.int64)
-    mask = np.zeros((len(batch), width), dtype=np.int64)
-    for row, ids in enumerate(batch):
-        input_ids[row, : len(ids)] = ids
-        mask[row, : len(ids)] = 1
-    return input_ids, mask
-
-
-def _length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
-    """Group row indices of similar length so padding wastes little compute."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 class _TorchBackend:
@@ -185,50 +168,68 @@ def export_onnx_int8(cache_dir: Path) -> Path:
 
 
 class _OnnxBackend:
-    """int8 ONNX Runtime path on length-sorted batches, each padded to its own longest text.
+    """int8 ONNX Runtime path: each text in a run of its own, on one intra-op thread.
 
-    Two sessions over one file: one thread for a call of at most one padded batch (a request,
-    or an API micro-batch on a server keeping up), whose small matrices gain nothing from a
-    second thread but its wake-ups; ``threads`` intra-op threads for larger calls (training,
-    indexing, and the micro-batches a server gathers once requests queue up). Where the
-    encoder limits a server, the second thread is what lets it catch up: on a 2-core AVX2
-    machine, ``POST /v1/triage`` at 80/s went from 58-59/s achieved (p99 5.3 s) with one
-    thread for micro-batches of up to 64 texts to 77-78/s (p99 0.9-1.2 s).
+    Why one text per run: dynamic int8 quantisation scales a matrix's activations by the
+    largest value in the whole input tensor, so a text run in a padded batch got a vector
+    that depended on the texts beside it. Measured on 1,500 Banking77 texts, a linear SVM
+    changed 1.5% of its predictions between texts encoded alone and in batches of 8, and
+    0.9% between two orders of the same texts: the same ticket could get another category
+    depending on which requests a server batched it with, or in training and in serving.
+    Alone, a text's vector depends on that text only (and the run on no padding).
+
+    Large calls are faster too: ONNX Runtime releases the interpreter lock while it runs,
+    so the workers of a call share one single-thread session and run in parallel. On a
+    2-core AMD EPYC with VNNI, 2,000 Banking77 texts cost 0.70 ms each (length-sorted padded
+    batches of 8 on two intra-op threads: 1.0-1.2 ms), 300 GitHub issues of 219 tokens on
+    average 9.4 ms (13-14 ms). Small calls pay a little: a short text alone on one thread
+    costs 1.1 ms (0.8 ms in a padded batch of 8); a server at 150 requests/s still answers
+    with p99 44 ms (``bench/load.py``).
     """
 
-    def __init__(self, cache_dir: Path, batch_size: int, threads: int) -> None:
+    def __init__(self, cache_dir: Path, threads: int) -> None:
         self._path = str(export_onnx_int8(cache_dir))
-        self._session = self._open(threads)
-        self._single: Any = self._session if threads == 1 else None
+        self._session = self._open()
         self._tok = _Tokenizer()
-        self._batch_size = batch_size
+        self._threads = threads
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
 
-    def _open(self, threads: int) -> Any:
+    def _open(self) -> Any:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
+        opts.intra_op_num_threads = 1  # concurrent runs on one session are the parallelism
         opts.inter_op_num_threads = 1
-        # Spinning worker threads win a little on idle machines and lose badly when anything
-        # else runs (torch's pool, another process): p99 of one ticket went 3 -> 13 ms.
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         return ort.InferenceSession(self._path, opts, providers=["CPUExecutionProvider"])
 
+    def _workers(self) -> ThreadPoolExecutor:
+        """The worker pool, made anew in a forked child (its parent's threads are not there)."""
+        if self._pool is None or self._pool_pid != os.getpid():
+            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="encoder")
+            self._pool_pid = os.getpid()
+        return self._pool
+
+    def _run(self, ids: list[int]) -> FloatArray:
+        input_ids = np.asarray([ids], dtype=np.int64)
+        (emb,) = self._session.run(None, {"input_ids": input_ids,
+                                          "attention_mask": np.ones_like(input_ids)})
+        return np.asarray(emb[0], dtype=np.float32)
+
     def __call__(self, texts: Sequence[str]) -> FloatArray:
-        ids = self._tok.ids(texts)  # tokenised once, for every batch below
+        ids = self._tok.ids(texts)  # tokenised once, in one call
         out = np.empty((len(ids), 384), dtype=np.float32)
-        batches = _length_sorted_batches([len(i) for i in ids],
-                                         min(self._batch_size, _PADDED_ROWS))
-        session = self._session
-        if len(ids) <= _PADDED_ROWS:
-            if self._single is None:
-                self._single = self._open(1)
-            session = self._single
-        for rows in batches:
-            input_ids, mask = _pad([ids[r] for r in rows])
-            (emb,) = session.run(None, {"input_ids": input_ids, "attention_mask": mask})
-            out[rows] = emb
+        step = 1 if len(ids) <= _ALONE_UP_TO or self._threads == 1 else self._threads
+
+        def share(first: int) -> None:
+            for row in range(first, len(ids), step):
+                out[row] = self._run(ids[row])
+
+        if step == 1:
+            share(0)
+        else:  # strided, so that long and short texts spread evenly over the workers
+            list(self._workers().map(share, range(step)))
         return out
 
 
@@ -339,7 +340,7 @@ class Encoder:
             return _TorchBackend(batch_size)
         assert cache_dir is not None
         if kind == "minilm-onnx-int8":
-            return _OnnxBackend(cache_dir, batch_size, self._threads)
+            return _OnnxBackend(cache_dir, self._threads)
         return _StaticBackend(cache_dir)
 
     def encode(self, texts: Sequence[str]) -> FloatArray:

@@ -218,7 +218,7 @@ class TriageModel(BaseEstimator):  # type: ignore[misc]
         precision: float = 0.95,
         min_coverage: float = 0.0,
         per_class: bool = False,
-        oos_quantile: float = 0.02,
+        oos_quantile: float = 0.03,
         validation_fraction: float = 0.15,
         refit: bool = True,
         select: bool = True,
