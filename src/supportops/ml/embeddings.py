@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -183,8 +184,8 @@ class _OnnxBackend:
     2-core AMD EPYC with VNNI, 2,000 Banking77 texts cost 0.70 ms each (length-sorted padded
     batches of 8 on two intra-op threads: 1.0-1.2 ms), 300 GitHub issues of 219 tokens on
     average 9.4 ms (13-14 ms). Small calls pay a little: a short text alone on one thread
-    costs 1.1 ms (0.8 ms in a padded batch of 8); a server at 150 requests/s still answers
-    with p99 44 ms (``bench/load.py``).
+    costs 1.1 ms (0.8 ms in a padded batch of 8), so a server's peak fell by about a tenth
+    (``bench/load.py``: ~270-290 requests/s from ~300-315; 150/s still at p99 44-57 ms).
     """
 
     def __init__(self, cache_dir: Path, threads: int) -> None:
@@ -194,6 +195,7 @@ class _OnnxBackend:
         self._threads = threads
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
+        self._pool_lock = threading.Lock()
 
     def _open(self) -> Any:
         import onnxruntime as ort
@@ -206,10 +208,11 @@ class _OnnxBackend:
 
     def _workers(self) -> ThreadPoolExecutor:
         """The worker pool, made anew in a forked child (its parent's threads are not there)."""
-        if self._pool is None or self._pool_pid != os.getpid():
-            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="encoder")
-            self._pool_pid = os.getpid()
-        return self._pool
+        with self._pool_lock:
+            if self._pool is None or self._pool_pid != os.getpid():
+                self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="encoder")
+                self._pool_pid = os.getpid()
+            return self._pool
 
     def _run(self, ids: list[int]) -> FloatArray:
         input_ids = np.asarray([ids], dtype=np.int64)
