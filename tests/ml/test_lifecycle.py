@@ -195,6 +195,7 @@ def test_train_predict_eval_promote_rollback_and_write_back(
     assert run.data.tags["supportops.snapshot_digest"] == snap.digest == out["digest"]
     assert run.data.tags["supportops.log_position"] == str(snap.log_position)
     assert run.data.params["encoder"] == "none" and run.data.metrics["accuracy"] > 0.6
+    assert run.info.run_name == f"acme.intents@{snap.id}"  # never MLflow's random words
     assert str(client.get_model_version_by_alias("acme.intents", "champion").version) == "1"
 
     # predict: one line per input, exactly the contract; write-back on ticket ids only

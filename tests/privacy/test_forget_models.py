@@ -38,9 +38,10 @@ from .bytescan import scan_files, scan_tree
 EXE = str(Path(sys.executable).with_name("supportops"))
 PHRASE = "vorbnix-quelphar-771"
 #: The phrase and the words a TF-IDF vocabulary would cut it into ("771" alone is too short
-#: to search binary files for without chance hits). Made-up words: MLflow names runs
-#: adjective-animal-number, and "zebra" (this phrase's first word once) turned up in its
-#: store as "indecisive-zebra-733" about once in a hundred runs.
+#: to search binary files for without chance hits). Made-up words: MLflow's default run
+#: names are adjective-animal-number, and "zebra" (this phrase's first word once) turned up
+#: in its store as "indecisive-zebra-733" about once in a hundred runs; the registry now
+#: names its runs itself, and the guard below keeps the phrase off that vocabulary anyway.
 PHRASE_PARTS = [PHRASE, "vorbnix quelphar", "vorbnix", "quelphar"]
 C1 = {"customer_id": "cust-zq-0001", "name": "Zelda Quimbyworth",
       "email": "zelda.quimbyworth@ostravamail.com", "phone": "+1 415 555 0187"}
