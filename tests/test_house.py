@@ -7,6 +7,7 @@ import ast
 import json
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,9 @@ from supportops import Workspace
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "supportops"
 MIGRATIONS = sorted((SRC / "storage" / "migrations" / "versions").glob("*.py"))
-#: What a migration may import: its tools, and the storage room's RLS helpers.
+#: What a migration may import: its tools, never a module of supportops.
 MIGRATION_IMPORTS = ("__future__", "typing", "collections", "datetime", "hashlib", "orjson",
-                     "alembic", "sqlalchemy", "supportops.storage.rls")
+                     "alembic", "sqlalchemy")
 HEAVY = ("duckdb", "numpy", "pyarrow", "sklearn", "torch", "mlflow", "pandas", "faker",
          "presidio_analyzer", "spacy")
 #: Rooms below the workspace, which must not know it.
@@ -45,6 +46,23 @@ def test_migrations_are_frozen_history(path: Path) -> None:
     bad = [f"{path.name}:{line} imports {module}" for line, module in _imports(path)
            if not module.startswith(MIGRATION_IMPORTS)]
     assert bad == []
+
+
+def test_migrations_are_one_line() -> None:
+    """One base, one head, each revision standing on the one before: a database is at one
+    place on the line, and every file is on it (none left beside it)."""
+    from alembic.script import ScriptDirectory
+
+    from supportops.storage.database import MIGRATIONS_DIR
+
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    line = list(reversed(list(script.walk_revisions())))
+    assert script.get_bases() == [line[0].revision] and line[0].down_revision is None
+    assert script.get_heads() == [line[-1].revision]
+    for before, after in pairwise(line):
+        assert after.down_revision == before.revision, after.revision
+        assert not after.dependencies and not after.branch_labels, after.revision
+    assert sorted(r.module.__file__ or "" for r in line) == [str(p) for p in MIGRATIONS]
 
 
 def test_no_module_imports_the_package_root() -> None:

@@ -19,9 +19,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
 
 from supportops.errors import ConfigError, PermissionDenied
+from supportops.storage.branched import single_revision
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 VERSION_TABLE = "supportops_alembic_version"
@@ -48,13 +50,14 @@ def alembic_config(connection: Connection,
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["connection"] = connection
+    cfg.attributes["version_table"] = VERSION_TABLE
     cfg.attributes["audit_sealer"] = audit_sealer
     return cfg
 
 
 #: Rewrites the data of a workspace written by a release before the hash-chained log (keys,
-#: vault and content to their current form) while the log can still change: run between
-#: ``0010_subjects`` and the rest of the migrations (``0005_integrity`` chains what it left).
+#: vault and content to their current form) while the log can still change: run after
+#: ``0010_subjects``, just before ``0005_integrity`` chains what it left.
 LegacyUpgrade = Callable[[Connection], Any]
 _CHAIN = "0005_integrity"
 _BEFORE_CHAIN = "0010_subjects"
@@ -62,21 +65,37 @@ _BEFORE_CHAIN = "0010_subjects"
 
 def upgrade_schema(conn: Connection, audit_sealer: Callable[[str], Any] | None = None,
                    legacy: LegacyUpgrade | None = None) -> None:
-    """Every migration to every head; a database from before the chained log has its data
-    brought forward by ``legacy`` first (see :data:`LegacyUpgrade`)."""
+    """Every migration up to the head; a database of a release with the branched history is
+    first stamped at its place on the line, and one from before the chained log has its data
+    brought forward by ``legacy`` (see :data:`LegacyUpgrade`)."""
     cfg = alembic_config(conn, audit_sealer)
-    if legacy is not None and _before_chain(conn):
+    script = ScriptDirectory.from_config(cfg)
+    current = linearise(conn, script)
+    if legacy is not None and current is not None and not _chained(script, current):
         command.upgrade(cfg, _BEFORE_CHAIN)
         legacy(conn)
-    command.upgrade(cfg, "heads")
+    command.upgrade(cfg, "head")
 
 
-def _before_chain(conn: Connection) -> bool:
-    """Whether this is a populated schema written before ``0005_integrity``."""
+def linearise(conn: Connection, script: ScriptDirectory) -> str | None:
+    """The database's revision on the single line (``None``: no schema yet). One left by a
+    release with the branched history (a version row per branch head) is stamped at the
+    revision that has run the same migrations."""
     if not inspect(conn).has_table(VERSION_TABLE):
-        return False
-    applied = set(conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
-    return bool(applied) and _CHAIN not in applied
+        return None
+    rows = list(conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+    if len(rows) < 2:
+        return rows[0] if rows else None
+    line = [r.revision for r in reversed(list(script.walk_revisions()))]
+    current = single_revision(rows, line)
+    conn.execute(text(f"DELETE FROM {VERSION_TABLE}"))
+    conn.execute(text(f"INSERT INTO {VERSION_TABLE} (version_num) VALUES (:v)"), {"v": current})
+    return current
+
+
+def _chained(script: ScriptDirectory, current: str) -> bool:
+    """Whether the revision ``current`` stands at has run ``0005_integrity``."""
+    return any(r.revision == _CHAIN for r in script.iterate_revisions(current, "base"))
 
 
 def describe_url(url: str) -> str:
@@ -133,7 +152,7 @@ class Database:
 
     def migrate(self, audit_sealer: Callable[[str], Any] | None = None,
                 legacy: LegacyUpgrade | None = None) -> None:
-        """Bring the schema to the newest revision (every branch head). On PostgreSQL this
+        """Bring the schema to the newest revision (the head). On PostgreSQL this
         needs the admin URL: ``provision.provision`` calls it there. ``audit_sealer(tenant_id)``
         gives the keys with which an upgrade re-keys audit chains (``0005_integrity``); they
         are never stored. ``legacy`` brings an older release's data forward."""

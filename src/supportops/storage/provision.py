@@ -149,16 +149,17 @@ def grant(conn: Connection, role: str) -> None:
 
 
 def schema_is_current(url: str) -> bool:
-    """Whether the database is at every head revision (an application login cannot migrate)."""
+    """Whether the database is at the head revision (an application login cannot migrate;
+    a database of a release with the branched history, several rows, is not)."""
     engine = create_engine(url, hide_parameters=True)
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-            current = set(context.get_current_heads())
-            heads = set(ScriptDirectory.from_config(alembic_config(conn)).get_heads())
+            current = context.get_current_heads()
+            head = ScriptDirectory.from_config(alembic_config(conn)).get_current_head()
     finally:
         engine.dispose()
-    return current == heads
+    return current == (head,)
 
 
 def require_current_schema(url: str) -> None:

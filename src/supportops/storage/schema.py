@@ -1,7 +1,7 @@
 """The tables of the foundation. Later rooms add theirs in their own modules and migrations.
 
 Every tenant-scoped table has a ``tenant_id`` column; on PostgreSQL each one also carries a
-row-level-security policy (see ``rls.py``), so a forgotten filter still leaks nothing.
+row-level-security policy (made by its migration), so a forgotten filter still leaks nothing.
 """
 
 from __future__ import annotations

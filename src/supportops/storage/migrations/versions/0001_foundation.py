@@ -1,7 +1,7 @@
 """Foundation: tenants, principals, the event log and the ticket projection.
 
 Revision ID: 0001_foundation
-Revises:
+Revises: (none: the first revision)
 
 Frozen history: the tables, triggers and policies are written out here as they were at this
 revision, so that later changes to the live definitions never rewrite what this step did.
@@ -18,7 +18,7 @@ from alembic import op
 
 revision = "0001_foundation"
 down_revision = None
-branch_labels = ("foundation",)
+branch_labels = None
 depends_on = None
 
 _md = sa.MetaData()

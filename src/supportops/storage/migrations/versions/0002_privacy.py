@@ -15,7 +15,7 @@ from alembic import op
 
 revision = "0002_privacy"
 down_revision = "0001_foundation"
-branch_labels = ("privacy",)
+branch_labels = None
 depends_on = None
 
 _md = sa.MetaData()

@@ -1,7 +1,7 @@
 """ML: dataset snapshot catalogue and the per-event embedding cache.
 
 Revision ID: 0003_ml
-Revises: 0001_foundation
+Revises: 0002_privacy
 
 Frozen history: the tables are written out here as they were at this revision.
 """
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_ml"
-down_revision = "0001_foundation"
-branch_labels = ("ml",)
+down_revision = "0002_privacy"
+branch_labels = None
 depends_on = None
 
 _md = sa.MetaData()

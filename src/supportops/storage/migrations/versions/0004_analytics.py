@@ -1,7 +1,7 @@
 """Analytics: per-tenant SLA targets by priority.
 
 Revision ID: 0004_analytics
-Revises: 0001_foundation
+Revises: 0003_ml
 
 Frozen history: the table is written out here as it was at this revision (importing the
 analytics room would pull DuckDB, NumPy and PyArrow into ``supportops init``).
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_analytics"
-down_revision = "0001_foundation"
-branch_labels = ("analytics",)
+down_revision = "0003_ml"
+branch_labels = None
 depends_on = None
 
 _md = sa.MetaData()

@@ -1,7 +1,7 @@
 """Integrity: a hash-chained event log, a keyed audit chain, and triggers that refuse the rest.
 
 Revision ID: 0005_integrity
-Revises: 0001_foundation (depends on 0002_privacy)
+Revises: 0010_subjects
 
 - ``events.payload_hash`` (SHA-256 of the payload as stored) and ``events.hash`` becomes a
   chain: SHA-256 over the previous hash and every stored field. Existing rows are backfilled
@@ -13,6 +13,10 @@ Revises: 0001_foundation (depends on 0002_privacy)
 - Triggers (both back-ends): no DELETE of events; an UPDATE only as one redaction (payload
   into the tombstone, ``redacted_at`` set once, every other column unchanged); audit heads
   move forward one entry at a time and are never deleted.
+
+It follows ``0010_subjects``: ``supportops init`` brings the data of a workspace written before
+sealed content forward between the two (``privacy/legacy.py``), so that the chain covers the
+data as it is from then on.
 
 Everything here is frozen: table shapes, hash formats and trigger text are this revision's
 own, not the live modules'.
@@ -30,9 +34,9 @@ import sqlalchemy as sa
 from alembic import context, op
 
 revision = "0005_integrity"
-down_revision = "0001_foundation"
-branch_labels = ("integrity",)
-depends_on = "0002_privacy"
+down_revision = "0010_subjects"
+branch_labels = None
+depends_on = None
 
 GENESIS = "0" * 64
 TOMBSTONES = ('{"redacted":"erasure"}', '{"redacted":"retention"}')

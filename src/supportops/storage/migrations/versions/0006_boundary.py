@@ -1,7 +1,7 @@
 """Boundary: the tenants directory under row-level security.
 
 Revision ID: 0006_boundary
-Revises: 0001_foundation
+Revises: 0005_integrity
 
 A tenant transaction (``supportops.tenant`` set) sees and updates its own ``tenants`` row only;
 a workspace-level transaction (``supportops.scope = 'workspace'``, no tenant) may list the
@@ -13,8 +13,8 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0006_boundary"
-down_revision = "0001_foundation"
-branch_labels = ("boundary",)
+down_revision = "0005_integrity"
+branch_labels = None
 depends_on = None
 
 _OWN_ROW = "id = current_setting('supportops.tenant', true)"

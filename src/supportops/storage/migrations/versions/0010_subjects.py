@@ -1,7 +1,9 @@
 """Privacy subjects: links from a customer to the third parties its records name.
 
 Revision ID: 0010_subjects
-Revises: 0002_privacy
+Revises: 0004_analytics
+
+Frozen history: the table and its policy are written out here as they were at this revision.
 """
 
 from __future__ import annotations
@@ -9,12 +11,21 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from supportops.storage.rls import enable_tenant_rls
-
 revision = "0010_subjects"
-down_revision = "0002_privacy"
-branch_labels = ("subjects",)
+down_revision = "0004_analytics"
+branch_labels = None
 depends_on = None
+
+
+def _tenant_rls(table: str) -> None:
+    """Rows of ``table`` are visible and writable only inside their tenant's transaction."""
+    op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    op.execute(
+        f"CREATE POLICY tenant_isolation ON {table} "
+        f"USING (tenant_id = current_setting('supportops.tenant', true)) "
+        f"WITH CHECK (tenant_id = current_setting('supportops.tenant', true))"
+    )
 
 
 def upgrade() -> None:
@@ -27,7 +38,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_subject_links_linked", "subject_links", ["tenant_id", "linked"])
     if op.get_bind().dialect.name == "postgresql":
-        enable_tenant_rls("subject_links")
+        _tenant_rls("subject_links")
 
 
 def downgrade() -> None:

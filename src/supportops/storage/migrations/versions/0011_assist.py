@@ -1,7 +1,7 @@
 """Assist: the blind search index, its state per tenant, and drafted answers.
 
 Revision ID: 0011_assist
-Revises: 0001_foundation
+Revises: 0006_boundary
 
 Frozen history: the tables are written out here as they were at this revision.
 """
@@ -13,11 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from supportops.storage.rls import enable_tenant_rls
-
 revision = "0011_assist"
-down_revision = "0001_foundation"
-branch_labels = ("assist",)
+down_revision = "0006_boundary"
+branch_labels = None
 depends_on = None
 
 _md = sa.MetaData()
@@ -72,13 +70,24 @@ _TABLES = [
 ]
 
 
+def _tenant_rls(table: str) -> None:
+    """Rows of ``table`` are visible and writable only inside their tenant's transaction."""
+    op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    op.execute(
+        f"CREATE POLICY tenant_isolation ON {table} "
+        f"USING (tenant_id = current_setting('supportops.tenant', true)) "
+        f"WITH CHECK (tenant_id = current_setting('supportops.tenant', true))"
+    )
+
+
 def upgrade() -> None:
     bind = op.get_bind()
     for table in _TABLES:
         table.create(bind)
     if bind.dialect.name == "postgresql":
         for table in _TABLES:
-            enable_tenant_rls(table.name)
+            _tenant_rls(table.name)
 
 
 def downgrade() -> None:

@@ -1,7 +1,7 @@
 """The server: API keys with scopes and an expiry; outgoing webhooks and their deliveries.
 
 Revision ID: 0012_server
-Revises: 0001_foundation
+Revises: 0011_assist
 
 Frozen history: the columns and tables are written out here as they were at this revision.
 """
@@ -11,16 +11,25 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from supportops.storage.rls import enable_tenant_rls
-
 revision = "0012_server"
-down_revision = "0001_foundation"
-branch_labels = ("server",)
+down_revision = "0011_assist"
+branch_labels = None
 depends_on = None
 
 
 def _tenant_id() -> sa.Column[str]:
     return sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id"), nullable=False)
+
+
+def _tenant_rls(table: str) -> None:
+    """Rows of ``table`` are visible and writable only inside their tenant's transaction."""
+    op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    op.execute(
+        f"CREATE POLICY tenant_isolation ON {table} "
+        f"USING (tenant_id = current_setting('supportops.tenant', true)) "
+        f"WITH CHECK (tenant_id = current_setting('supportops.tenant', true))"
+    )
 
 
 def upgrade() -> None:
@@ -56,8 +65,8 @@ def upgrade() -> None:
     op.create_index("ix_webhook_deliveries_due", "webhook_deliveries",
                     ["tenant_id", "status", "next_attempt_at"])
     if op.get_bind().dialect.name == "postgresql":
-        enable_tenant_rls("webhooks")
-        enable_tenant_rls("webhook_deliveries")
+        _tenant_rls("webhooks")
+        _tenant_rls("webhook_deliveries")
 
 
 def downgrade() -> None:

@@ -1,7 +1,7 @@
 """Monitor: reference statistics per model version, prediction records, thresholds.
 
 Revision ID: 0013_monitor
-Revises: 0001_foundation
+Revises: 0012_server
 
 Frozen history: the tables are written out here as they were at this revision.
 """
@@ -11,16 +11,25 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from supportops.storage.rls import enable_tenant_rls
-
 revision = "0013_monitor"
-down_revision = "0001_foundation"
-branch_labels = ("monitor",)
+down_revision = "0012_server"
+branch_labels = None
 depends_on = None
 
 
 def _tenant_id() -> sa.Column:  # type: ignore[type-arg]
     return sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id"), nullable=False)
+
+
+def _tenant_rls(table: str) -> None:
+    """Rows of ``table`` are visible and writable only inside their tenant's transaction."""
+    op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    op.execute(
+        f"CREATE POLICY tenant_isolation ON {table} "
+        f"USING (tenant_id = current_setting('supportops.tenant', true)) "
+        f"WITH CHECK (tenant_id = current_setting('supportops.tenant', true))"
+    )
 
 
 def upgrade() -> None:
@@ -59,7 +68,7 @@ def upgrade() -> None:
     )
     if op.get_bind().dialect.name == "postgresql":
         for table in ("model_references", "prediction_records", "monitor_thresholds"):
-            enable_tenant_rls(table)
+            _tenant_rls(table)
 
 
 def downgrade() -> None:

@@ -1,7 +1,7 @@
 """Privacy: a tenant's domain vocabulary (keyed hashes of its published articles' terms).
 
 Revision ID: 0014_domain_terms
-Revises: 0002_privacy
+Revises: 0013_monitor
 
 Frozen history: the table is written out here as it was at this revision.
 """
@@ -11,12 +11,21 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from supportops.storage.rls import enable_tenant_rls
-
 revision = "0014_domain_terms"
-down_revision = "0002_privacy"
-branch_labels = ("domain_terms",)
+down_revision = "0013_monitor"
+branch_labels = None
 depends_on = None
+
+
+def _tenant_rls(table: str) -> None:
+    """Rows of ``table`` are visible and writable only inside their tenant's transaction."""
+    op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    op.execute(
+        f"CREATE POLICY tenant_isolation ON {table} "
+        f"USING (tenant_id = current_setting('supportops.tenant', true)) "
+        f"WITH CHECK (tenant_id = current_setting('supportops.tenant', true))"
+    )
 
 
 def upgrade() -> None:
@@ -29,7 +38,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant_id", "article_id", "term", name="pk_domain_terms"),
     )
     if op.get_bind().dialect.name == "postgresql":
-        enable_tenant_rls("domain_terms")
+        _tenant_rls("domain_terms")
 
 
 def downgrade() -> None:
