@@ -249,7 +249,7 @@ def latency(tmp: Path, n_queries: int) -> dict[str, Any]:
     texts = passages()
     vectors = embed(texts)
     ws, tenant = _workspace(tmp / "latency", privacy=False)
-    encoder = state.env_for(ws.db.engine).encoder()
+    encoder = state.index_env(ws.db).encoder()
     for text, vec in zip(texts, vectors, strict=True):
         encoder.remember(text[:500], vec)
     tenant.assist.enable()

@@ -21,12 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-import supportops.assist.erasure  # registers the assistant's index projector and erasure hook
-import supportops.datasets.erasure  # registers the snapshots' erasure hook
-import supportops.ml.erasure  # registers the embeddings' erasure hook
-import supportops.monitor.erasure  # noqa: F401 - registers the prediction records' hook
-from supportops.assist.state import IndexEnv
-from supportops.assist.state import install as install_index
+from supportops.composition import CATALOGUE, Composition, compose
 from supportops.datasets.paths import bind_workspace
 from supportops.errors import (
     ConfigError,
@@ -46,8 +41,8 @@ from supportops.governance.context import OWNER_PRINCIPAL, Context
 from supportops.governance.integrity import AuditTrail
 from supportops.governance.lineage import LineageView
 from supportops.governance.seal import INTEGRITY_PURPOSE, AuditSealer
-from supportops.privacy.availability import privacy_room, seal_content
-from supportops.privacy.keys import Keyring, derived_key, provider_for
+from supportops.privacy.availability import privacy_room
+from supportops.privacy.keys import derived_key, provider_for
 from supportops.privacy.legacy import upgrade as legacy_upgrade
 from supportops.privacy.service import Privacy
 from supportops.settings import get as setting
@@ -73,13 +68,20 @@ PrivacyFactory = Callable[[Path, dict[str, Any], Database, Context], Privacy]
 
 
 class Workspace:
-    """A folder with the database (or a pointer to PostgreSQL), artifacts and config."""
+    """A folder with the database (or a pointer to PostgreSQL), artifacts and config.
+
+    The workspace is the composition root: it composes what the rooms provide once
+    (:func:`supportops.composition.compose`) and opens its database with it, so every handle
+    and connection of that database carries the same event types, cipher, projectors,
+    erasure hooks and index env."""
 
     def __init__(self, path: Path, db: Database, config: dict[str, Any],
                  privacy: PrivacyFactory | None = privacy_room) -> None:
         self.path = path
         self.db = db
         self.config = config
+        #: What the rooms provide to this workspace (``db`` was built with it).
+        self.composition = _composition_of(db)
         self.privacy_factory = privacy
         #: Bumped by every role change, disable or key rotation made through this process's
         #: handles: a face that remembers key checks (the API's) drops what it remembered.
@@ -143,10 +145,9 @@ class Workspace:
                  privacy: PrivacyFactory | None) -> Workspace:
         url = _app_url(_checked_url(database_url or setting("database_url")),
                        config.get("database_url"))
-        db = Database(url or _sqlite_url(root))
+        composition = compose(root, config, _encoder_dir(root))
+        db = Database(url or _sqlite_url(root), wiring=composition)
         bind_workspace(db.engine, root)  # before any connection: stored paths are relative
-        seal_content(db, root, config)
-        _install_index(db, root, config)
         db.check_boundary()
         return cls(root, db, config, privacy)
 
@@ -239,11 +240,12 @@ def _sqlite_url(root: Path) -> str:
     return f"sqlite:///{root / DB_FILE}"
 
 
-def _install_index(db: Database, root: Path, config: dict[str, Any]) -> None:
-    """The assistant's index keys terms under each tenant's key and embeds with the
-    workspace's encoder files."""
-    install_index(db.engine, IndexEnv(lambda ctx: Keyring(provider_for(root, config), ctx),
-                                      _encoder_dir(root)))
+def _composition_of(db: Database) -> Composition:
+    """The composition ``db`` was built with (``Workspace.open``/``init`` build both)."""
+    if isinstance(db.wiring, Composition):
+        return db.wiring
+    raise ConfigError("A Workspace needs a database built with its composition; open it with "
+                      "Workspace.open or Workspace.init.")
 
 
 def _encoder_dir(root: Path) -> Path:
@@ -273,7 +275,7 @@ def _legacy_step(root: Path, config: dict[str, Any],
     """The migration step that brings an older release's data forward (it records what it
     upgraded in ``upgraded``)."""
     def step(conn: Connection) -> None:
-        upgraded.update(legacy_upgrade(conn, provider_for(root, config)))
+        upgraded.update(legacy_upgrade(conn, provider_for(root, config), CATALOGUE))
 
     return step
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from supportops import Tenant
 from supportops.events import classification
+from supportops.events.catalogue import CORE
 from supportops.events.classification import FREE, LABEL, Identity
 
 from .conftest import Scan
@@ -109,7 +110,7 @@ def test_every_string_has_a_declared_class_or_is_free_text() -> None:
                               "note": "n", "deep": {"list": ["a"]}},
                "state": {"status": "Active", "attributes": {"impact": "2 - Medium"}}}
     found = {(str(key), repr(cls)) for _, key, cls in
-             classification.strings("ticket.created", payload)}
+             classification.strings(CORE.classes("ticket.created"), payload)}
     assert ("text", repr(FREE)) in found and ("channel", repr(LABEL)) in found
     assert ("assignee", repr(Identity("PERSON", "agent"))) in found
     assert ("extra", repr(FREE)) in found and ("note", repr(FREE)) in found

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 from sqlalchemy import Connection
@@ -16,17 +16,22 @@ from .conftest import PiiData, Scan
 
 
 @pytest.fixture
-def purge_calls() -> Iterator[list[tuple[str, int]]]:
-    """A derived-data hook as a higher room would register it."""
-    calls: list[tuple[str, int]] = []
+def purge_calls() -> list[tuple[str, int]]:
+    """What a derived-data hook a higher room declares was called with."""
+    return []
 
-    def hook(conn: Connection, ctx: Context, subject: str, event_ids: Sequence[str]) -> int:
-        calls.append((subject, len(event_ids)))
+
+def _erase_with_hook(tenant: Tenant, subject: str,
+                     calls: list[tuple[str, int]]) -> dict[str, object]:
+    """Erase through the workspace's hooks plus one more, handed to the erasure explicitly."""
+
+    def hook(conn: Connection, ctx: Context, token: str, event_ids: Sequence[str]) -> int:
+        calls.append((token, len(event_ids)))
         return len(event_ids)
 
-    erasure.register_erasure_hook("test-index", hook)
-    yield calls
-    erasure._HOOKS.pop("test-index", None)
+    hooks = {**erasure.hooks_of(tenant.db), "test-index": hook}
+    return erasure.erase(tenant.db, tenant.ctx, tenant.privacy.keyring(), subject,
+                         hooks=hooks).as_dict()
 
 
 def _lineage(tenant: Tenant, holder: str, other: str) -> None:
@@ -49,7 +54,7 @@ def test_erase_forgets_everywhere_and_reports(
     assert scan(gone.markers) == []  # content at rest is sealed...
     assert gone.markers[0] in tenant.tickets.get(gone.tickets[0])["events"][0]["payload"]["text"]
 
-    report = tenant.privacy.erase(gone.customer_id)
+    report = _erase_with_hook(tenant, gone.customer_id, purge_calls)
 
     assert set(report) == {"subject", "events_redacted", "vault_entries_deleted", "snapshots",
                            "models", "pending", "completed_at"}

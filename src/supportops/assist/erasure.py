@@ -7,7 +7,7 @@ answer can cite an erased ticket.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Connection, delete, or_
 
@@ -15,7 +15,7 @@ from supportops.assist.state import bump
 from supportops.assist.tables import assist_documents
 from supportops.events import cipher
 from supportops.governance.context import Context
-from supportops.privacy.erasure import register_erasure_hook
+from supportops.privacy.erasure import ErasureHook
 
 _CHUNK = 1000
 
@@ -36,4 +36,5 @@ def purge(conn: Connection, ctx: Context, subject: str, event_ids: Sequence[str]
     return removed
 
 
-register_erasure_hook("assist_documents", purge)
+#: The assistant's purge, declared for the composition root (which hands it to erasure).
+ERASURE_HOOKS: Mapping[str, ErasureHook] = {"assist_documents": purge}

@@ -10,8 +10,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from supportops.events import classification
+from supportops.events.catalogue import EventType
 from supportops.events.classification import LABEL, Code
-from supportops.events.schemas import register_event_type
 
 Verdict = Literal["used", "edited", "rejected"]
 VERDICTS: tuple[Verdict, ...] = ("used", "edited", "rejected")
@@ -29,14 +29,14 @@ class AssistFeedback(BaseModel):
     comment: str | None = None
 
 
-register_event_type(EVENT, AssistFeedback)
-classification.register_classes(EVENT, {
+#: The assistant's event type (the composition root joins it into the catalogue).
+EVENT_TYPES: tuple[EventType, ...] = (EventType(EVENT, AssistFeedback, classes={
     "answer_id": Code(re.compile(r"[0-9a-f-]{36}")),
     "verdict": Code(vocabulary=frozenset(VERDICTS)),
     "sources[]": Code(re.compile(r"(kb|ticket):[A-Za-z0-9 _./&()'#,:-]{1,200}"),
                       max_digits=None),
     "model": Code(re.compile(r"[A-Za-z0-9@/:._ -]{1,200}"), max_digits=None),
-    "index_version": LABEL, "comment": classification.FREE})
+    "index_version": LABEL, "comment": classification.FREE}),)
 
 
 def counts(payloads: list[dict[str, Any]]) -> dict[str, Any]:

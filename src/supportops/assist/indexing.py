@@ -17,7 +17,7 @@ from sqlalchemy import Connection, delete, insert, select
 
 from supportops.assist import documents, terms
 from supportops.assist.documents import Document
-from supportops.assist.state import DEFAULT_THRESHOLD, INDEXED_TYPES, bump, env_for, read_state
+from supportops.assist.state import DEFAULT_THRESHOLD, INDEXED_TYPES, bump, index_env, read_state
 from supportops.assist.tables import assist_documents, assist_state
 from supportops.events import cipher, log
 from supportops.events.schemas import Event
@@ -33,7 +33,7 @@ LEAD_WEIGHT = 0.2
 
 
 def blind_hasher(conn: Connection, ctx: Context) -> terms.BlindHasher:
-    keyring = env_for(conn.engine).keyring(ctx)
+    keyring = index_env(conn).keyring(ctx)
     keyring.load(conn)
     return terms.BlindHasher(keyring.blind_key())
 
@@ -79,7 +79,7 @@ def _row(ctx: Context, d: Document, hasher: terms.BlindHasher) -> dict[str, Any]
 
 def _vectors(conn: Connection, ctx: Context, docs: Sequence[Document],
              refs: dict[str, str | None]) -> None:
-    encoder = env_for(conn.engine).encoder()
+    encoder = index_env(conn).encoder()
     name = vector_name(encoder)
     wanted = {d.question_event: d for d in docs}
     have: set[str] = set()
@@ -135,7 +135,7 @@ def enable(db: Database, ctx: Context) -> bool:
     with db.begin(ctx.tenant_id) as conn:
         if read_state(conn, ctx) is not None:
             return False
-        encoder = env_for(conn.engine).encoder()
+        encoder = index_env(conn).encoder()
         conn.execute(insert(assist_state).values(
             tenant_id=ctx.tenant_id, position=0, generation=0, encoder=vector_name(encoder),
             threshold=DEFAULT_THRESHOLD))

@@ -133,7 +133,7 @@ class AssistService:
         return hashes, self._encode(text)
 
     def _encode(self, text: str) -> Any:
-        return state_.env_for(self.db.engine).encoder().encode([text])[0]
+        return state_.index_env(self.db).encoder().encode([text])[0]
 
     def search(self, text: str, *, limit: int = 5, filters: retrieval.Filters | None = None,
                exclude: str | None = None, pseudonymised: bool = False

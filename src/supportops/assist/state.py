@@ -1,24 +1,27 @@
-"""The assistant's index state and wiring, light to import (no NumPy): the workspace
-installs its keyring and encoder folder here, the projector registered here keeps enabled
-tenants' indexes current in the append's transaction, and every change bumps the generation
-that in-memory caches compare before a search.
+"""The assistant's index state and wiring, light to import (no NumPy): the workspace's
+composition holds the :class:`IndexEnv` (keyring and encoder folder) its database carries,
+:data:`PROJECTORS` (declared here, joined by the composition root) keeps enabled tenants'
+indexes current in the append's transaction, and every change bumps the generation that
+in-memory caches compare before a search.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from weakref import WeakKeyDictionary
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, select, update
 
 from supportops.assist.tables import assist_state
-from supportops.events.projection import register_projector
 from supportops.events.schemas import Event
+from supportops.events.wiring import Projector
 from supportops.governance.context import Context
 from supportops.privacy.keys import Keyring
+from supportops.storage import Database
+from supportops.storage.database import wiring_of
 
 if TYPE_CHECKING:
     from supportops.ml.embeddings import EncoderKind
@@ -40,31 +43,36 @@ class IndexEnv:
         return shared_encoder(self.encoder_dir)
 
 
-_ENVS: WeakKeyDictionary[Engine, IndexEnv] = WeakKeyDictionary()
-_ENCODERS: dict[str, Any] = {}
+@runtime_checkable
+class IndexWiring(Protocol):
+    """The piece of the workspace's composition the index uses."""
+
+    @property
+    def index(self) -> IndexEnv | None: ...
 
 
-def install(engine: Engine, env: IndexEnv) -> None:
-    """Every append and search on ``engine`` uses ``env`` (the workspace installs it)."""
-    _ENVS[engine] = env
-
-
-def env_for(engine: Engine) -> IndexEnv:
-    env = _ENVS.get(engine)
+def index_env(source: Database | Connection) -> IndexEnv:
+    """The index env of the composition ``source``'s database was built with. Taken from the
+    handle or connection the index code already holds (the projector runs with a connection
+    only), so it is always the one its workspace composed."""
+    found = source.wiring if isinstance(source, Database) else wiring_of(source)
+    env = found.index if isinstance(found, IndexWiring) else None
     if env is None:
-        raise RuntimeError("The assistant's index is not installed on this database; open it "
-                           "through Workspace.open/init.")
+        raise RuntimeError("This database was built without the assistant's index env; open "
+                           "it through Workspace.open/init.")
     return env
 
 
 def shared_encoder(cache_dir: Path) -> Any:
     """One MiniLM encoder per process and folder (loading it costs seconds)."""
-    key = str(cache_dir)
-    if key not in _ENCODERS:
-        from supportops.ml.embeddings import Encoder
+    return _encoder(str(cache_dir))
 
-        _ENCODERS[key] = Encoder(ENCODER_KIND, cache_dir, cache_size=200_000)
-    return _ENCODERS[key]
+
+@cache
+def _encoder(cache_dir: str) -> Any:
+    from supportops.ml.embeddings import Encoder
+
+    return Encoder(ENCODER_KIND, Path(cache_dir), cache_size=200_000)
 
 
 def read_state(conn: Connection, ctx: Context) -> Any:
@@ -96,4 +104,5 @@ def on_append(conn: Connection, ctx: Context, batch: Sequence[Event]) -> None:
     bump(conn, ctx, batch[-1].seq)
 
 
-register_projector("assist", on_append)
+#: What the assistant adds to every append (the composition root joins it).
+PROJECTORS: Mapping[str, Projector] = {"assist": on_append}

@@ -1,12 +1,12 @@
 """Erasure reaches dataset snapshots: the hook that drops a subject's rows from their files.
 
-Registered at import, and light to import (pyarrow loads only when an erasure runs), so every
-face can afford to import it before anything could be erased.
+Declared in :data:`ERASURE_HOOKS` for the composition root, and light to import (pyarrow loads
+only when an erasure runs), so every workspace can afford to compose it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import orjson
 from sqlalchemy import Connection, select, update
@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select, update
 from supportops.datasets.paths import resolve
 from supportops.datasets.tables import dataset_snapshots
 from supportops.governance.context import Context
-from supportops.privacy.erasure import register_erasure_hook
+from supportops.privacy.erasure import ErasureHook
 
 
 def purge_subject(conn: Connection, ctx: Context, subject: str, event_ids: Sequence[str]) -> int:
@@ -51,4 +51,5 @@ def purge_subject(conn: Connection, ctx: Context, subject: str, event_ids: Seque
     return removed
 
 
-register_erasure_hook("dataset_snapshots", purge_subject)
+#: The snapshots' purge, declared for the composition root (which hands it to erasure).
+ERASURE_HOOKS: Mapping[str, ErasureHook] = {"dataset_snapshots": purge_subject}

@@ -14,20 +14,22 @@ stored. A tombstone keeps it (the chain needs it, without any key); once the sub
 destroyed it names no one, since the reference is keyed and the token unreadable. Values
 stored before this (plain tokens) read as they are.
 
-Ciphers are installed per database engine (``install``), so every reader of the same
-database (log reads, ticket views, analytics) finds the one its workspace configured.
+The cipher comes with the connection: the workspace built its database with a composition
+whose ``cipher`` factory makes one per context (see :mod:`supportops.events.wiring`), so every
+reader of the same database (log reads, ticket views, analytics) uses the one its workspace
+configured, and a database built without one stores and reads content as it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
-from weakref import WeakKeyDictionary
 
 import orjson
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from supportops.events.schemas import EventDraft
+from supportops.events.wiring import wiring
 from supportops.governance.context import Context
 
 #: Sealed strings start with this; nothing else in a stored payload does.
@@ -56,22 +58,15 @@ class PayloadCipher(Protocol):
         """The keyed reference of each subject (how lineage names it)."""
 
 
-CipherFactory = Callable[[Context], PayloadCipher]
-_INSTALLED: WeakKeyDictionary[Engine, CipherFactory] = WeakKeyDictionary()
-
-
-def install(engine: Engine, factory: CipherFactory) -> None:
-    """Use ``factory(ctx)`` for every append and read on ``engine``."""
-    _INSTALLED[engine] = factory
-
-
-def for_engine(engine: Engine, ctx: Context) -> PayloadCipher | None:
-    factory = _INSTALLED.get(engine)
+def for_connection(conn: Connection, ctx: Context) -> PayloadCipher | None:
+    """A cipher for ``ctx`` from the composition ``conn``'s database was built with (``None``
+    when it has none: content is stored as it is)."""
+    factory = wiring(conn).cipher
     return factory(ctx) if factory is not None else None
 
 
 def seal(conn: Connection, ctx: Context, drafts: Sequence[EventDraft]) -> None:
-    cipher = for_engine(conn.engine, ctx)
+    cipher = for_connection(conn, ctx)
     if cipher is not None:
         cipher.seal(conn, ctx, drafts)
 
@@ -79,7 +74,7 @@ def seal(conn: Connection, ctx: Context, drafts: Sequence[EventDraft]) -> None:
 def seal_subjects(conn: Connection, ctx: Context,
                   subjects: Sequence[str | None]) -> list[str | None]:
     """What ``events.subject`` stores for each subject (as given without a cipher)."""
-    cipher = for_engine(conn.engine, ctx)
+    cipher = for_connection(conn, ctx)
     return cipher.seal_subjects(conn, ctx, subjects) if cipher is not None else list(subjects)
 
 
@@ -89,19 +84,19 @@ def open_subjects(conn: Connection, ctx: Context, stored: Sequence[str | None],
     already made for this batch (its unwrapped keys are reused)."""
     if not any(s is not None and s.startswith(MARK) for s in stored):
         return list(stored)
-    cipher = cipher or for_engine(conn.engine, ctx)
+    cipher = cipher or for_connection(conn, ctx)
     return cipher.open_subjects(conn, ctx, stored) if cipher is not None else list(stored)
 
 
 def subject_forms(conn: Connection, ctx: Context, subject: str) -> list[str]:
     """The values of ``events.subject`` that stand for ``subject`` (for look-ups)."""
-    cipher = for_engine(conn.engine, ctx)
+    cipher = for_connection(conn, ctx)
     return cipher.subject_forms(conn, ctx, subject) if cipher is not None else [subject]
 
 
 def subject_refs(conn: Connection, ctx: Context, subjects: Sequence[str]) -> dict[str, str]:
     """Keyed references of subjects (each subject itself without a cipher)."""
-    cipher = for_engine(conn.engine, ctx)
+    cipher = for_connection(conn, ctx)
     if cipher is None:
         return {s: s for s in subjects}
     return cipher.subject_refs(conn, ctx, subjects)
@@ -111,7 +106,7 @@ def open_values(conn: Connection, ctx: Context, values: list[Any]) -> None:
     """Decrypt, in place, every sealed string inside ``values`` (dicts and lists)."""
     if not values:
         return
-    cipher = for_engine(conn.engine, ctx)
+    cipher = for_connection(conn, ctx)
     if cipher is not None:
         cipher.open(conn, ctx, values)
 

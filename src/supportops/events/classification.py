@@ -8,14 +8,14 @@
 - :data:`FREE`: free text, scanned for personal data.
 
 Anything not declared, at any depth (nested attributes, lists), is free text. Privacy walks
-payloads with :func:`strings`; the events room holds the declarations because it owns the
-schemas.
+payloads with :func:`strings`, given the classes an event type declares (each type carries
+its own, see :mod:`supportops.events.catalogue`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -63,40 +63,14 @@ BOOL = Code(vocabulary=frozenset({"true", "false", "True", "False"}))
 NUMBER = Code(re.compile(r"-?\d{1,6}(\.\d{1,6})?"), max_digits=None)
 AGENT = Identity("PERSON", "agent")
 
+#: Classes of the ticket state any payload may carry (``state.status``...).
 _STATE: dict[str, FieldClass] = {
     "status": LABEL, "priority": LABEL, "category": LABEL, "group": LABEL, "assignee": AGENT,
     "channel": LABEL, "opened_at": TIME, "resolved_at": TIME, "closed_at": TIME}
-_MODEL: dict[str, FieldClass] = {"model": LABEL, "model_version": LABEL}
+STATE_CLASSES: dict[str, FieldClass] = {f"state.{k}": v for k, v in _STATE.items()}
 
 #: A language tag (BCP 47 style: "en", "pt-BR").
 LANGUAGE = Code(re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?"))
-_KB_ARTICLE: dict[str, FieldClass] = {
-    "article_id": LABEL, "title": FREE, "body": FREE, "tags[]": LABEL, "question": FREE,
-    "intent": LABEL, "category": LABEL, "language": LANGUAGE}
-
-#: Declared classes per event type, by dotted path (``[]`` for list items).
-DECLARED: dict[str, dict[str, FieldClass]] = {
-    "ticket.created": {
-        "subject_line": FREE, "text": FREE, "channel": LABEL, "category": LABEL,
-        "priority": LABEL, "group": LABEL, "assignee": AGENT, "status": LABEL,
-        "customer.name": Identity("PERSON"), "customer.email": Identity("EMAIL_ADDRESS"),
-        "customer.phone": Identity("PHONE_NUMBER")},
-    "message.added": {
-        "author": Code(vocabulary=frozenset({"customer", "agent"})),
-        "visibility": Code(vocabulary=frozenset({"public", "internal"})), "text": FREE,
-        "author_name": Identity("PERSON", "author")},
-    "ticket.status_changed": {"status": LABEL},
-    "ticket.assigned": {"group": LABEL, "assignee": AGENT, **_MODEL},
-    "ticket.priority_changed": {"priority": LABEL},
-    "ticket.categorized": {"category": LABEL, **_MODEL},
-    "ticket.resolved": {"resolution": FREE, "resolved_at": TIME},
-    "ticket.reopened": {"reason": FREE},
-    "ticket.closed": {"close_code": LABEL, "closed_at": TIME},
-    "ticket.updated": {},
-    "satisfaction.rated": {"comment": FREE},
-    "kb_article.published": _KB_ARTICLE,
-    "kb_article.updated": _KB_ARTICLE,
-}
 
 #: Attributes that the importers of real exports emit as codes (anything else under
 #: ``attributes`` is identity by its name, or free text).
@@ -108,19 +82,6 @@ ATTRIBUTE_CODES: dict[str, FieldClass] = {
                      "activity", "category_group", "tags"), LABEL),
     "sys_mod_count": NUMBER, "sys_created_at": DAYFIRST,
 }
-
-
-def register_classes(event_type: str, classes: dict[str, FieldClass]) -> None:
-    """Declare the classes of an event type's strings (other rooms' event types)."""
-    DECLARED[event_type] = dict(classes)
-    _declared.cache_clear()
-
-
-@lru_cache(maxsize=256)
-def _declared(event_type: str) -> dict[str, FieldClass]:
-    own = DECLARED.get(event_type, {})
-    state = {f"state.{k}": v for k, v in _STATE.items()}
-    return {**state, **own}
 
 
 _KEY_KINDS: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -173,13 +134,14 @@ def attribute_class(key: str) -> FieldClass:
 Slot = tuple[dict[str, Any] | list[Any], Any, FieldClass]
 
 
-def strings(event_type: str, payload: dict[str, Any]) -> Iterator[Slot]:
+def strings(declared: Mapping[str, FieldClass], payload: dict[str, Any]) -> Iterator[Slot]:
     """``(holder, key, class)`` of every string in ``payload``, at any depth; ``holder[key]``
-    is the string (so callers can replace it in place)."""
-    yield from _walk(payload, "", _declared(event_type), None)
+    is the string (so callers can replace it in place). ``declared``: the classes the event
+    type declares (``Catalogue.classes``)."""
+    yield from _walk(payload, "", declared, None)
 
 
-def _walk(node: dict[str, Any] | list[Any], path: str, declared: dict[str, FieldClass],
+def _walk(node: dict[str, Any] | list[Any], path: str, declared: Mapping[str, FieldClass],
           attribute: str | None) -> Iterator[Slot]:
     pairs = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
     for key, value in pairs:
@@ -194,7 +156,7 @@ def _walk(node: dict[str, Any] | list[Any], path: str, declared: dict[str, Field
             yield from _walk(value, sub, declared, inner)
 
 
-def _class_of(path: str, declared: dict[str, FieldClass], attribute: str | None) -> FieldClass:
+def _class_of(path: str, declared: Mapping[str, FieldClass], attribute: str | None) -> FieldClass:
     found = declared.get(path)
     if found is not None:
         return found

@@ -19,8 +19,10 @@ from sqlalchemy.exc import IntegrityError
 
 from supportops.errors import ConfigError, IngestError
 from supportops.events import log, projection
+from supportops.events.catalogue import CORE, Catalogue
 from supportops.events.limits import draft_problem
-from supportops.events.schemas import EVENT_TYPES, TICKET_TYPES, EventDraft, validate_payload
+from supportops.events.schemas import EventDraft
+from supportops.events.wiring import wiring
 from supportops.governance.context import Context
 from supportops.storage import Database
 
@@ -86,12 +88,15 @@ def _loc(err: ValidationError) -> tuple[str, str]:
     return (f"payload.{where}" if where else "payload"), first.get("msg", "invalid value")
 
 
-def validate_draft(record: int, draft: EventDraft) -> RecordError | None:
-    """Validate a draft in place (payload normalised); return the error if it is bad."""
-    if draft.type not in EVENT_TYPES:
-        known = ", ".join(sorted(EVENT_TYPES))
+def validate_draft(record: int, draft: EventDraft,
+                   catalogue: Catalogue = CORE) -> RecordError | None:
+    """Validate a draft in place (payload normalised); return the error if it is bad.
+    ``catalogue``: the types known (ingestion passes its database's; the default knows this
+    room's own types, which is all a ticket's write-back uses)."""
+    if draft.type not in catalogue:
+        known = ", ".join(catalogue.names())
         return RecordError(record, "type", f"unknown event type {draft.type!r}; known: {known}")
-    if draft.type in TICKET_TYPES and not draft.ticket_id:
+    if catalogue.needs_ticket(draft.type) and not draft.ticket_id:
         return RecordError(record, "ticket_id", f"a {draft.type!r} event needs a ticket_id")
     if draft.occurred_at.tzinfo is None:
         return RecordError(record, "occurred_at", "timestamp needs a time zone (or 'Z')")
@@ -99,18 +104,19 @@ def validate_draft(record: int, draft: EventDraft) -> RecordError | None:
     if problem is not None:
         return RecordError(record, *problem)
     try:
-        draft.payload = validate_payload(draft.type, draft.payload, draft.canonical)
+        draft.payload = catalogue.validate(draft.type, draft.payload, draft.canonical)
     except ValidationError as err:
         where, msg = _loc(err)
         return RecordError(record, where, msg)
     return None
 
 
-def validated(items: Iterable[ImportItem]) -> Iterator[ImportItem]:
+def validated(items: Iterable[ImportItem],
+              catalogue: Catalogue = CORE) -> Iterator[ImportItem]:
     """Records with their drafts validated; a record with a bad draft becomes its error."""
     for item in items:
         if isinstance(item, Parsed) and not item.validated:
-            problem = _first_problem(item)
+            problem = _first_problem(item, catalogue)
             if problem is not None:
                 yield problem
                 continue
@@ -118,11 +124,11 @@ def validated(items: Iterable[ImportItem]) -> Iterator[ImportItem]:
         yield item
 
 
-def _first_problem(item: Parsed) -> RecordError | None:
+def _first_problem(item: Parsed, catalogue: Catalogue) -> RecordError | None:
     """The record's first bad draft; an unexpected failure rejects the record, not the file."""
     try:
         for draft in item.drafts:
-            problem = validate_draft(item.record, draft)
+            problem = validate_draft(item.record, draft, catalogue)
             if problem is not None:
                 return problem
     except Exception as err:  # one record's surprise must not sink its file
@@ -139,12 +145,13 @@ def unexpected(err: BaseException) -> str:
 
 
 def _batches(
-    items: Iterable[ImportItem], size: int, report: IngestReport, seen: set[str] | None
+    items: Iterable[ImportItem], size: int, report: IngestReport, seen: set[str] | None,
+    catalogue: Catalogue,
 ) -> Iterator[list[Parsed]]:
     """Good records in batches of about ``size`` drafts; bad ones go to the report."""
     batch: list[Parsed] = []
     drafts = 0
-    for item in validated(items):
+    for item in validated(items, catalogue):
         if isinstance(item, RecordError):
             report.reject(item)
             continue
@@ -171,14 +178,16 @@ def ingest(
     seen_tickets: set[str] | None = None,
 ) -> IngestReport:
     """Validate and append every good record; report every bad one. ``seen_tickets``, if
-    given, collects the ticket ids of every good record (new or duplicate)."""
+    given, collects the ticket ids of every good record (new or duplicate). The event types
+    are those of ``db``'s composition (:func:`supportops.events.wiring.wiring`)."""
     ctx.require("admin", "agent", action="ingest events")
     report = IngestReport()
     outer: AbstractContextManager[Connection | None] = (
         db.begin(ctx.tenant_id) if strict else nullcontext()
     )
     with outer as shared:
-        for batch in _batches(items, batch_size, report, seen_tickets):
+        catalogue = wiring(db).catalogue
+        for batch in _batches(items, batch_size, report, seen_tickets, catalogue):
             if shared is not None:
                 _count(report, _append(shared, ctx, _drafts(batch), protector))
             else:

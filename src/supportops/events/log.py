@@ -166,7 +166,7 @@ def _to_events(conn: Connection, ctx: Context, rows: Sequence[Row[Any]],
     """Events of a batch of rows, their payloads decrypted in one go (unless ``sealed``);
     subjects are always opened (projections copy the token, not its sealed form)."""
     payloads = [orjson.loads(row.payload) for row in rows]
-    opener = cipher.for_engine(conn.engine, ctx) if rows else None  # one keyring per batch
+    opener = cipher.for_connection(conn, ctx) if rows else None  # one keyring per batch
     if not sealed and opener is not None:
         opener.open(conn, ctx, payloads)
     subjects = cipher.open_subjects(conn, ctx, [row.subject for row in rows], opener)

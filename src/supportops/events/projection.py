@@ -6,7 +6,7 @@ transaction; ``rebuild`` replays the whole log and must reach exactly the same r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +16,7 @@ from sqlalchemy import Connection, delete, insert, select
 
 from supportops.events import cipher, log
 from supportops.events.schemas import Event
+from supportops.events.wiring import wiring
 from supportops.governance.context import Context
 from supportops.storage import Database
 from supportops.storage.bulk import bulk_insert
@@ -192,21 +193,11 @@ def project(conn: Connection, ctx: Context, batch: Sequence[Event]) -> None:
     _set_position(conn, ctx, batch[-1].seq)
 
 
-#: ``(conn, ctx, stored_events)``: a derived index of a higher room (assist's search index),
-#: updated in the append's transaction. Stored events carry payloads as stored (sealed).
-Projector = Callable[[Connection, Context, Sequence[Event]], None]
-_PROJECTORS: dict[str, Projector] = {}
-
-
-def register_projector(name: str, hook: Projector) -> None:
-    """Higher rooms add their incremental indexes here at import (events never imports them)."""
-    _PROJECTORS[name] = hook
-
-
 def project_all(conn: Connection, ctx: Context, batch: Sequence[Event]) -> None:
-    """The ticket projection, then every registered projector, in the caller's transaction."""
+    """The ticket projection, then every projector of the composition ``conn``'s database
+    was built with (assist's search index...), in the caller's transaction."""
     project(conn, ctx, batch)
-    for hook in list(_PROJECTORS.values()):
+    for hook in wiring(conn).projectors.values():
         hook(conn, ctx, batch)
 
 

@@ -1,4 +1,5 @@
-"""Event types and their payloads. Pydantic validates every payload before it is appended.
+"""Event payloads, drafts and stored events. Pydantic validates every payload before it is
+appended; which type has which payload is the catalogue's (:mod:`supportops.events.catalogue`).
 
 A payload of a ticket event may carry ``state``: the source system's own view of the ticket
 after the event (snapshot logs such as ServiceNow's audit trail state it on every row). The
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Payload(BaseModel):
@@ -139,56 +140,6 @@ class KbArticlePublished(_Payload):
     intent: str | None = None
     category: str | None = None
     language: str | None = None
-
-
-EVENT_TYPES: dict[str, type[BaseModel]] = {
-    "ticket.created": TicketCreated,
-    "message.added": MessageAdded,
-    "ticket.status_changed": StatusChanged,
-    "ticket.assigned": Assigned,
-    "ticket.priority_changed": PriorityChanged,
-    "ticket.categorized": Categorized,
-    "ticket.resolved": Resolved,
-    "ticket.reopened": Reopened,
-    "ticket.closed": Closed,
-    "ticket.updated": Updated,
-    "satisfaction.rated": SatisfactionRated,
-    "kb_article.published": KbArticlePublished,
-    "kb_article.updated": KbArticlePublished,
-}
-
-#: Types that need a ticket id.
-TICKET_TYPES = frozenset(t for t in EVENT_TYPES if t.startswith(("ticket.", "message.", "satisf")))
-
-_ADAPTERS: dict[str, TypeAdapter[Any]] = {}
-
-
-def register_event_type(name: str, model: type[BaseModel], *, ticket: bool = False) -> None:
-    """Add an event type (other rooms register theirs, e.g. privacy's opt-out events)."""
-    EVENT_TYPES[name] = model
-    _ADAPTERS.pop(name, None)
-    global TICKET_TYPES
-    if ticket:
-        TICKET_TYPES = TICKET_TYPES | {name}
-
-
-def validate_payload(
-    event_type: str, payload: dict[str, Any], canonical: bool = False
-) -> dict[str, Any]:
-    """Validate a payload and return it in canonical JSON form.
-
-    Raises ``KeyError`` for unknown types and ``pydantic.ValidationError`` for bad payloads.
-    ``canonical`` payloads (built by our own importers, already JSON-shaped with ISO times)
-    are validated but not re-serialised, which halves the cost on large logs."""
-    model = EVENT_TYPES[event_type]
-    adapter = _ADAPTERS.get(event_type)
-    if adapter is None:
-        adapter = _ADAPTERS[event_type] = TypeAdapter(model)
-    obj = adapter.validate_python(payload)
-    if canonical:
-        return payload
-    dumped: dict[str, Any] = obj.model_dump(mode="json", exclude_unset=True)
-    return dumped
 
 
 @dataclass

@@ -1,18 +1,19 @@
 """Erasure reaches the embedding cache: the hook that deletes a subject's vectors.
 
-Registered at import and light to import (no numpy, no encoder), so every face imports it.
+Declared in :data:`ERASURE_HOOKS` for the composition root, and light to import (no numpy, no
+encoder), so every workspace can afford to compose it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Connection, delete
 
 from supportops.events import cipher
 from supportops.governance.context import Context
 from supportops.ml.tables import event_embeddings
-from supportops.privacy.erasure import register_erasure_hook
+from supportops.privacy.erasure import ErasureHook
 
 _CHUNK = 2000
 
@@ -31,4 +32,5 @@ def purge(conn: Connection, ctx: Context, subject: str, event_ids: Sequence[str]
     return removed
 
 
-register_erasure_hook("event_embeddings", purge)
+#: The embedding cache's purge, declared for the composition root.
+ERASURE_HOOKS: Mapping[str, ErasureHook] = {"event_embeddings": purge}

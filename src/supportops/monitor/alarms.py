@@ -7,37 +7,16 @@ looked at, so running the check again on the same traffic appends nothing (cron-
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 from supportops.events import log
-from supportops.events.classification import LABEL, Code, register_classes
-from supportops.events.schemas import EventDraft, register_event_type, validate_payload
+from supportops.events.schemas import EventDraft
 from supportops.governance import audit
 from supportops.governance.context import Context
+from supportops.monitor.event_types import ALARM, ALARM_TYPE, KINDS, Alarm
 from supportops.storage import Database
 
-ALARM = "monitor.alarm"
-KINDS = ("input_drift", "label_drift", "accuracy_drop")
-
-
-class Alarm(BaseModel):
-    """Payload of ``monitor.alarm``."""
-
-    model_config = ConfigDict(extra="forbid")
-    model_name: str = Field(min_length=1)
-    version: str = Field(min_length=1)
-    kind: Literal["input_drift", "label_drift", "accuracy_drop"]
-    score: float
-    threshold: float
-    n: int = Field(ge=0)
-    last_record: str = Field(min_length=1)
-
-
-register_event_type(ALARM, Alarm)
-register_classes(ALARM, {"model_name": LABEL, "version": LABEL,
-                         "kind": Code(vocabulary=frozenset(KINDS)), "last_record": LABEL})
+__all__ = ["ALARM", "KINDS", "Alarm", "raise_alarms", "recent"]
 
 
 def raise_alarms(db: Database, ctx: Context, alarms: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -45,7 +24,7 @@ def raise_alarms(db: Database, ctx: Context, alarms: list[dict[str, Any]]) -> li
     if not alarms:
         return []
     now = datetime.now(UTC)
-    drafts = [EventDraft(ALARM, now, validate_payload(ALARM, a),
+    drafts = [EventDraft(ALARM, now, ALARM_TYPE.validate(a),
                          f"monitor:{a['model_name']}:{a['version']}:{a['kind']}:"
                          f"{a['last_record']}") for a in alarms]
     with db.begin(ctx.tenant_id) as conn:

@@ -3,7 +3,7 @@ the subject and its text's event, though they hold no content)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import orjson
 from sqlalchemy import Connection, delete, select, update
@@ -11,7 +11,7 @@ from sqlalchemy import Connection, delete, select, update
 from supportops.events import cipher
 from supportops.governance.context import Context
 from supportops.monitor.tables import model_references, prediction_records
-from supportops.privacy.erasure import register_erasure_hook
+from supportops.privacy.erasure import ErasureHook
 
 _CHUNK = 2000
 
@@ -50,4 +50,5 @@ def _drop_from_references(conn: Connection, ctx: Context, event_ids: set[str]) -
     return changed
 
 
-register_erasure_hook("prediction_records", purge)
+#: The prediction records' purge, declared for the composition root.
+ERASURE_HOOKS: Mapping[str, ErasureHook] = {"prediction_records": purge}

@@ -10,47 +10,27 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from supportops.datasets.snapshots import LABELS
 from supportops.errors import NotFound, ValidationFailed
 from supportops.events import log, projection
-from supportops.events.classification import LABEL, Code, register_classes
 from supportops.events.ingest import validate_draft
-from supportops.events.schemas import EventDraft, register_event_type
+from supportops.events.schemas import EventDraft
+from supportops.events.wiring import wiring
 from supportops.governance.context import Context, Role
+from supportops.monitor.event_types import ACTIONS, FEEDBACK, TriageFeedback
 from supportops.privacy.protector import Pseudonymiser
 from supportops.storage import Database
 from supportops.storage.schema import tickets
 
-FEEDBACK = "triage.feedback"
+__all__ = ["ACTIONS", "FEEDBACK", "FEEDBACK_ROLES", "TriageFeedback", "check_feedback",
+           "record_feedback"]
+
 FEEDBACK_ROLES: tuple[Role, ...] = ("admin", "agent", "ml_engineer")
-ACTIONS = ("accept", "correct")
 #: Idempotency keys of the label events feedback appends (people's labels, not write-backs).
 FEEDBACK_KEY_PREFIX = "feedback:"
-
-
-class TriageFeedback(BaseModel):
-    """Payload of ``triage.feedback``. The model is named ``model_name`` (not ``model``): a
-    ``model`` key marks a model's own write-back, and this verdict is a person's."""
-
-    model_config = ConfigDict(extra="forbid")
-    model_name: str = Field(min_length=1)
-    version: str = Field(min_length=1)
-    target: Literal["category", "group", "priority", "status", "channel", "assignee",
-                    "sentiment"]
-    predicted: str | None = None
-    final: str = Field(min_length=1)
-    action: Literal["accept", "correct"]
-
-
-register_event_type(FEEDBACK, TriageFeedback, ticket=True)
-register_classes(FEEDBACK, {
-    "model_name": LABEL, "version": LABEL, "target": Code(vocabulary=frozenset(LABELS)),
-    "predicted": LABEL, "final": LABEL, "action": Code(vocabulary=frozenset(ACTIONS))})
 
 
 def _label_payload(target: str, value: str) -> tuple[str, dict[str, Any]]:
@@ -100,8 +80,9 @@ def record_feedback(db: Database, ctx: Context, protector: Pseudonymiser | None,
     kind, label = _label_payload(target, final)
     drafts = [EventDraft(FEEDBACK, now, body, key, ticket_id=str(ticket_id)),
               EventDraft(kind, now, label, f"{key}:label", ticket_id=str(ticket_id))]
+    catalogue = wiring(db).catalogue  # the workspace's: it knows ``triage.feedback``
     for number, draft in enumerate(drafts, start=1):
-        problem = validate_draft(number, draft)
+        problem = validate_draft(number, draft, catalogue)
         if problem is not None:
             raise ValidationFailed(f"Triage feedback on ticket {ticket_id!r}: {problem.message}")
     with db.begin(ctx.tenant_id) as conn:

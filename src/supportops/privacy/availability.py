@@ -1,4 +1,4 @@
-"""The privacy room as a workspace installs it, with or without its optional extra.
+"""The privacy room as a workspace composes it, with or without its optional extra.
 
 PII detection in free text needs ``supportops[privacy]`` (Presidio and a spaCy pipeline).
 Without it, identity fields are still tokenised (that needs no model), but free text is
@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from supportops.errors import ConfigError
-from supportops.events import cipher
+from supportops.events.catalogue import Catalogue
+from supportops.events.wiring import CipherFactory
 from supportops.governance.context import Context
 from supportops.privacy.content import ContentCipher
 from supportops.privacy.detection import DEFAULT_MODEL, Span
@@ -47,13 +48,15 @@ def privacy_room(path: Path, config: dict[str, Any], db: Database, ctx: Context)
     return privacy
 
 
-def seal_content(db: Database, path: Path, config: dict[str, Any]) -> None:
-    """Content at rest is encrypted under its subject's key for every reader and writer of
-    ``db`` (the log, the projection, analytics). The key provider is made per batch, not
-    when the workspace opens (which creates no key file) and not once for the process (a
-    rotated master key is seen at once)."""
+def content_cipher(path: Path, config: dict[str, Any],
+                   catalogue: Catalogue) -> CipherFactory:
+    """The content cipher of a workspace (its composition's ``cipher``): content at rest is
+    encrypted under its subject's key for every reader and writer of the database (the log,
+    the projection, analytics), the free text of each event type as ``catalogue`` declares it.
+    The key provider is made per batch, not when the workspace opens (which creates no key
+    file) and not once for the process (a rotated master key is seen at once)."""
 
     def factory(ctx: Context) -> ContentCipher:
-        return ContentCipher(Keyring(provider_for(path, config), ctx))
+        return ContentCipher(Keyring(provider_for(path, config), ctx), catalogue)
 
-    cipher.install(db.engine, factory)
+    return factory

@@ -16,15 +16,16 @@ up by value; after erasure it is a keyed reference and an unreadable ciphertext.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import Connection
 
 from supportops.events import classification
+from supportops.events.catalogue import CORE, Catalogue
 from supportops.events.cipher import MARK
-from supportops.events.classification import Code, Identity
+from supportops.events.classification import Code, FieldClass, Identity
 from supportops.events.schemas import EventDraft
 from supportops.governance.context import Context
 from supportops.privacy import subjects
@@ -40,8 +41,10 @@ _REF_LEN = REF_LEN
 class ContentCipher(SubjectSealing):
     """Seals and opens payload content with subject keys, a batch at a time."""
 
-    def __init__(self, keyring: Keyring) -> None:
+    def __init__(self, keyring: Keyring, catalogue: Catalogue = CORE) -> None:
         self.keyring = keyring
+        #: Which strings are free text is each event type's declaration.
+        self.catalogue = catalogue
 
     def _aad(self, ref: str) -> bytes:
         return f"content\x1f{self.keyring.ctx.tenant_id}\x1f{ref}".encode()
@@ -54,7 +57,7 @@ class ContentCipher(SubjectSealing):
     def seal(self, conn: Connection, ctx: Context, drafts: Sequence[EventDraft]) -> None:
         self.keyring.load(conn)
         slots = [(self._ref(d), holder, key) for d in drafts
-                 for holder, key in _free_strings(d.type, d.payload)]
+                 for holder, key in _free_strings(self.catalogue.classes(d.type), d.payload)]
         if not slots:
             return
         self.keyring.preload(conn, {ref for ref, _, _ in slots})
@@ -85,9 +88,10 @@ class ContentCipher(SubjectSealing):
             return ERASED
 
 
-def _free_strings(event_type: str, payload: dict[str, Any]) -> Iterator[tuple[Any, Any]]:
+def _free_strings(declared: Mapping[str, FieldClass],
+                  payload: dict[str, Any]) -> Iterator[tuple[Any, Any]]:
     """Where the free text of a (pseudonymised) payload is: identity and valid codes excluded."""
-    for holder, key, cls in classification.strings(event_type, payload):
+    for holder, key, cls in classification.strings(declared, payload):
         value = holder[key]
         if isinstance(cls, Identity) or not value.strip():
             continue

@@ -5,8 +5,9 @@
 3. redact its events into the canonical tombstone (every stored field and both hashes stay;
    the payload goes and readers no longer see the ticket link, so replays skip them); the
    audit entry lists the redacted seqs, which ``audit verify`` checks;
-4. delete its ticket projection rows and, through registered hooks, derived rows of higher
-   rooms (search index, vectors...), which privacy never imports;
+4. delete its ticket projection rows and, through the erasure hooks of the database's
+   composition, derived rows of higher rooms (search index, vectors...), which privacy
+   never imports;
 5. through lineage, mark snapshots that held it for rebuild and models trained on them as
    ``contains_erased_data``, scheduling retraining per tenant policy;
 6. audit, store the report; after commit, checkpoint the SQLite WAL so no bytes survive.
@@ -18,10 +19,10 @@ names the pseudonym (the tombstones' ``events.subject`` is sealed, see ``sealed_
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 from sqlalchemy import Connection, delete, insert, select, update
@@ -45,16 +46,22 @@ _CHUNK = 2000
 
 #: ``(conn, ctx, subject_token, event_ids) -> rows purged``: derived data of higher rooms.
 ErasureHook = Callable[[Connection, Context, str, Sequence[str]], int]
-_HOOKS: dict[str, ErasureHook] = {}
 
 
-def register_erasure_hook(name: str, hook: ErasureHook) -> None:
-    """Higher rooms (search index, embeddings cache) register their purge here at import."""
-    _HOOKS[name] = hook
+@runtime_checkable
+class ErasureWiring(Protocol):
+    """The piece of the workspace's composition erasure uses: each higher room's purge."""
+
+    @property
+    def erasure_hooks(self) -> Mapping[str, ErasureHook]: ...
 
 
-def erasure_hooks() -> dict[str, ErasureHook]:
-    return dict(_HOOKS)
+def hooks_of(db: Database) -> Mapping[str, ErasureHook]:
+    """The erasure hooks of the composition ``db`` was built with (none without one). Taken
+    from the database handle, which the erasure already receives: the workspace built it with
+    the hooks its rooms declare, so no hook can be missing because a module went unimported."""
+    wiring = db.wiring
+    return wiring.erasure_hooks if isinstance(wiring, ErasureWiring) else {}
 
 
 @dataclass
@@ -77,9 +84,10 @@ class ErasureReport:
 
 
 def erase(db: Database, ctx: Context, keyring: Keyring, subject: str,
-          kind: EraseKind = "customer") -> ErasureReport:
+          kind: EraseKind = "customer",
+          hooks: Mapping[str, ErasureHook] | None = None) -> ErasureReport:
     """Forget ``subject`` (original id, or its token) of ``kind`` everywhere; returns the
-    stored report."""
+    stored report. ``hooks``: the derived data to purge (default: :func:`hooks_of` ``db``)."""
     ctx.require(*ERASE_ROLES, action="erase a data subject")
     if kind not in TOKEN_KINDS:
         raise ValidationFailed(f"Subject kind {kind!r} is not one of "
@@ -88,7 +96,7 @@ def erase(db: Database, ctx: Context, keyring: Keyring, subject: str,
         keyring.load(conn)  # references are keyed, also for a subject given as its token
         token = subject_token(conn, keyring, subject, kind)
         if kind == "customer":
-            report = _erase(conn, ctx, keyring, token)
+            report = _erase(conn, ctx, keyring, token, hooks_of(db) if hooks is None else hooks)
         else:
             report = _erase_staff(conn, ctx, keyring, token, kind)
     db.checkpoint()
@@ -135,7 +143,8 @@ def _third_parties(conn: Connection, keyring: Keyring, ref: str) -> int:
     return deleted
 
 
-def _erase(conn: Connection, ctx: Context, keyring: Keyring, token: str) -> ErasureReport:
+def _erase(conn: Connection, ctx: Context, keyring: Keyring, token: str,
+           hooks: Mapping[str, ErasureHook]) -> ErasureReport:
     rows = conn.execute(select(events.c.id, events.c.ticket_id, events.c.subject).where(
         events.c.tenant_id == ctx.tenant_id, subject_where(conn, keyring, token))).all()
     ref = keyring.subject_ref(CUSTOMER, token)
@@ -153,7 +162,7 @@ def _erase(conn: Connection, ctx: Context, keyring: Keyring, token: str) -> Eras
     redacted = _redact_events(conn, ctx, event_ids)
     report.events_redacted = len(redacted)
     _delete_tickets(conn, ctx, {token, *(r.subject for r in rows)}, ticket_ids)
-    report.derived = {name: hook(conn, ctx, token, event_ids) for name, hook in _HOOKS.items()}
+    report.derived = {name: hook(conn, ctx, token, event_ids) for name, hook in hooks.items()}
     retrain = get_policy(conn, ctx).retrain == "on_erasure"
     flagged = lineage.flag_subject(conn, ctx, [ref, token], f"erasure of subject {ref}",
                                    retrain=retrain)

@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 
+from supportops.events.catalogue import CORE, Catalogue
 from supportops.events.schemas import EventDraft
 from supportops.governance.context import OWNER_PRINCIPAL, Context
 from supportops.governance.tables import lineage_snapshot_subjects
@@ -54,8 +55,10 @@ _LEGACY_GUARDS = {"sqlite": ("DROP TRIGGER IF EXISTS events_redact_only",
                   "postgresql": ("DROP TRIGGER IF EXISTS events_append_only ON events",)}
 
 
-def upgrade(conn: Connection, provider: KeyProvider) -> dict[str, Any]:
-    """Upgrade every tenant that has a tenant key; returns counts per tenant."""
+def upgrade(conn: Connection, provider: KeyProvider,
+            catalogue: Catalogue = CORE) -> dict[str, Any]:
+    """Upgrade every tenant that has a tenant key; returns counts per tenant. ``catalogue``
+    says which strings of each event type are free text (sealed)."""
     for sql in _LEGACY_GUARDS.get(conn.dialect.name, ()):
         conn.execute(text(sql))
     done: dict[str, Any] = {}
@@ -64,7 +67,7 @@ def upgrade(conn: Connection, provider: KeyProvider) -> dict[str, Any]:
         if conn.execute(select(tenant_keys.c.tenant_id).where(
                 tenant_keys.c.tenant_id == tenant_id)).first() is None:
             continue  # nothing was ever pseudonymised or keyed here
-        done[tenant_id] = _tenant(conn, provider, tenant_id)
+        done[tenant_id] = _tenant(conn, provider, tenant_id, catalogue)
     return done
 
 
@@ -73,7 +76,8 @@ def _scope(conn: Connection, tenant_id: str) -> None:
         conn.execute(text("SELECT set_config('supportops.tenant', :t, true)"), {"t": tenant_id})
 
 
-def _tenant(conn: Connection, provider: KeyProvider, tenant_id: str) -> dict[str, int]:
+def _tenant(conn: Connection, provider: KeyProvider, tenant_id: str,
+            catalogue: Catalogue) -> dict[str, int]:
     ctx = Context(tenant_id=tenant_id, principal_id=OWNER_PRINCIPAL, role="admin")
     keyring = Keyring(provider, ctx)
     keyring.load(conn)
@@ -82,7 +86,7 @@ def _tenant(conn: Connection, provider: KeyProvider, tenant_id: str) -> dict[str
     kek = subject_kek(provider.unwrap(tenant_id, wrapped))
     names = _rename_keys(conn, keyring, kek)
     counts = {"subject_keys": len(names), "vault_entries": _rename_vault(conn, keyring, names),
-              "events": _seal_events(conn, keyring)}
+              "events": _seal_events(conn, keyring, catalogue)}
     _drop_derived(conn, keyring)
     return counts
 
@@ -138,9 +142,9 @@ _EVENT_COLUMNS = (events.c.seq, events.c.type, events.c.occurred_at, events.c.pa
                   events.c.idempotency_key, events.c.ticket_id, events.c.subject)
 
 
-def _seal_events(conn: Connection, keyring: Keyring) -> int:
+def _seal_events(conn: Connection, keyring: Keyring, catalogue: Catalogue) -> int:
     """Live events sealed as an append seals them now, a batch at a time."""
-    cipher, ctx, position, count = ContentCipher(keyring), keyring.ctx, 0, 0
+    cipher, ctx, position, count = ContentCipher(keyring, catalogue), keyring.ctx, 0, 0
     while True:
         rows = conn.execute(select(*_EVENT_COLUMNS).where(
             events.c.tenant_id == ctx.tenant_id, events.c.seq > position,

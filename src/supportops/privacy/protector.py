@@ -6,12 +6,13 @@ whole ingest batch, and every span becomes a token too. Values a subject's recor
 the batch (its customer id, name, e-mail...) are also replaced wherever they occur in that
 subject's free text, so that a detector miss cannot leak a value the input itself names.
 
-What is identity, code or free text is the event schema's declaration
-(:mod:`supportops.events.classification`); anything undeclared, at any depth, is scanned, and
-a code that fails its vocabulary or pattern is tokenised whole. Originals go to the vault, in the
-append's transaction, under the subject each belongs to: the customer's values under the
-customer, an assignee under that agent, a staff attribute under that employee, a name found
-in free text under the record's customer and under the name's own (third-party) subject.
+What is identity, code or free text is the event type's declaration (the catalogue handed to
+the pseudonymiser, :mod:`supportops.events.catalogue`); anything undeclared, at any depth, is
+scanned, and a code that fails its vocabulary or pattern is tokenised whole. Originals go to
+the vault, in the append's transaction, under the subject each belongs to: the customer's
+values under the customer, an assignee under that agent, a staff attribute under that
+employee, a name found in free text under the record's customer and under the name's own
+(third-party) subject.
 
 A guess of the NER model alone that equals a term of the tenant's domain vocabulary (product
 names from its own published articles, :mod:`supportops.privacy.domain_terms`) stays as
@@ -29,6 +30,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from supportops.events import classification
+from supportops.events.catalogue import CORE, Catalogue
 from supportops.events.classification import Code, Identity
 from supportops.events.schemas import EventDraft
 from supportops.governance.context import Context
@@ -79,9 +81,12 @@ class Pseudonymiser:
     """Replaces personal data in drafts by tokens and keeps the originals in the vault,
     each under the subject it belongs to (customer, agent, employee, third party)."""
 
-    def __init__(self, keyring: Keyring, detect: Detect | None = None) -> None:
+    def __init__(self, keyring: Keyring, detect: Detect | None = None,
+                 catalogue: Catalogue = CORE) -> None:
         self.keyring = keyring
         self.detect = detect or _detect_default
+        #: What is identity, code or free text: each event type's declaration.
+        self.catalogue = catalogue
         self._stored: set[tuple[str, str]] = set()
         self._linked: set[tuple[str, str]] = set()
         #: The tenant's domain vocabulary as last loaded (:meth:`refresh_vocabulary`).
@@ -150,7 +155,7 @@ class Pseudonymiser:
             draft.subject = token
         payload = draft.payload
         _safe_keys(payload, self, batch, index)
-        for holder, key, cls in classification.strings(draft.type, payload):
+        for holder, key, cls in classification.strings(self.catalogue.classes(draft.type), payload):
             value = holder[key]
             if not value.strip():
                 continue

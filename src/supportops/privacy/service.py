@@ -5,9 +5,9 @@
     acme.privacy.erase("CUST-42")                   # report as a dict
 
 The workspace builds one per tenant context (its ``PrivacyFactory``, see
-``privacy/availability.py``) and installs the content cipher on its database, so the Python
-API, the CLI and the HTTP API all ingest (and read) through them; this room knows nothing of
-the workspace.
+``privacy/availability.py``) over a database it built with its composition (content cipher,
+event types, erasure hooks), so the Python API, the CLI and the HTTP API all ingest (and read)
+through them; this room knows nothing of the workspace.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from supportops.events import classification
+from supportops.events.catalogue import CORE
 from supportops.events.schemas import EventDraft
+from supportops.events.wiring import wiring
 from supportops.governance.context import Context
 from supportops.privacy import erasure, optout, retention
 from supportops.privacy.keys import KeyProvider, Keyring, provider_for
@@ -48,7 +49,8 @@ class Privacy:
         return Keyring(self.provider, self.ctx)
 
     def protector(self) -> Pseudonymiser:
-        return Pseudonymiser(self.keyring(), self.detect)
+        """Classifies strings by the event types of the database's composition."""
+        return Pseudonymiser(self.keyring(), self.detect, wiring(self.db).catalogue)
 
     def subject_token(self, subject: str) -> str:
         """The pseudonym of a customer id (how the log, lineage and reports name it)."""
@@ -89,7 +91,7 @@ class Privacy:
         so labels given from outside compare with a model's label space. A field that
         ``ticket.created`` does not carry (a label derived at snapshot time) is never
         pseudonymised, so its values come back unchanged; so do ``None`` entries."""
-        if field not in classification.DECLARED["ticket.created"]:
+        if field not in CORE.types["ticket.created"].classes:
             return list(labels)
         at = [i for i, label in enumerate(labels) if label is not None and label.strip()]
         drafts = [EventDraft("ticket.created", datetime.now(UTC), {field: labels[i]},

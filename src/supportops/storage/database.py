@@ -103,12 +103,28 @@ def describe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-class Database:
-    """One database (SQLite file or PostgreSQL), used through tenant-scoped transactions."""
+#: The execution option under which every connection of a database carries its wiring.
+WIRING_OPTION = "supportops_wiring"
 
-    def __init__(self, url: str) -> None:
+
+def wiring_of(conn: Connection) -> object | None:
+    """The wiring of the database ``conn`` belongs to (see :class:`Database`)."""
+    return conn.get_execution_options().get(WIRING_OPTION)
+
+
+class Database:
+    """One database (SQLite file or PostgreSQL), used through tenant-scoped transactions.
+
+    ``wiring`` is what the rooms above storage provide to code that holds this database or one
+    of its connections (the workspace, the composition root, passes its composition: cipher,
+    event catalogue, projectors, erasure hooks). Storage never looks inside it; it carries it
+    on the handle and, as an engine execution option, on every connection, so that code given
+    only a connection still receives it from whoever built the database."""
+
+    def __init__(self, url: str, *, wiring: object | None = None) -> None:
         self.url = url
         self.is_postgres = url.startswith("postgresql")
+        self.wiring = wiring
         self.engine = self._make_engine()
 
     @classmethod
@@ -116,9 +132,12 @@ class Database:
         return cls(f"sqlite:///{path}")
 
     def _make_engine(self) -> Engine:
+        options = {WIRING_OPTION: self.wiring} if self.wiring is not None else {}
         if self.is_postgres:
-            return create_engine(self.url, pool_pre_ping=True, hide_parameters=True)
-        engine = create_engine(self.url, connect_args={"timeout": 30}, hide_parameters=True)
+            return create_engine(self.url, pool_pre_ping=True, hide_parameters=True,
+                                 execution_options=options)
+        engine = create_engine(self.url, connect_args={"timeout": 30}, hide_parameters=True,
+                               execution_options=options)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -200,6 +219,7 @@ class TenantDatabase(Database):
     def __init__(self, db: Database, tenant_id: str) -> None:  # shares the workspace's engine
         self.url = db.url
         self.is_postgres = db.is_postgres
+        self.wiring = db.wiring
         self.engine = db.engine
         self.tenant_id = tenant_id
 

@@ -50,13 +50,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 metadata = MetaData()
 
-#: Tables whose rows belong to one tenant (row-level security on PostgreSQL).
-TENANT_TABLES: list[str] = []
-
-
 def tenant_table(name: str, *columns: Any, **kw: Any) -> Table:
-    """Declare a tenant-scoped table: ``tenant_id`` first, registered for RLS."""
-    TENANT_TABLES.append(name)
+    """Declare a tenant-scoped table: ``tenant_id`` first (its migration adds its row-level
+    security policy on PostgreSQL)."""
     return Table(
         name,
         metadata,
