@@ -125,7 +125,7 @@ def test_principals_keys_roles_scopes_and_expiry(world: World) -> None:
 
 def test_expired_key_is_refused(world: World) -> None:
     owner = world.workspace.tenant("acme")
-    _, key = owner.create_principal("short-lived", "agent",
+    _, key = owner.principals.create("short-lived", "agent",
                                     expires_at=datetime.now(UTC) + timedelta(seconds=1))
     with httpx.Client(base_url=world.url, headers={"Authorization": f"Bearer {key}"}) as bot:
         assert bot.get("/v1/tickets", params={"limit": 1}).status_code == 200
@@ -284,7 +284,7 @@ def test_significance_of_champion_against_challenger(world: World, tmp_path: Pat
     is significant in its favour and the challenger is not better."""
     owner = world.workspace.tenant("acme")
     no_login = {t for t in world.tickets["acme"] if "-login-" not in t}
-    trained = owner.triage_models.train("triage", "category", encoder="none",
+    trained = owner.triage.train("triage", "category", encoder="none",
                                         ticket_ids=no_login, alias="challenger")
     lines = [event("ticket.created", f"A-sig-{topic}-{i}", "2024-03-01T10:00:00Z",
                    subject=f"A-sig-{i % 3}", text=text)
@@ -293,7 +293,7 @@ def test_significance_of_champion_against_challenger(world: World, tmp_path: Pat
                                       for t in texts)]
     owner.ingest(write_jsonl(tmp_path / "sig.jsonl", lines), "jsonl")
     for line in lines:
-        owner.triage_feedback(str(line["ticket_id"]), final=str(line["ticket_id"]).split("-")[2],
+        owner.triage.feedback(str(line["ticket_id"]), final=str(line["ticket_id"]).split("-")[2],
                               action="correct")
     with world.client("acme", "ml_engineer") as ml:
         result = ml.get("/v1/models/triage/significance").json()
