@@ -48,7 +48,7 @@ def ensure(ws: Workspace, tenant: str, relative: str, fmt: str) -> bool:
     if tenant not in {t.id for t in ws.tenants()}:
         ws.create_tenant(tenant)
     handle = ws.tenant(tenant)
-    if handle.events_count() == 0:
+    if handle.events.count() == 0:
         began = time.perf_counter()
         handle.ingest(path, format=fmt)
         print(f"ingested {tenant} in {time.perf_counter() - began:.1f} s")

@@ -45,9 +45,9 @@ def _baselines(tenant: Tenant, ticket: str) -> dict[str, Callable[[], Any]]:
             "/console/tickets": lambda: tenant.tickets.list(limit=51),
             f"/console/tickets/{ticket}": ticket_calls,
             "/console/analytics": analytics_calls,
-            "/console/models": tenant.triage_models.models,
+            "/console/models": tenant.triage.versions,
             "/console/privacy": lambda: overview(tenant),
-            "/console/admin": lambda: (tenant.principals(), tenant.webhooks.list(),
+            "/console/admin": lambda: (tenant.principals.list(), tenant.webhooks.list(),
                                        tenant.webhooks.deliveries(limit=DELIVERIES))}
 
 
@@ -90,7 +90,7 @@ def main() -> None:
     args = parser.parse_args()
     ws = Workspace.init(args.workspace)
     owner = ws.tenant(args.tenant)
-    _, key = owner.create_principal(f"bench-{int(time.time())}", "admin")
+    _, key = owner.principals.create(f"bench-{int(time.time())}", "admin")
     assert key is not None
     ticket = owner.tickets.list(limit=1, status="resolved")[0]["ticket_id"]
     in_process = ws.authenticate(key)

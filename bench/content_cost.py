@@ -52,7 +52,7 @@ def main() -> int:
         _timed(f"ingest Banking77 ({args.banking} rows)",
                lambda: bank.ingest(subset, "banking77", seen_tickets=seen))
         _timed("snapshot + train triage (category)",
-               lambda: bank.triage_models.train("intents", "category", ticket_ids=seen,
+               lambda: bank.triage.train("intents", "category", ticket_ids=seen,
                                                 encoder="none"))
         ws.close()
     return 0

@@ -98,7 +98,7 @@ class Soak:
                                 stderr=subprocess.PIPE, text=True)
 
     def count(self) -> int:
-        return self.tenant.events_count()
+        return self.tenant.events.count()
 
     def cycle(self, rng: random.Random, max_delay: float) -> str:
         """One ingest killed with SIGKILL at a random moment after its first commit."""
@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if verify_rc != 0:
             problems.append(f"audit verify exited {verify_rc}: {verify_line}")
         before = soak.ticket_rows()
-        soak.tenant.rebuild()
+        soak.tenant.events.rebuild()
         rebuilt = soak.ticket_rows() == before
         if not rebuilt:
             problems.append("rebuild gave a different ticket table")

@@ -79,11 +79,12 @@ def _prepare(args: argparse.Namespace) -> tuple[Path, str, list[str]]:
     ws.create_tenant("load")
     owner = ws.tenant("load")
     started = time.perf_counter()
-    trained = owner.train_triage(data, fmt, "category", "triage", encoder=args.encoder)
+    trained = owner.triage.train("triage", "category", data=data, format=fmt,
+                                 encoder=args.encoder)
     print(f"trained 'triage' v{trained['version']} on {trained['metrics']['rows']} held-out "
           f"rows: accuracy {trained['metrics']['accuracy']:.3f} "
           f"({time.perf_counter() - started:.0f} s, encoder {args.encoder})", flush=True)
-    _, key = owner.create_principal("load-agent", "agent")
+    _, key = owner.principals.create("load-agent", "agent")
     ws.close()
     assert key is not None
     return root / "ws", key, texts
@@ -285,8 +286,8 @@ def _in_process(workspace: Path, key: str, texts: Sequence[str]) -> None:
     requests one at a time and in batches."""
     ws = Workspace.open(workspace)
     tenant = ws.authenticate(key)
-    tenant.triage_batch([{"text": texts[0]}])  # load the model once
-    server = tenant.triage_server("triage")
+    tenant.triage.predict([{"text": texts[0]}])  # load the model once
+    server = tenant.triage.server("triage")
     model = server._current()
     # a fresh slice for each measurement: the encoder's cache would serve repeats for free
     sample, whole_sample = texts[:300], texts[300:600]
@@ -301,7 +302,7 @@ def _in_process(workspace: Path, key: str, texts: Sequence[str]) -> None:
     pseudo = per_call(lambda t: server.service.pseudonymise_texts([t]), sample)
     rows = [{"text": t, "open_fields": {}} for t in server.service.pseudonymise_texts(sample)]
     scored = per_call(lambda r: model.predict_records([None], [r]), rows)
-    whole = per_call(lambda t: tenant.triage_batch([{"text": t}]), whole_sample)
+    whole = per_call(lambda t: tenant.triage.predict([{"text": t}]), whole_sample)
     print(f"in process, per request: key check {auth:.2f} ms, pseudonymisation {pseudo:.2f} "
           f"ms, model {scored:.2f} ms; whole triage call {whole:.2f} ms "
           f"(= {1000 / whole:.0f}/s on one thread)")
@@ -310,7 +311,7 @@ def _in_process(workspace: Path, key: str, texts: Sequence[str]) -> None:
         batches = [batch_sample[i:i + size] for i in range(0, len(batch_sample), size)]
         started = time.perf_counter()
         for batch in batches:
-            tenant.triage_batch([{"text": t} for t in batch])
+            tenant.triage.predict([{"text": t} for t in batch])
         per = (time.perf_counter() - started) / (len(batches) * size) * 1000
         print(f"in process, batches of {size}: {per:.2f} ms per text (= {1000 / per:.0f}/s)")
     stages = {"key check": auth, "pseudonymisation": pseudo, "model": scored}

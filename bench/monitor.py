@@ -6,7 +6,7 @@ Run: ``nice .venv/bin/python bench/monitor.py [--window 250] [--encoder-cache DI
 Protocol (shared data only; Banking77's test file is never read):
 1. Banking77's training file: 17 intents drawn with a fixed seed are *unseen*; the other 60
    are carved (per intent) into train / dev / test parts (60/20/20).
-2. A model is trained on the train part through the product (``Tenant.train_triage``), which
+2. A model is trained on the train part through the product (``tenant.triage.train``), which
    also stores its reference statistics.
 3. Streams, each replayed through ``Tenant.monitor.report`` (the ``monitor report`` path):
    stationary windows of held-out queries of the seen intents, then, from a known window on,
@@ -135,9 +135,9 @@ def _latency(tenant: Any, texts: list[str]) -> dict[str, Any]:
     texts (no encoder-cache hits), plus the hook's own cost."""
     from supportops.triage.serving import TriageServer
 
-    server = TriageServer(tenant.triage_models, "bench")
+    server = TriageServer(tenant.triage.service, "bench")
     server.predict_one("warm up")
-    recorder = tenant._prediction_recorder()
+    recorder = tenant.prediction_recorder()
     plain, monitored, hook = [], [], []
     for i in range(0, min(len(texts), 2 * ARGS.latency_calls) - 1, 2):
         server.observer = None
@@ -171,7 +171,7 @@ def main() -> None:
     root = ARGS.workdir or Path(tempfile.mkdtemp(prefix="supportops-bench-monitor-"))
     try:
         tenant = _trained(root, parts)
-        model, version = tenant.triage_models.load("bench")
+        model, version = tenant.triage.service.load("bench")
         reference = tenant.monitor.reference("bench", version)
         n_stat, n_shift, w = ARGS.stationary_windows, ARGS.shift_windows, ARGS.window
         for split in ("dev", "test"):
@@ -208,8 +208,8 @@ def _trained(root: Path, parts: dict[str, Any]) -> Any:
         ws.create_tenant("bench")
         tenant = ws.tenant("bench")
         started = time.perf_counter()
-        trained = tenant.train_triage(write_csv(root / "train.csv", parts["train"]),
-                                      "banking77", "category", "bench")
+        trained = tenant.triage.train("bench", "category", format="banking77",
+                                      data=write_csv(root / "train.csv", parts["train"]))
         print(json.dumps({"trained_s": round(time.perf_counter() - started, 1),
                           "train_rows": len(parts["train"]), "unseen_intents": parts["unseen"],
                           "held_out_accuracy": trained["metrics"]["accuracy"]}), flush=True)

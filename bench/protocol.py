@@ -2,7 +2,7 @@
 
 1. Carve the shared training file into train / dev / test parts with a fixed seed
    (:func:`carve`); the test part is written once and never read while choosing.
-2. Train with the product's own code path (``Tenant.train_triage``: ingest, snapshot, split,
+2. Train with the product's own code path (``tenant.triage.train``: ingest, snapshot, split,
    fit, threshold, register), on the train part only, in a fresh workspace per setting.
 3. Score every candidate setting on dev (``TriageService.evaluate``, the ``eval triage``
    path); choose on dev only; then score the chosen setting on test, once.
@@ -72,7 +72,7 @@ def write_csv(path: Path, rows: Sequence[dict[str, str]]) -> Path:
 
 
 class ProductRun:
-    """A model trained through ``Tenant.train_triage`` (ingest, snapshot, split, fit,
+    """A model trained through ``tenant.triage.train`` (ingest, snapshot, split, fit,
     threshold, register) in a fresh workspace of its own, scored later on any labelled file
     through ``TriageService.evaluate`` (the ``eval triage`` path). Close it when done."""
 
@@ -85,7 +85,7 @@ class ProductRun:
         self.workspace.create_tenant("bench")
         self.tenant = self.workspace.tenant("bench")
         started = time.perf_counter()
-        trained = self.tenant.train_triage(train, fmt, target, "bench", **options)
+        trained = self.tenant.triage.train("bench", target, data=train, format=fmt, **options)
         self.train_s = round(time.perf_counter() - started, 1)
         self.internal: dict[str, Any] = trained["metrics"]
 
@@ -94,7 +94,7 @@ class ProductRun:
         from supportops.events.importers import importer_for
         from supportops.triage.service import rows_from_items
 
-        service = self.tenant.triage_models
+        service = self.tenant.triage.service
         rows = rows_from_items(importer_for(self.fmt)(path, None), service.privacy)
         return dict(service.evaluate("bench", rows)["metrics"])
 

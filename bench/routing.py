@@ -125,7 +125,8 @@ def main() -> int:
             ws.create_tenant("bench")
             tenant = ws.tenant("bench")
             started = time.perf_counter()
-            trained = tenant.train_triage(SOURCE, "servicenow-incidents", "group", "routing")
+            trained = tenant.triage.train("routing", "group", data=SOURCE,
+                                          format="servicenow-incidents")
             wall = time.perf_counter() - started
             metrics = trained["metrics"]
             parts = _parts(tenant, trained["snapshot"])

@@ -119,7 +119,7 @@ def test_tenants_and_roles(acme: Tenant, workspace: Workspace, tmp_path: Path) -
     ingest_events(other, tmp_path / "o.jsonl",
                   [ev("ticket.created", f"O{i}", "2024-02-01T00:00:00Z") for i in range(7)])
     assert _report(acme)["tickets"] == 4 and _report(other)["tickets"] == 7
-    acme.create_principal("bob", "agent", kind="person")
+    acme.principals.create("bob", "agent", kind="person")
     with pytest.raises(PermissionDenied):
         _report(workspace.tenant("acme", principal="bob"))
     with pytest.raises(ValidationFailed, match="period"):

@@ -56,12 +56,12 @@ def _populate(ws: Workspace, tmp: Path, world: World) -> None:
                  for topic, texts in TOPICS.items()
                  for i, text in enumerate(f"{g}{t}" for g in GREETINGS for t in texts)]
         owner.ingest(write_jsonl(tmp / f"{tenant_id}.jsonl", lines), "jsonl")
-        owner.triage_models.train("triage", "category", encoder="none")
+        owner.triage.train("triage", "category", encoder="none")
         world.tickets[tenant_id] = [line["ticket_id"] for line in lines]
         world.customers[tenant_id] = customers
         world.keys[tenant_id] = {}
         for role in ROLES:
-            _, key = owner.create_principal(f"{role}-key", role)
+            _, key = owner.principals.create(f"{role}-key", role)
             assert key is not None
             world.keys[tenant_id][role] = key
     world.admin_key = ws.create_admin_key()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +15,7 @@ import httpx
 
 from tests.api.conftest import TOPICS, World
 from tests.helpers import event, write_jsonl
+from tests.ml.test_lifecycle import EXE
 
 
 def _error(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -91,6 +95,31 @@ def test_triage_predicts_with_the_champion(world: World) -> None:
         assert _error(other, 404)["code"] == "not_found"
 
 
+def test_cli_and_api_predict_the_same_record(world: World, tmp_path: Path) -> None:
+    """One predict path: ``supportops predict triage --json`` and ``POST /v1/triage`` answer
+    the same text with the same record (the CLI's carries the line's id)."""
+    texts = ["I lost my card, please block it", "What will the weather be like in Lisbon?"]
+    infile = write_jsonl(tmp_path / "in.jsonl", [{"id": f"q{i}", "text": t}
+                                                 for i, t in enumerate(texts)])
+    env = {**os.environ, "SUPPORTOPS_WORKSPACE": str(world.workspace.path)}
+    if world.workspace.db.is_postgres:
+        env["SUPPORTOPS_DATABASE_URL"] = world.workspace.db.url
+    done = subprocess.run([EXE, "predict", "triage", "--name", "triage", "--file", str(infile),
+                           "--tenant", "acme", "--json"], capture_output=True, text=True,
+                          env=env, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    cli = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    assert [r["id"] for r in cli] == ["q0", "q1"]
+    with world.client("acme", "agent") as api:
+        served = [api.post("/v1/triage", json={"text": t}).json() for t in texts]
+    for line, answer in zip(cli, served, strict=True):
+        assert {"label", "confidence", "top", "abstained", "model", "version"} <= set(line)
+        assert ("reason" in line) == line["abstained"]
+        assert {k: v for k, v in line.items() if k != "id"} == \
+            {k: v for k, v in answer.items() if k != "id"}
+    assert cli[0]["label"] == "card_lost" and cli[0]["version"] == "1"
+
+
 def test_principals_keys_roles_scopes_and_expiry(world: World) -> None:
     with world.client("acme", "admin") as admin:
         made = admin.post("/v1/principals", json={
@@ -125,7 +154,7 @@ def test_principals_keys_roles_scopes_and_expiry(world: World) -> None:
 
 def test_expired_key_is_refused(world: World) -> None:
     owner = world.workspace.tenant("acme")
-    _, key = owner.create_principal("short-lived", "agent",
+    _, key = owner.principals.create("short-lived", "agent",
                                     expires_at=datetime.now(UTC) + timedelta(seconds=1))
     with httpx.Client(base_url=world.url, headers={"Authorization": f"Bearer {key}"}) as bot:
         assert bot.get("/v1/tickets", params={"limit": 1}).status_code == 200
@@ -284,7 +313,7 @@ def test_significance_of_champion_against_challenger(world: World, tmp_path: Pat
     is significant in its favour and the challenger is not better."""
     owner = world.workspace.tenant("acme")
     no_login = {t for t in world.tickets["acme"] if "-login-" not in t}
-    trained = owner.triage_models.train("triage", "category", encoder="none",
+    trained = owner.triage.train("triage", "category", encoder="none",
                                         ticket_ids=no_login, alias="challenger")
     lines = [event("ticket.created", f"A-sig-{topic}-{i}", "2024-03-01T10:00:00Z",
                    subject=f"A-sig-{i % 3}", text=text)
@@ -293,7 +322,7 @@ def test_significance_of_champion_against_challenger(world: World, tmp_path: Pat
                                       for t in texts)]
     owner.ingest(write_jsonl(tmp_path / "sig.jsonl", lines), "jsonl")
     for line in lines:
-        owner.triage_feedback(str(line["ticket_id"]), final=str(line["ticket_id"]).split("-")[2],
+        owner.triage.feedback(str(line["ticket_id"]), final=str(line["ticket_id"]).split("-")[2],
                               action="correct")
     with world.client("acme", "ml_engineer") as ml:
         result = ml.get("/v1/models/triage/significance").json()

@@ -31,22 +31,22 @@ def _refused_after(client: httpx.Client, started: float, limit: float) -> float:
 
 def test_disabled_key_stops_within_a_second(world: World) -> None:
     owner = world.workspace.tenant("acme")
-    _, key = owner.create_principal("keys-disable", "agent")
+    _, key = owner.principals.create("keys-disable", "agent")
     with httpx.Client(base_url=world.url, headers={"Authorization": f"Bearer {key}"}) as bot:
         assert bot.get("/v1/tickets", params={"limit": 1}).status_code == 200  # now cached
         started = time.monotonic()
-        owner.disable_principal("keys-disable")
+        owner.principals.disable("keys-disable")
         assert _refused_after(bot, started, 5.0) <= TTL + SLACK
 
 
 def test_rotated_key_stops_within_a_second_and_the_new_one_works_at_once(world: World
                                                                          ) -> None:
     owner = world.workspace.tenant("acme")
-    _, old = owner.create_principal("keys-rotate", "agent")
+    _, old = owner.principals.create("keys-rotate", "agent")
     with httpx.Client(base_url=world.url, headers={"Authorization": f"Bearer {old}"}) as bot:
         assert bot.post("/v1/triage", json={"text": "I lost my card"}).status_code == 200
         started = time.monotonic()
-        new = owner.rotate_key("keys-rotate")
+        new = owner.principals.rotate_key("keys-rotate")
         fresh = bot.get("/v1/tickets", params={"limit": 1},
                         headers={"Authorization": f"Bearer {new}"})
         assert fresh.status_code == 200
@@ -56,7 +56,7 @@ def test_rotated_key_stops_within_a_second_and_the_new_one_works_at_once(world: 
 def test_a_burst_with_one_key_asks_the_database_once_per_second(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     owner = world.workspace.tenant("acme")
-    _, key = owner.create_principal("keys-burst", "agent")
+    _, key = owner.principals.create("keys-burst", "agent")
     assert key is not None
     calls: list[str] = []
     real = world.workspace.authenticate

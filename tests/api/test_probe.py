@@ -128,9 +128,9 @@ class Victim:
 def victim(world: World) -> Victim:
     """Globex, with one of everything that a path can name."""
     owner = world.workspace.tenant("globex")
-    owner.triage_models.train("triage", "category", encoder="none")  # a version 2
-    snapshot = owner.create_dataset("globex-only").id
-    owner.create_principal("globex-only-bot", "agent")
+    owner.triage.train("triage", "category", encoder="none")  # a version 2
+    snapshot = owner.datasets.create("globex-only").id
+    owner.principals.create("globex-only-bot", "agent")
     hook = owner.webhooks.subscribe("http://127.0.0.1:9/globex", ["alarm.raised"])["id"]
     customer = world.customers["globex"][1]
     ticket = world.tickets["globex"][1]
@@ -141,7 +141,7 @@ def victim(world: World) -> Victim:
     ids = {"ticket": ticket, "answer": answer, "written": written, "customer": customer, "snapshot": snapshot, "model": "triage",
            "principal": "globex-only-bot", "webhook": hook, "tenant": "globex",
            "priority": "P-globex"}
-    secrets = [*(t for t in world.tickets["globex"] if t != written), snapshot, hook, owner.subject_token(customer),
+    secrets = [*(t for t in world.tickets["globex"] if t != written), snapshot, hook, owner.privacy.subject_token(customer),
                f"{customer}@example.com", "globex-only", "P-globex", *secrets_extra]
     return Victim(ids, secrets, world.keys["globex"]["admin"])
 
@@ -160,7 +160,7 @@ def _served(world: World) -> set[tuple[str, str]]:
 
 def _probes(world: World) -> list[Probe]:
     """The probes of served endpoints (triage feedback is served once the monitor room
-    gives ``Tenant.triage_feedback``)."""
+    gives ``tenant.triage.feedback``)."""
     served = _served(world)
     return [p for p in PROBES if (p.method, _template(p.path)) in served]
 

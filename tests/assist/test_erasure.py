@@ -68,7 +68,7 @@ def test_the_index_holds_no_word_of_the_texts(tenant: Tenant, ingested: PiiData,
 
 def test_an_agent_may_search_but_not_load(tenant: Tenant, ingested: PiiData,
                                           tmp_path: pytest.TempPathFactory) -> None:
-    tenant.create_principal("viewer", "analyst", "person")
+    tenant.principals.create("viewer", "analyst", "person")
     analyst = tenant.workspace.tenant("acme", principal="viewer")
     assert analyst.assist.similar(text="refund", limit=1)
     with pytest.raises(Exception, match="load a knowledge base"):

@@ -30,7 +30,7 @@ def test_loading_twice_adds_nothing_and_a_changed_article_is_updated(
                if a[0] == "10" else a for a in ARTICLES]
     result = kb.assist.load_kb(write_bitext(tmp_path / "kb2.csv", changed), "bitext")
     assert (result["articles"], result["added"], result["updated"]) == (len(ARTICLES), 0, 1)
-    assert [e.type for e in kb.events_tail(1)] == ["kb_article.updated"]
+    assert [e.type for e in kb.events.tail(1)] == ["kb_article.updated"]
     answer = kb.assist.answer("can I cancel my order")
     assert "shipped cannot be cancelled" in answer["answer"] or \
         answer["citations"][0]["source_id"] == "11"
@@ -111,7 +111,7 @@ def test_resolved_tickets_are_indexed_in_the_append_transaction(kb: Tenant,
     ]), "jsonl")
     after = kb.assist.status()
     assert after["tickets"] == 1 and after["generation"] > before["generation"]
-    assert after["position"] == kb.events_count()
+    assert after["position"] == kb.events.count()
     hits = kb.assist.similar(ticket_id="T-2", limit=3)
     assert hits[0]["source_id"] == "T-1" and hits[0]["kind"] == "ticket"
     assert all(h["source_id"] != "T-2" for h in hits)
@@ -148,7 +148,7 @@ def test_feedback_is_an_event_counted_per_source_and_version(kb: Tenant) -> None
     first = f"kb:{answer['citations'][0]['source_id']}"
     assert counts["by_source"][first] == {"used": 1, "edited": 1}
     assert counts["by_version"][answer["index_version"]] == {"used": 1, "edited": 1}
-    assert [e.type for e in kb.events_tail(2)] == ["assist.feedback"] * 2
+    assert [e.type for e in kb.events.tail(2)] == ["assist.feedback"] * 2
     with pytest.raises(ValidationFailed, match="'verdict'"):
         kb.assist.feedback(answer["answer_id"], "liked")
     with pytest.raises(NotFound, match="answer_id"):

@@ -59,21 +59,21 @@ def test_delete_is_refused(two_events: Tenant) -> None:
     db = two_events.workspace.db
     with pytest.raises(DBAPIError, match="append-only"), db.begin("acme") as conn:
         conn.execute(delete(events).where(events.c.tenant_id == "acme"))
-    assert two_events.events_count() == 2
+    assert two_events.events.count() == 2
 
 
 @pytest.mark.parametrize("change", sorted(FORBIDDEN))
 def test_each_forbidden_update_is_refused(two_events: Tenant, change: str) -> None:
-    before = two_events.events_tail(2)
+    before = two_events.events.tail(2)
     with pytest.raises(DBAPIError, match="append-only"):
         _update(two_events, 1, FORBIDDEN[change])
-    assert two_events.events_tail(2) == before
+    assert two_events.events.tail(2) == before
 
 
 def test_redaction_into_the_tombstone_is_allowed_once(two_events: Tenant) -> None:
-    first = two_events.events_tail(2)[0]
+    first = two_events.events.tail(2)[0]
     _update(two_events, 1, {"payload": tombstone("erasure"), "redacted_at": NOW})
-    redacted = two_events.events_tail(2)[0]
+    redacted = two_events.events.tail(2)[0]
     assert redacted.payload == {"redacted": "erasure"} and redacted.hash == first.hash
     for again in ({"redacted_at": datetime(2025, 1, 1, tzinfo=UTC)},
                   {"payload": tombstone("retention")}, {"redacted_at": None}):

@@ -99,7 +99,7 @@ def test_duplicated_header_refuses_the_file_naming_the_column(tenant: Tenant, tm
     path.write_text(f"ticket_id,customer_id,created_at,text,priority,text\nA,c,{T0},a,low,b\n")
     with pytest.raises(IngestError, match=r"'text' twice \(columns 4 and 6\)"):
         tenant.ingest(path, format="csv")
-    assert tenant.events_count() == 0
+    assert tenant.events.count() == 0
 
 
 @pytest.mark.parametrize(("name", "content", "fmt"), [

@@ -45,7 +45,7 @@ def test_two_cli_ingests_of_one_file_at_once(
     assert sum(r["duplicates"] for r in reports) == n
     assert all(r["rejected"] == 0 for r in reports)
     tenant = workspace.tenant("acme")
-    assert tenant.events_count() == n
+    assert tenant.events.count() == n
     assert tenant.tickets.count() == n
 
 
@@ -82,4 +82,4 @@ def test_two_ingests_in_small_batches_race_on_every_batch(
     assert not failures, failures
     assert sum(a for a, _, _ in reports) == n and sum(d for _, d, _ in reports) == n
     assert all(rejected == 0 for _, _, rejected in reports)
-    assert workspace.tenant("plain").events_count() == n
+    assert workspace.tenant("plain").events.count() == n

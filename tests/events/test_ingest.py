@@ -47,7 +47,7 @@ def test_reingest_is_idempotent(tenant: Tenant, tmp_path: Path) -> None:
     second = tenant.ingest(path, format="jsonl")
     assert (first.accepted, first.duplicates) == (50, 0)
     assert (second.accepted, second.duplicates) == (0, 50)
-    assert tenant.events_count() == 50
+    assert tenant.events.count() == 50
 
 
 def test_explicit_idempotency_key_dedupes_across_files(tenant: Tenant, tmp_path: Path) -> None:
@@ -66,7 +66,7 @@ def test_strict_refuses_the_whole_file(tenant: Tenant, tmp_path: Path) -> None:
         tenant.ingest(path, format="jsonl", strict=True)
     assert "record 2" in str(info.value)
     assert info.value.report.accepted == 0
-    assert tenant.events_count() == 0
+    assert tenant.events.count() == 0
     assert tenant.tickets.count() == 0
 
 

@@ -177,7 +177,7 @@ def test_a_duplicated_header_refuses_the_file(tmp_path: Path, columns: list[str]
         assert f"{twice[0]!r} twice" in str(err)
     else:
         raise AssertionError("a header naming a column twice was accepted")
-    assert ws.tenant(tenant_id).events_count() == 0
+    assert ws.tenant(tenant_id).events.count() == 0
 
 
 _workspaces: dict[Path, Workspace] = {}

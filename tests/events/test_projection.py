@@ -53,13 +53,13 @@ def test_fold_by_hand(plain_tenant: Tenant, tmp_path: Path) -> None:
 def test_rebuild_reaches_identical_state(tenant: Tenant, tmp_path: Path) -> None:
     tenant.ingest(_lifecycle(tmp_path), format="jsonl", batch_size=3)
     before = tenant.tickets.all_rows()
-    assert tenant.rebuild() == 2
+    assert tenant.events.rebuild() == 2
     assert tenant.tickets.all_rows() == before
 
 
 def test_events_tail_is_ordered(tenant: Tenant, tmp_path: Path) -> None:
     tenant.ingest(_lifecycle(tmp_path), format="jsonl")
-    tail = tenant.events_tail(3)
+    tail = tenant.events.tail(3)
     assert [e.seq for e in tail] == [13, 14, 15]
     assert tail[-1].type == "kb_article.published"
-    assert len({e.hash for e in tenant.events_tail(100)}) == 15
+    assert len({e.hash for e in tenant.events.tail(100)}) == 15

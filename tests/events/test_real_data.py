@@ -39,7 +39,7 @@ def test_full_incident_log(tenant: Tenant, backend: str, tmp_path: Path) -> None
     second = tenant.ingest(source, format="servicenow-incidents")
     assert (second.accepted, second.duplicates) == (0, first.accepted)
     before = tenant.tickets.all_rows()
-    tenant.rebuild()
+    tenant.events.rebuild()
     assert tenant.tickets.all_rows() == before
 
 

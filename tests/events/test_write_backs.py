@@ -46,7 +46,7 @@ def test_each_target_is_marked_and_ignored_by_snapshots(
     guesses = [{"id": t, "label": f"guess-{target}", "confidence": 0.9, "abstained": False}
                for t in ids[:3]]
     guesses.append({"id": ids[3], "label": None, "confidence": 0.2, "abstained": True})
-    written = tenant.triage_models.write_back("router", "7", target, guesses)
+    written = tenant.triage.service.write_back("router", "7", target, guesses)
     assert written == 3
     events = [e for e in log.tail(tenant.workspace.db, tenant.ctx, 3)]
     assert {e.ticket_id for e in events} == set(ids[:3])
@@ -60,7 +60,7 @@ def test_each_target_is_marked_and_ignored_by_snapshots(
 
 def test_unknown_target_is_refused(tenant: Tenant) -> None:
     with pytest.raises(ValidationFailed, match="targets: category"):
-        tenant.triage_models.write_back("router", "7", "mood", [])
+        tenant.triage.service.write_back("router", "7", "mood", [])
 
 
 @pytest.mark.parametrize(("kind", "payload"), [

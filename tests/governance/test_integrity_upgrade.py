@@ -82,7 +82,7 @@ def test_upgrade_backfills_chain_and_rekeys_audit(tmp_path: Path,
         assert len(upgrade) == 1 and upgrade[0].details["redacted_seqs"] == [[2, 3]]
         assert upgrade[0].details["rekeyed_entries"] == 2
         assert upgrade[0].details["legacy_chain"] == "intact"
-        assert [e.payload for e in acme.events_tail(3)][1:] == [
+        assert [e.payload for e in acme.events.tail(3)][1:] == [
             {"redacted": "erasure"}, {"redacted": "retention"}]
         with pytest.raises(DBAPIError, match="append-only"), ws.db.begin("acme") as conn:
             conn.execute(update(events).where(events.c.seq == 1).values(ticket_id="T-9"))

@@ -26,7 +26,7 @@ def two_tenants(workspace: Workspace, tmp_path: Path) -> Workspace:
 
 
 def test_api_key_of_one_tenant_cannot_open_another(two_tenants: Workspace) -> None:
-    _, key = two_tenants.tenant("alpha").create_principal("bot", "agent")
+    _, key = two_tenants.tenant("alpha").principals.create("bot", "agent")
     assert key is not None
     assert two_tenants.tenant("alpha", api_key=key).tickets.count() == 3
     with pytest.raises(PermissionDenied, match="another tenant"):
@@ -34,7 +34,7 @@ def test_api_key_of_one_tenant_cannot_open_another(two_tenants: Workspace) -> No
 
 
 def test_named_principal_exists_only_in_its_tenant(two_tenants: Workspace) -> None:
-    two_tenants.tenant("alpha").create_principal("ann", "analyst", kind="person")
+    two_tenants.tenant("alpha").principals.create("ann", "analyst", kind="person")
     assert two_tenants.tenant("alpha", principal="ann").ctx.role == "analyst"
     with pytest.raises(NotFound):
         two_tenants.tenant("beta", principal="ann")
@@ -53,10 +53,10 @@ def test_reads_and_writes_stay_in_the_tenant(two_tenants: Workspace, tmp_path: P
 
 
 def test_roles_are_enforced(two_tenants: Workspace) -> None:
-    two_tenants.tenant("alpha").create_principal("ann", "analyst", kind="person")
+    two_tenants.tenant("alpha").principals.create("ann", "analyst", kind="person")
     analyst = two_tenants.tenant("alpha", principal="ann")
     with pytest.raises(PermissionDenied, match="may not create principals"):
-        analyst.create_principal("x", "admin")
+        analyst.principals.create("x", "admin")
     with pytest.raises(PermissionDenied, match="ingest"):
         analyst.ingest("nowhere.jsonl")
     with pytest.raises(ValidationFailed):

@@ -35,7 +35,7 @@ def test_cached_once_and_purged_by_erasure(tenant: Tenant, encoder: Encoder,
                    text=f"my card {i} never arrived, {who} here")
              for who in ("ann", "bob") for i in range(3)]
     tenant.ingest(write_jsonl(tmp_path / "e.jsonl", lines), format="jsonl")
-    created = tenant.events_tail(10, "ticket.created")
+    created = tenant.events.tail(10, "ticket.created")
     ids = [e.id for e in created]
     texts = [e.payload["text"] for e in created]
     subjects = [e.subject for e in created]

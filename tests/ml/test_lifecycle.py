@@ -109,7 +109,7 @@ def test_snapshots_honour_opt_out_and_erasure_flags_models(
     assert get_snapshot(tenant.workspace.db, tenant.ctx, snap.id).exclusions[
         "opted_out_subjects"] == [token["cust-2"]]  # older snapshots keep what they excluded
 
-    trained = tenant.triage_models.train("intents", "category", encoder="none")
+    trained = tenant.triage.train("intents", "category", encoder="none")
     assert trained["version"] == "1"
     assert token["cust-1"] in _subjects(get_snapshot(tenant.workspace.db, tenant.ctx,
                                                      trained["snapshot"]))
@@ -209,7 +209,12 @@ def test_train_predict_eval_promote_rollback_and_write_back(
                      "--write-back")
     assert [r["id"] for r in records] == [line["id"] for line in inputs]
     for r in records:
-        assert set(r) == {"id", "label", "confidence", "top", "abstained"}
+        reason = {"reason"} if r["abstained"] else set()
+        assert set(r) == {"id", "label", "confidence", "top", "abstained", "model", "version",
+                          *reason}
+        assert (r["model"], r["version"]) == ("intents", "1")
+        assert r.get("reason") in ({"low_confidence", "out_of_scope"} if r["abstained"]
+                                   else {None})
         assert 0.0 <= r["confidence"] <= 1.0 and len(r["top"]) == 3
         assert all(isinstance(lab, str) and 0.0 <= p <= 1.0 for lab, p in r["top"])
         assert (r["label"] is None) == r["abstained"]
@@ -236,25 +241,28 @@ def test_train_predict_eval_promote_rollback_and_write_back(
                                                     "coverage_at_p95", "coverage_at_p99"))
 
     # a second version trained on four intents only: it can never answer the others
-    first = tenant.triage(probe["text"], name="intents")
+    first = tenant.triage.predict_one(probe["text"], name="intents")
     assert first["version"] == "1"
-    v2 = tenant.train_triage(narrow_file, "banking77", "category", "intents", encoder="none")
+    v2 = tenant.triage.train("intents", "category", data=narrow_file, format="banking77",
+                             encoder="none")
     assert v2["version"] == "2"
-    served = tenant.triage(probe["text"], name="intents")  # same handle: hot-swapped
+    served = tenant.triage.predict_one(probe["text"], name="intents")  # same handle: hot-swapped
     assert served["version"] == "2" and {lab for lab, _ in served["top"]} <= set(narrow)
 
     rolled = _json(ws, "models", "rollback", "intents")
     assert (rolled["version"], rolled["previous"]) == ("1", "2")
-    assert tenant.triage(probe["text"], name="intents")["version"] == "1"
+    assert tenant.triage.predict_one(probe["text"], name="intents")["version"] == "1"
     (rec,) = _jsonl(ws, "predict", "triage", "--name", "intents", "--file",
                     str(write_jsonl(tmp_path / "one.jsonl", [inputs[-1]])))
     assert rec["top"][0][0] == wide_only[0]  # v1 again: it knows the intent v2 never saw
-    promoted = tenant.triage_models.promote("intents", "2")
+    with pytest.raises(ValidationFailed, match="not significantly better"):
+        tenant.triage.promote("intents", "2")  # the gate: no feedback says 2 is better
+    promoted = tenant.triage.promote("intents", "2", force=True)
     assert (promoted["version"], promoted["previous"]) == ("2", "1")
-    assert tenant.triage(probe["text"], name="intents")["version"] == "2"
+    assert tenant.triage.predict_one(probe["text"], name="intents")["version"] == "2"
     with pytest.raises(ValidationFailed, match="no earlier champion"):
-        tenant.triage_models.rollback("intents")
-        tenant.triage_models.rollback("intents")
+        tenant.triage.rollback("intents")
+        tenant.triage.rollback("intents")
 
     audit = [(e.action, e.details) for e in tenant.audit.list(action="model.*")]
     assert [a for a, _ in audit] == ["model.promote", "model.promote", "model.rollback",
@@ -262,7 +270,7 @@ def test_train_predict_eval_promote_rollback_and_write_back(
     assert audit[2][1] == {"model": "intents", "from": "2", "to": "1"}
     assert audit[3][1]["version"] == "2" and audit[3][1]["previous"] == "1"
     assert tenant.audit.verify().ok
-    listed = tenant.triage_models.models("intents")
+    listed = tenant.triage.versions("intents")
     assert {v["version"]: v["aliases"] for v in listed} == {"1": ["champion"], "2": []}
 
 

@@ -48,7 +48,7 @@ def test_failed_check_removes_the_alias_and_flagged_versions_never_serve(
     tenant: Tenant, tmp_path: Path
 ) -> None:
     without_c1 = _ingest(tenant, tmp_path)
-    models = tenant.triage_models
+    models = tenant.triage.service
     assert models.train("intents", "category", encoder="none")["version"] == "1"
     models.promote("intents", "1", alias="challenger")
     assert models.train("intents", "category", encoder="none",
@@ -76,4 +76,4 @@ def test_failed_check_removes_the_alias_and_flagged_versions_never_serve(
     assert models.load("intents", "challenger")[1] == "3"
     with pytest.raises(NotFound, match="has no artefacts any more"):
         models.load("intents", "1")
-    assert tenant.triage("I lost my card", name="intents")["version"] == "2"
+    assert tenant.triage.predict_one("I lost my card", name="intents")["version"] == "2"

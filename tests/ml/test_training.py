@@ -76,9 +76,9 @@ def test_one_and_two_ticket_classes_train_and_are_reported(tenant: Tenant,
     assert metrics["validation_split"] == "stratified"  # one import stamp: no time order
     assert 0.0 < metrics["precision_target"] <= 0.95 and metrics["validation_coverage"] >= 0.8
     assert metrics["validation_rows"] > 0 and "validation_coverage_at_p90" in metrics
-    model, _ = tenant.triage_models.load("desk")
+    model, _ = tenant.triage.service.load("desk")
     assert {"payroll", "facilities"} <= set(model.classes_)  # kept in training
-    listed = tenant.triage_models.models("desk")[0]
+    listed = tenant.triage.versions("desk")[0]
     assert listed["metrics"]["too_rare_to_evaluate"] == 2.0  # the registry says so too
 
     human = _train(tenant.workspace, data)  # the human output puts coverage by accuracy

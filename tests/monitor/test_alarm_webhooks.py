@@ -22,12 +22,12 @@ def test_cli_monitor_run_delivers_the_alarm_webhook(tenant: Tenant, tmp_path: Pa
         hook = tenant.webhooks.subscribe(f"{receiver.url}/alarms", ["alarm.raised"])
         ingest_topics(tenant, tmp_path)
         _seed_encoder(tenant, tmp_path)
-        tenant.triage_models.train("intents", "category", encoder="none")
+        tenant.triage.train("intents", "category", encoder="none")
         inside, outside = _ingest_live(tenant, tmp_path)
         tenant.monitor.set_threshold("min_window", 20)
         tenant.monitor.set_threshold("live_window", 30)
         for x in [*inside[:10], *outside]:
-            tenant.triage(x["text"], name="intents", ticket_id=x["id"])
+            tenant.triage.predict_one(x["text"], name="intents", ticket_id=x["id"])
         tenant.monitor.flush()
 
         ran = json.loads(_cli(tenant.workspace, "monitor", "run", "--json"))

@@ -36,7 +36,7 @@ def _labels(tenant: Tenant) -> dict[str, str | None]:
 
 def test_feedback_labels_flow_into_the_next_snapshot(tenant: Tenant, tmp_path: Path) -> None:
     ingest_topics(tenant, tmp_path, extra=2)
-    models = tenant.triage_models
+    models = tenant.triage.service
     models.train("intents", "category", encoder="none")
     served = models.load("intents")[0]
     records = served.predict_records(["U-0", "U-1"], [
@@ -44,15 +44,15 @@ def test_feedback_labels_flow_into_the_next_snapshot(tenant: Tenant, tmp_path: P
     assert models.write_back("intents", "1", "category", records) == 2
     assert _labels(tenant)["U-0"] is None  # the model's guess is not a label
 
-    accepted = tenant.triage_feedback("U-0", name="intents", final="card_lost",
+    accepted = tenant.triage.feedback("U-0", name="intents", final="card_lost",
                                       predicted="card_lost", action="accept")
-    corrected = tenant.triage_feedback("U-1", name="intents", final="refund",
+    corrected = tenant.triage.feedback("U-1", name="intents", final="refund",
                                        predicted="card_lost", action="correct")
     assert (accepted["version"], accepted["target"], accepted["action"]) == ("1", "category",
                                                                              "accept")
     labels = _labels(tenant)
     assert (labels["U-0"], labels["U-1"]) == ("card_lost", "refund")
-    (fb,) = [e for e in tenant.events_tail(10, "triage.feedback") if e.ticket_id == "U-1"]
+    (fb,) = [e for e in tenant.events.tail(10, "triage.feedback") if e.ticket_id == "U-1"]
     assert fb.payload == {"model_name": "intents", "version": "1", "target": "category",
                           "predicted": "card_lost", "final": "refund", "action": "correct"}
     assert corrected["event_id"] == fb.id
@@ -69,21 +69,21 @@ def test_feedback_labels_flow_into_the_next_snapshot(tenant: Tenant, tmp_path: P
 def test_contradictory_feedback_is_refused(tenant: Tenant, args: dict[str, str],
                                            message: str) -> None:
     with pytest.raises(ValidationFailed, match=message):
-        tenant.triage_feedback("T-1", name="intents", **args)
+        tenant.triage.feedback("T-1", name="intents", **args)
 
 
 def test_feedback_needs_a_stored_ticket_and_a_model(tenant: Tenant, tmp_path: Path) -> None:
     with pytest.raises(NotFound, match="has no champion"):
-        tenant.triage_feedback("T-1", name="intents", final="refund")
+        tenant.triage.feedback("T-1", name="intents", final="refund")
     ingest_topics(tenant, tmp_path)
-    tenant.triage_models.train("intents", "category", encoder="none")
+    tenant.triage.train("intents", "category", encoder="none")
     with pytest.raises(NotFound, match="Ticket 'nope' does not exist"):
-        tenant.triage_feedback("nope", name="intents", final="refund")
+        tenant.triage.feedback("nope", name="intents", final="refund")
 
 
 def test_feedback_cli(tenant: Tenant, tmp_path: Path) -> None:
     ingest_topics(tenant, tmp_path, extra=1)
-    tenant.triage_models.train("intents", "category", encoder="none")
+    tenant.triage.train("intents", "category", encoder="none")
     out = _cli(tenant.workspace, "triage", "feedback", "U-0", "--name", "intents", "--final",
                "refund", "--predicted", "card_lost", "--action", "correct", "--json")
     assert json.loads(out)["final"] == "refund" and json.loads(out)["version"] == "1"

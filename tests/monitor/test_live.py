@@ -32,17 +32,17 @@ def _ingest_live(tenant: Tenant, tmp_path: Path) -> tuple[list[dict[str, str]],
 def test_live_records_alarms_and_idempotent_run(tenant: Tenant, tmp_path: Path) -> None:
     ingest_topics(tenant, tmp_path)
     _seed_encoder(tenant, tmp_path)
-    tenant.triage_models.train("intents", "category", encoder="none")
+    tenant.triage.train("intents", "category", encoder="none")
     inside, outside = _ingest_live(tenant, tmp_path)
     monitor = tenant.monitor
     monitor.set_threshold("min_window", 20)
     monitor.set_threshold("live_window", 30)
 
     for x in inside:
-        served = tenant.triage(x["text"], name="intents", ticket_id=x["id"])
+        served = tenant.triage.predict_one(x["text"], name="intents", ticket_id=x["id"])
         if served["label"] is not None and x["id"].endswith(("-0", "-1")):
             action = "accept" if served["label"] == x["topic"] else "correct"
-            tenant.triage_feedback(x["id"], name="intents", final=x["topic"],
+            tenant.triage.feedback(x["id"], name="intents", final=x["topic"],
                                    predicted=served["label"], action=action)
     calm = tenant.monitor.run()
     (check,) = calm["checks"]
@@ -50,7 +50,7 @@ def test_live_records_alarms_and_idempotent_run(tenant: Tenant, tmp_path: Path) 
     assert calm["retrained"] == []
 
     for x in outside:
-        tenant.triage(x["text"], name="intents", ticket_id=x["id"])
+        tenant.triage.predict_one(x["text"], name="intents", ticket_id=x["id"])
     alarmed = tenant.monitor.run()
     kinds = {a["kind"] for a in alarmed["checks"][0]["alarms"]}
     assert "input_drift" in kinds
@@ -62,9 +62,9 @@ def test_live_records_alarms_and_idempotent_run(tenant: Tenant, tmp_path: Path) 
 
     again = tenant.monitor.run()  # the same traffic: no new alarm, no new version
     assert again["checks"][0]["alarms"] == [] and again["retrained"] == []
-    assert [v["version"] for v in tenant.triage_models.models("intents")] == ["1", "2"]
+    assert [v["version"] for v in tenant.triage.versions("intents")] == ["1", "2"]
 
-    tenant.triage(inside[0]["text"], name="intents", ticket_id=inside[0]["id"])  # shadowed
+    tenant.triage.predict_one(inside[0]["text"], name="intents", ticket_id=inside[0]["id"])  # shadowed
     status = tenant.monitor.status("intents")
     (model,) = status["models"]
     assert (model["champion"], model["challenger"]) == ("1", "2")
@@ -84,13 +84,13 @@ def test_erasure_reaches_prediction_records_and_references(tenant: Tenant,
     from supportops.monitor.tables import prediction_records
 
     ingest_topics(tenant, tmp_path)
-    tenant.triage_models.train("intents", "category", encoder="none")
+    tenant.triage.train("intents", "category", encoder="none")
     ref_ids = set(tenant.monitor.reference("intents", "1")["embedding"]["event_ids"])
     tickets = {"T-refund-0": "cust-1", "T-refund-1": "cust-2"}  # i % 4 picks the customer
     for ticket in tickets:
-        tenant.triage("please refund the double charge", name="intents", ticket_id=ticket)
+        tenant.triage.predict_one("please refund the double charge", name="intents", ticket_id=ticket)
     assert tenant.monitor.flush() == 2
-    opening = {e.ticket_id: e.id for e in tenant.events_tail(1000, "ticket.created")}
+    opening = {e.ticket_id: e.id for e in tenant.events.tail(1000, "ticket.created")}
     assert opening["T-refund-0"] in ref_ids
 
     tenant.privacy.erase("cust-1")
@@ -111,10 +111,10 @@ def test_challenger_shadows_a_flush_in_one_call(tenant: Tenant, tmp_path: Path) 
     per served batch: each ask is a registry query, on a thread that shares the interpreter
     with serving."""
     ingest_topics(tenant, tmp_path)
-    tenant.triage_models.train("intents", "category", encoder="none")
-    tenant.triage_models.train("intents", "category", encoder="none", alias="challenger")
+    tenant.triage.train("intents", "category", encoder="none")
+    tenant.triage.train("intents", "category", encoder="none", alias="challenger")
     texts = [t for texts in TOPICS.values() for t in texts][:6]
-    recorder = tenant._prediction_recorder()
+    recorder = tenant.prediction_recorder()
     real, calls = recorder.shadow, []
     assert real is not None
 
@@ -126,7 +126,7 @@ def test_challenger_shadows_a_flush_in_one_call(tenant: Tenant, tmp_path: Path) 
     recorder.shadow = counted
     with recorder._lock:  # the background flush waits: every batch goes in the next flush
         for text in texts:
-            tenant.triage(text, name="intents")
+            tenant.triage.predict_one(text, name="intents")
     assert recorder.flush() == 2 * len(texts)  # champion and challenger rows
     assert calls == [len(texts)]
     status = tenant.monitor.status("intents")["models"][0]

@@ -50,14 +50,14 @@ def _new_tickets_with_feedback(tenant: Tenant, tmp_path: Path) -> int:
     tenant.ingest(write_jsonl(tmp_path / "new.jsonl", lines), "jsonl")
     for line in lines:
         topic = str(line["ticket_id"]).split("-")[1]
-        tenant.triage_feedback(str(line["ticket_id"]), name="intents", final=topic,
+        tenant.triage.feedback(str(line["ticket_id"]), name="intents", final=topic,
                                action="correct")
     return len(lines)
 
 
 def test_promotion_is_gated_by_the_significance_test(tenant: Tenant, tmp_path: Path) -> None:
     ingest_topics(tenant, tmp_path)
-    models = tenant.triage_models
+    models = tenant.triage.service
     no_login = {f"T-{t}-{i}" for t in ("card_lost", "refund") for i in range(20)}
     assert models.train("intents", "category", encoder="none",
                         ticket_ids=no_login)["version"] == "1"  # first: champion
@@ -71,7 +71,7 @@ def test_promotion_is_gated_by_the_significance_test(tenant: Tenant, tmp_path: P
     assert compared["champion"]["accuracy"] < compared["challenger"]["accuracy"]
     assert compared["mcnemar"]["significant"] and compared["mcnemar"]["p_value"] < 0.05
 
-    promoted = tenant.monitor.promote("intents", "2")
+    promoted = tenant.triage.promote("intents", "2")
     assert promoted["version"] == "2" and promoted["previous"] == "1"
     (entry,) = tenant.audit.list(action="model.promote")[-1:]
     assert entry.details["version"] == "2"
@@ -84,14 +84,14 @@ def test_promotion_is_gated_by_the_significance_test(tenant: Tenant, tmp_path: P
                         alias="challenger")["version"] == "3"
     assert tenant.monitor.compare("intents")["tickets"] == n
     with pytest.raises(ValidationFailed, match=rf"not significantly better .* on {n} .* p=1"):
-        tenant.monitor.promote("intents", "3")
+        tenant.triage.promote("intents", "3")
     compared = json.loads(_cli(tenant.workspace, "models", "compare", "intents", "--json"))
     assert (compared["champion"]["version"], compared["challenger"]["version"]) == ("2", "3")
     refused = _run(tenant, "models", "promote", "intents", "3")
     assert refused.returncode == 2 and "--force" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     assert models.registry.alias("acme", "intents", "champion") == "2"
-    tenant.monitor.promote("intents", "3", force=True)
+    tenant.triage.promote("intents", "3", force=True)
     last = tenant.audit.list(action="model.promote")[-1]
     assert last.details["version"] == "3" and last.details["comparison"]["forced"] is True
     assert models.registry.alias("acme", "intents", "champion") == "3"

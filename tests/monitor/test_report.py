@@ -50,9 +50,9 @@ def _stream(tmp_path: Path) -> tuple[Path, list[dict[str, str]]]:
 def test_report_windows_drift_and_accuracy(tenant: Tenant, tmp_path: Path) -> None:
     ingest_topics(tenant, tmp_path)
     _seed_encoder(tenant, tmp_path)
-    tenant.triage_models.train("intents", "category", encoder="none")
+    tenant.triage.train("intents", "category", encoder="none")
     stream, lines = _stream(tmp_path)
-    events_before = tenant.events_count()
+    events_before = tenant.events.count()
 
     out = json.loads(_cli(tenant.workspace, "monitor", "report", "--name", "intents",
                           "--file", str(stream), "--window", "20", "--json"))
@@ -64,20 +64,20 @@ def test_report_windows_drift_and_accuracy(tenant: Tenant, tmp_path: Path) -> No
     assert not first["drift"] and second["drift"]  # unlike anything in training
     assert second["drift_score"] > first["drift_score"]
     assert second["accuracy"] is None  # no labels in that window
-    model = tenant.triage_models.load("intents")[0]
+    model = tenant.triage.service.load("intents")[0]
     predicted = model.predict([{"text": x["text"], "open_fields": {}} for x in lines[:20]])
     assert first["accuracy"] == round(float(np.mean(
         [p == x["label"] for p, x in zip(predicted, lines[:20], strict=True)])), 4)
     for w in (first, second):
         assert 0 <= w["estimated_accuracy"] <= 1 and 0 <= w["abstention_rate"] <= 1
         assert w["label_drift"] in (True, False)  # reported apart from "drift"
-    assert tenant.events_count() == events_before  # the stream was not stored
+    assert tenant.events.count() == events_before  # the stream was not stored
 
 
 def test_partial_last_window_and_bad_lines(tenant: Tenant, tmp_path: Path) -> None:
     ingest_topics(tenant, tmp_path)
     _seed_encoder(tenant, tmp_path)
-    tenant.triage_models.train("intents", "category", encoder="none")
+    tenant.triage.train("intents", "category", encoder="none")
     stream, _ = _stream(tmp_path)
     windows = tenant.monitor.report("intents", stream, 15)["windows"]
     assert [(w["start"], w["end"], w["n"]) for w in windows] == [(0, 15, 15), (15, 30, 15),
@@ -112,8 +112,8 @@ def test_report_compares_labels_as_ingestion_stores_them(tenant: Tenant, tmp_pat
              for i, text in enumerate(f"{g}{t}" for g in GREETINGS for t in texts)]
     tenant.ingest(write_jsonl(tmp_path / "tickets.jsonl", lines), "jsonl")
     _seed_encoder(tenant, tmp_path)
-    tenant.triage_models.train("intents", "category", encoder="none")
-    model = tenant.triage_models.load("intents")[0]
+    tenant.triage.train("intents", "category", encoder="none")
+    model = tenant.triage.service.load("intents")[0]
     tokens = [c for c in model.classes_ if str(c).startswith("<CODE_")]
     assert len(tokens) == 1 and ODD_LABEL not in model.classes_  # stored as a token
     stored = {**{t: t for t in TOPICS}, ODD_LABEL: str(tokens[0])}

@@ -87,7 +87,7 @@ def ingested(tenant: Tenant, pii_data: PiiData) -> PiiData:
 
 @pytest.fixture
 def agent(workspace: Workspace, tenant: Tenant) -> Tenant:
-    tenant.create_principal("alice", "agent", "person")
+    tenant.principals.create("alice", "agent", "person")
     return workspace.tenant("acme", principal="alice")
 
 

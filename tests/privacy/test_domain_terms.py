@@ -64,7 +64,7 @@ def test_only_an_admins_articles_add_terms(workspace: Workspace, tenant: Tenant,
                                            tmp_path: Path) -> None:
     """An agent may publish articles, but a term waives detection in every later ticket: an
     agent's title naming a customer must not make that name readable."""
-    tenant.create_principal("alice", "agent", "person")
+    tenant.principals.create("alice", "agent", "person")
     agent = workspace.tenant("acme", principal="alice")
     _load(agent, _kb(tmp_path / "kb", {"gmail": "Export contacts from Gmail"}))
     assert "Gmail" not in tenant.privacy.pseudonymise_texts([QUESTION])[0]

@@ -39,8 +39,8 @@ def filled(workspace: Workspace, tmp_path: Path) -> Workspace:
             ]
         report = workspace.tenant(tid).ingest(write_jsonl(tmp_path / f"{tid}.jsonl", lines))
         assert report.rejected == 0
-    workspace.tenant("acme").create_principal("alice", "agent", "person")
-    workspace.tenant("acme").create_principal("ann", "analyst", "person")
+    workspace.tenant("acme").principals.create("alice", "agent", "person")
+    workspace.tenant("acme").principals.create("ann", "analyst", "person")
     return workspace
 
 
@@ -58,7 +58,7 @@ def test_export_holds_the_subjects_records_revealed_and_nothing_else(
         filled: Workspace, tmp_path: Path) -> None:
     alice = filled.tenant("acme", principal="alice")
     out = tmp_path / "export" / "cust-1.json"
-    summary = alice.export_subject("cust-1", out)
+    summary = alice.privacy.export("cust-1", out)
     assert (summary["events"], summary["tickets"]) == (2, 1)
     assert out.stat().st_mode & 0o077 == 0
     document = json.loads(out.read_text())
@@ -80,7 +80,7 @@ def test_export_is_refused_to_roles_that_may_not_reveal(filled: Workspace,
                                                         tmp_path: Path) -> None:
     analyst = filled.tenant("acme", principal="ann")
     with pytest.raises(PermissionDenied, match="may not export"):
-        analyst.export_subject("cust-1", tmp_path / "x.json")
+        analyst.privacy.export("cust-1", tmp_path / "x.json")
     assert not (tmp_path / "x.json").exists()
     owner = filled.tenant("acme")
     assert [e.action for e in owner.audit.list()].count("privacy.export.denied") == 1

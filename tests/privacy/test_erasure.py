@@ -82,14 +82,14 @@ def test_erase_forgets_everywhere_and_reports(
 
 
 def test_log_survives_erasure_as_tombstones(tenant: Tenant, ingested: PiiData) -> None:
-    before = tenant.events_count()
+    before = tenant.events.count()
     n_tickets = tenant.tickets.count()
     tenant.privacy.erase(ingested.customers[2].customer_id)
-    assert tenant.events_count() == before
-    tombstones = [e for e in tenant.events_tail(100) if e.redacted_at is not None]
+    assert tenant.events.count() == before
+    tombstones = [e for e in tenant.events.tail(100) if e.redacted_at is not None]
     assert len(tombstones) == 4
     assert all(e.payload == {"redacted": "erasure"} and e.ticket_id is None for e in tombstones)
-    assert tenant.rebuild() == n_tickets - 2  # replay skips the tombstones
+    assert tenant.events.rebuild() == n_tickets - 2  # replay skips the tombstones
 
 
 def test_erase_twice_is_harmless_and_unknown_subject_is_named(tenant: Tenant,

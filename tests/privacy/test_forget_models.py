@@ -105,7 +105,7 @@ def _story(root: Path, url: str | None) -> Scenario:
     assert report.rejected == 0, report.as_dict()
     token = tenant.privacy.subject_token(C1["customer_id"])
     pii_tokens = _tokens_of_c1(ws, token)
-    trained = tenant.triage_models.train("intents", "category", encoder="none")
+    trained = tenant.triage.train("intents", "category", encoder="none")
     assert trained["version"] == "1"
     ws.close()
 
@@ -113,7 +113,7 @@ def _story(root: Path, url: str | None) -> Scenario:
     shutil.copytree(original, moved)
     shutil.rmtree(original.parent)
     copy = Workspace.open(moved, database_url=url)
-    served = copy.tenant("acme").triage("I lost my card on the train", name="intents")
+    served = copy.tenant("acme").triage.predict_one("I lost my card on the train", name="intents")
     copy.close()
 
     done = _cli(moved, url, "privacy", "erase", C1["customer_id"], "--retrain", "--json")
@@ -295,9 +295,9 @@ def test_other_customers_data_and_model_still_work(story: Scenario) -> None:
     try:
         tenant = ws.tenant("acme")
         assert tenant.tickets.count() == 60
-        right = sum(tenant.triage(t, name="intents")["label"] == topic
+        right = sum(tenant.triage.predict_one(t, name="intents")["label"] == topic
                     for t, topic in story.other_texts)
-        assert tenant.triage("x", name="intents")["version"] == "2"
+        assert tenant.triage.predict_one("x", name="intents")["version"] == "2"
         assert right >= 0.8 * len(story.other_texts)
     finally:
         ws.close()

@@ -103,7 +103,7 @@ def test_previous_release_workspace_is_upgraded_in_place(
         assert kept.markers[0] in text
         token = acme.privacy.subject_token(kept.customer_id)
         assert acme.tickets.get(kept.tickets[0])["subject"] == token
-        acme.create_principal("alice", "agent", "person")
+        acme.principals.create("alice", "agent", "person")
         revealed = ws.tenant("acme", principal="alice").privacy.reveal(kept.tickets[0])
         assert kept.email in str(revealed["events"])
         again = acme.ingest(data.path, "csv")  # idempotency keys were keyed in place

@@ -39,7 +39,7 @@ def test_opt_out_survives_erasure(tenant: Tenant, ingested: PiiData, scan: Scan)
 
 
 def test_analyst_may_not_opt_out(workspace: Workspace, tenant: Tenant) -> None:
-    tenant.create_principal("bob", "analyst", "person")
+    tenant.principals.create("bob", "analyst", "person")
     with pytest.raises(PermissionDenied):
         workspace.tenant("acme", principal="bob").privacy.opt_out("CUST-1")
 
@@ -72,7 +72,7 @@ def test_retention_of_message_bodies(tenant: Tenant, tmp_path: Path) -> None:
     assert tenant.ingest(path, "jsonl").accepted == 3
     tenant.privacy.set_policy(message_body_days=30)
     assert tenant.privacy.enforce_retention()["messages_redacted"] == 1
-    texts = [e.payload.get("text") for e in tenant.events_tail(10, "message.added")]
+    texts = [e.payload.get("text") for e in tenant.events.tail(10, "message.added")]
     assert texts == [None, "new body"]  # the old body became the canonical tombstone
     assert tenant.privacy.enforce_retention()["messages_redacted"] == 0
 

@@ -50,7 +50,7 @@ def test_agent_reveals_originals_and_is_audited(tenant: Tenant, agent: Tenant,
 def test_analyst_may_not_reveal_and_the_attempt_is_audited(
     workspace: Workspace, tenant: Tenant, ingested: PiiData
 ) -> None:
-    tenant.create_principal("bob", "analyst", "person")
+    tenant.principals.create("bob", "analyst", "person")
     bob = workspace.tenant("acme", principal="bob")
     with pytest.raises(PermissionDenied, match="analyst"):
         bob.privacy.reveal(ingested.customers[0].tickets[0])

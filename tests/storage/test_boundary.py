@@ -44,7 +44,7 @@ def _fill(ws: Workspace, tmp_path: Path, tenant_id: str) -> Tenant:
         for i in range(3)
     ])
     handle.ingest(path, format="jsonl")
-    handle.create_principal("bot", "agent")
+    handle.principals.create("bot", "agent")
     handle.privacy.set_policy(message_body_days=30)
     handle.privacy.opt_out("c1")
     set_target(handle.db, handle.ctx, SlaTarget("P1", 1.0, 8.0))
@@ -270,7 +270,7 @@ def test_a_powerful_existing_role_is_refused(fresh_role: str) -> None:
 def test_api_key_handle_cannot_reach_the_owners_powers(workspace: Workspace) -> None:
     workspace.create_tenant("alpha")
     workspace.create_tenant("beta")
-    _, key = workspace.tenant("alpha").create_principal("bot", "agent")
+    _, key = workspace.tenant("alpha").principals.create("bot", "agent")
     assert key is not None
     handle = workspace.tenant("alpha", api_key=key)
     with pytest.raises(PermissionDenied, match="workspace is the owner's"):
@@ -292,7 +292,7 @@ def test_api_key_handle_cannot_reach_the_owners_powers(workspace: Workspace) -> 
 def test_api_keys_work_for_ids_with_underscores(workspace: Workspace, tenant_id: str) -> None:
     for tid in ("acme", "acme_eu", "a_b_c", "x_1", "a_b"):
         workspace.create_tenant(tid)
-    _, key = workspace.tenant(tenant_id).create_principal("bot", "agent")
+    _, key = workspace.tenant(tenant_id).principals.create("bot", "agent")
     assert key is not None and key.startswith(f"so_{tenant_id}_")
     assert workspace.tenant(tenant_id, api_key=key).ctx.tenant_id == tenant_id
     other = "a_b" if tenant_id != "a_b" else "acme"

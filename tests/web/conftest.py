@@ -85,11 +85,11 @@ def _populate(root: Path, database_url: str | None) -> Live:
     owner = ws.tenant("acme")
     source = generate(root / "events.jsonl", tickets=120, seed=11)
     owner.ingest(source, "jsonl")
-    owner.triage_models.train("triage", "category", encoder="none")
+    owner.triage.train("triage", "category", encoder="none")
     owner.assist.load_kb(write_kb(root / "kb"), "markdown")
-    keys = {role: owner.create_principal(f"web-{role}", role)[1] or ""
+    keys = {role: owner.principals.create(f"web-{role}", role)[1] or ""
             for role in ("admin", "agent", "analyst", "privacy_officer", "ml_engineer")}
-    keys["other_admin"] = ws.tenant("other").create_principal("web-admin", "admin")[1] or ""
+    keys["other_admin"] = ws.tenant("other").principals.create("web-admin", "admin")[1] or ""
     live = Live("", ws, keys)
     _source_facts(live, source)
     return live

@@ -58,7 +58,7 @@ def test_sign_in_and_triage_a_ticket(browser: Any, live: Live) -> None:
     assert f"Feedback recorded for {ticket}" in page.locator("main").inner_text()
     assert f"now: {label}" in page.locator("article.card").first.inner_text()
     _shot(page, "02-triage-accepted")
-    feedback = live.workspace.tenant("acme").events_tail(5, "triage.feedback")
+    feedback = live.workspace.tenant("acme").events.tail(5, "triage.feedback")
     assert any(e.ticket_id == ticket for e in feedback)
 
 

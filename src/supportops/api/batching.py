@@ -91,7 +91,7 @@ class _Lane:
         """Both stages for one batch: the first (holding ``idle``), then the second."""
         lines = [line for line, _ in batch]
         try:
-            server = self.tenant.triage_server(self.name)
+            server = self.tenant.triage.server(self.name)
             rows: list[dict[str, Any]] | None = await self.loop.run_in_executor(
                 self.prepare, server.prepare, lines)
         except Exception:
@@ -128,7 +128,7 @@ class _Lane:
         out: list[dict[str, Any] | BaseException] | None = None
         if rows is not None:
             with contextlib.suppress(Exception):
-                out = list(self.tenant.triage_batch(lines, self.name, prepared=rows))
+                out = list(self.tenant.triage.predict(lines, self.name, prepared=rows))
         if out is None:
             out = [self._one(line) for line in lines]
         first, self._first = self._first, None
@@ -138,7 +138,7 @@ class _Lane:
 
     def _one(self, line: dict[str, Any]) -> dict[str, Any] | BaseException:
         try:
-            return self.tenant.triage_batch([line], self.name)[0]
+            return self.tenant.triage.predict([line], self.name)[0]
         except Exception as err:
             return err
 

@@ -52,7 +52,7 @@ def _round(value: float | None, digits: int) -> float | None:
 
 def _stored_text(handle: Tenant) -> str | None:
     """The first ticket text as the log holds it: tokens where personal data was."""
-    for event in handle.events_tail(200, "ticket.created"):
+    for event in handle.events.tail(200, "ticket.created"):
         text = event.payload.get("text")
         if isinstance(text, str) and "<" in text:
             return text
@@ -62,13 +62,13 @@ def _stored_text(handle: Tenant) -> str | None:
 def _train(handle: Tenant, encoder: str) -> list[dict[str, Any]]:
     """Train each demo model that has no champion yet (a second run keeps the first's); a
     user's file without a model's field skips that model, saying why."""
-    served = {v["name"] for v in handle.triage_models.models() if "champion" in v["aliases"]}
+    served = {v["name"] for v in handle.triage.versions() if "champion" in v["aliases"]}
     trained: list[dict[str, Any]] = []
     for name, target in DEMO_MODELS.items():
         if name in served:
             continue
         try:
-            result = handle.triage_models.train(name, target, encoder=encoder)
+            result = handle.triage.train(name, target, encoder=encoder)
         except ValidationFailed as err:
             trained.append({"model": name, "target": target, "skipped": str(err)})
             continue
@@ -94,7 +94,7 @@ def _load_kb(handle: Tenant, path: Path | None, tmp: Path) -> dict[str, Any] | N
 
 def _console_key(handle: Tenant) -> str:
     """A fresh admin key to sign in to the console with (one per demo run)."""
-    _, key = handle.create_principal(f"console-admin-{secrets.token_hex(3)}", "admin")
+    _, key = handle.principals.create(f"console-admin-{secrets.token_hex(3)}", "admin")
     assert key is not None  # an api_key principal always gets one
     return key
 
@@ -149,7 +149,7 @@ def demo_command(
     rows = handle.tickets.all_rows()
     summary: dict[str, Any] = {
         "workspace": str(ws.path), "tenant": tenant, "ingest": report.as_dict(),
-        "events": handle.events_count(), "tickets": len(rows),
+        "events": handle.events.count(), "tickets": len(rows),
         "by_status": dict(Counter(r["status"] for r in rows).most_common()),
         "by_group": dict(Counter(r["group"] for r in rows).most_common()),
         "reassigned": sum(1 for r in rows if r["reassignment_count"]),

@@ -39,7 +39,7 @@ def privacy_export(
 
     Example: supportops privacy export CUST-42 --tenant acme --as dpo --out cust-42.json
     """
-    summary = open_tenant(workspace, tenant, acting_as).export_subject(subject, out)
+    summary = open_tenant(workspace, tenant, acting_as).privacy.export(subject, out)
     if as_json:
         emit_json(summary)
         return

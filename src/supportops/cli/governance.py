@@ -90,7 +90,7 @@ def audit_list(
 
     Example: supportops audit list --tenant acme --action 'privacy.*' --since 2026-01-01
     """
-    rows = open_tenant(workspace, tenant, acting_as).audit_entries(
+    rows = open_tenant(workspace, tenant, acting_as).audit.list(
         actor=actor, action=action, subject=subject, since=since, until=until, limit=limit)
     if as_json:
         data = [e.as_dict() for e in rows]
@@ -114,7 +114,7 @@ def lineage_command(
 
     Example: supportops lineage --subject CUST-42 --tenant acme --json
     """
-    data = open_tenant(workspace, tenant, acting_as).lineage_of(
+    data = open_tenant(workspace, tenant, acting_as).lineage.of(
         subject=subject, snapshot=snapshot, model=model)
     if as_json:
         emit_json(data)

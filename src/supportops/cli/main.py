@@ -134,7 +134,7 @@ def principals_create(
     """
     if expires_at is not None and expires_at.tzinfo is None:
         expires_at = expires_at.replace(tzinfo=UTC)
-    principal, key = open_tenant(workspace, tenant, acting_as).create_principal(
+    principal, key = open_tenant(workspace, tenant, acting_as).principals.create(
         name, role, kind, scopes=scope, expires_at=expires_at)
     if as_json:
         emit_json({"id": principal.id, "name": principal.name, "role": principal.role,
@@ -154,7 +154,7 @@ def principals_list(
 
     Example: supportops principals list --tenant acme
     """
-    rows = open_tenant(workspace, tenant, acting_as).principals()
+    rows = open_tenant(workspace, tenant, acting_as).principals.list()
     if as_json:
         data = [{"id": p.id, "name": p.name, "role": p.role, "kind": p.kind,
                  "created_at": p.created_at} for p in rows]
@@ -177,7 +177,7 @@ def principals_set_role(
 
     Example: supportops principals set-role triage-bot --role analyst --tenant acme
     """
-    previous = open_tenant(workspace, tenant, acting_as).set_principal_role(name, role)
+    previous = open_tenant(workspace, tenant, acting_as).principals.set_role(name, role)
     if as_json:
         emit_json({"name": name, "role": role, "previous": previous})
     else:
@@ -194,7 +194,7 @@ def principals_disable(
 
     Example: supportops principals disable triage-bot --tenant acme
     """
-    open_tenant(workspace, tenant, acting_as).disable_principal(name)
+    open_tenant(workspace, tenant, acting_as).principals.disable(name)
     if as_json:
         emit_json({"name": name, "disabled": True})
     else:
@@ -211,7 +211,7 @@ def principals_rotate_key(
 
     Example: supportops principals rotate-key triage-bot --tenant acme --json
     """
-    key = open_tenant(workspace, tenant, acting_as).rotate_key(name)
+    key = open_tenant(workspace, tenant, acting_as).principals.rotate_key(name)
     if as_json:
         emit_json({"name": name, "api_key": key})
     else:
@@ -292,7 +292,7 @@ def events_tail(
 
     Example: supportops events tail --tenant acme -n 5
     """
-    events = open_tenant(workspace, tenant, acting_as).events_tail(n, event_type)
+    events = open_tenant(workspace, tenant, acting_as).events.tail(n, event_type)
     data = [{"seq": e.seq, "id": e.id, "type": e.type, "ticket_id": e.ticket_id,
              "subject": e.subject, "occurred_at": e.occurred_at, "recorded_at": e.recorded_at,
              "payload": e.payload} for e in events]
@@ -313,7 +313,7 @@ def rebuild(
 
     Example: supportops rebuild --tenant acme
     """
-    n = open_tenant(workspace, tenant, acting_as).rebuild()
+    n = open_tenant(workspace, tenant, acting_as).events.rebuild()
     if as_json:
         emit_json({"tickets": n})
     else:

@@ -6,13 +6,11 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from supportops.cli.common import AsOpt, JsonOpt, WorkspaceOpt, emit_json, emit_jsonl, open_tenant
-from supportops.errors import ValidationFailed
 
 MlTenantOpt = Annotated[str, typer.Option(
     "--tenant", "-t", envvar="SUPPORTOPS_TENANT", help="Tenant id (created if missing).")]
@@ -52,7 +50,7 @@ def train_triage(
     --name intents --json
     """
     handle = open_tenant(workspace, tenant, acting_as, create=True)
-    result = handle.train_triage(data, fmt, target, name, kind=kind, encoder=encoder,
+    result = handle.triage.train(name, target, data=data, format=fmt, kind=kind, encoder=encoder,
                                  precision=precision)
     out = {"model": result["model"], "version": result["version"], "metrics": result["metrics"],
            "snapshot": result["snapshot"], "digest": result["digest"]}
@@ -80,23 +78,6 @@ def _headline(m: dict[str, Any]) -> str:
     return line
 
 
-def _read_lines(path: Path) -> list[dict[str, Any]]:
-    lines = []
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = orjson.loads(raw)
-            except orjson.JSONDecodeError as err:
-                raise ValidationFailed(f"{path}: line {number} is not JSON ({err}).") from None
-            if not isinstance(obj, dict) or ("text" not in obj and len(obj) <= 1):
-                raise ValidationFailed(f"{path}: line {number} needs an object with 'id' and "
-                                       f"'text' (or structured fields).")
-            lines.append(obj)
-    return lines
-
-
 @predict_app.command("triage")
 def predict_triage(
     name: NameOpt,
@@ -111,24 +92,18 @@ def predict_triage(
 
     Example: supportops predict triage --name intents --file new.jsonl --json
     """
-    handle = open_tenant(workspace, tenant, acting_as)
-    server = handle.triage_server(name)
-    lines = _read_lines(file)
-    table = Table("id", "label", "confidence", "abstained")
-    for start in range(0, len(lines), batch):
-        records = server.predict(lines[start : start + batch])
-        if write_back and server.version is not None:
-            handle.triage_models.write_back(name, server.version, server.target, records)
-        for record in records:
-            if as_json:
-                emit_jsonl(record)
-            else:
-                table.add_row(str(record["id"]), str(record["label"]),
-                              f"{record['confidence']:.3f}", str(record["abstained"]))
+    records = open_tenant(workspace, tenant, acting_as).triage.predict(
+        file, name, write_back=write_back, batch_size=batch)
     if as_json:
+        for record in records:
+            emit_jsonl(record)
         sys.stdout.flush()
-    else:
-        console.print(table)
+        return
+    table = Table("id", "label", "confidence", "abstained")
+    for record in records:
+        table.add_row(str(record["id"]), str(record["label"]), f"{record['confidence']:.3f}",
+                      str(record["abstained"]))
+    console.print(table)
 
 
 @eval_app.command("triage")
@@ -143,7 +118,7 @@ def eval_triage(
 
     Example: supportops eval triage --name intents --data test.csv --format banking77 --json
     """
-    result = open_tenant(workspace, tenant, acting_as).evaluate_triage(name, data, fmt)
+    result = open_tenant(workspace, tenant, acting_as).triage.evaluate(name, data, fmt)
     if as_json:
         emit_json(result)
         return
@@ -163,7 +138,7 @@ def datasets_create(
 
     Example: supportops datasets create --name weekly --require category --tenant acme
     """
-    snap = open_tenant(workspace, tenant, acting_as).create_dataset(name, require)
+    snap = open_tenant(workspace, tenant, acting_as).datasets.create(name, require)
     if as_json:
         emit_json(snap.as_dict())
     else:
@@ -180,7 +155,7 @@ def datasets_list(
 
     Example: supportops datasets list --tenant acme --json
     """
-    snaps = open_tenant(workspace, tenant, acting_as).datasets()
+    snaps = open_tenant(workspace, tenant, acting_as).datasets.list()
     if as_json:
         emit_json({"data": [s.as_dict() for s in snaps], "count": len(snaps)})
         return
@@ -200,7 +175,7 @@ def datasets_show(
 
     Example: supportops datasets show snap-1a2b3c4d5e6f --tenant acme
     """
-    snap = open_tenant(workspace, tenant, acting_as).dataset(snapshot_id).as_dict()
+    snap = open_tenant(workspace, tenant, acting_as).datasets.get(snapshot_id).as_dict()
     if as_json:
         emit_json(snap)
     else:
@@ -217,7 +192,7 @@ def datasets_rebuild_flagged(
 
     Example: supportops datasets rebuild-flagged --tenant acme --json
     """
-    done = open_tenant(workspace, tenant, acting_as).rebuild_flagged_datasets()
+    done = open_tenant(workspace, tenant, acting_as).datasets.rebuild_flagged()
     if as_json:
         emit_json({"rebuilt": done, "count": len(done)})
     else:
@@ -234,7 +209,7 @@ def models_list(
 
     Example: supportops models list --tenant acme --json
     """
-    versions = open_tenant(workspace, tenant, acting_as).triage_models.models(name)
+    versions = open_tenant(workspace, tenant, acting_as).triage.versions(name)
     if as_json:
         emit_json({"data": versions, "count": len(versions)})
         return
@@ -263,7 +238,7 @@ def models_promote(
 
     Example: supportops models promote intents 3 --tenant acme
     """
-    result = open_tenant(workspace, tenant, acting_as).monitor.promote(
+    result = open_tenant(workspace, tenant, acting_as).triage.promote(
         name, version, alias=alias, force=force)
     if as_json:
         emit_json(result)
@@ -281,7 +256,7 @@ def models_rollback(
 
     Example: supportops models rollback intents --tenant acme
     """
-    result = open_tenant(workspace, tenant, acting_as).triage_models.rollback(name)
+    result = open_tenant(workspace, tenant, acting_as).triage.rollback(name)
     if as_json:
         emit_json(result)
     else:
@@ -301,7 +276,7 @@ def models_retrain_flagged(
 
     Example: supportops models retrain-flagged --tenant acme --json
     """
-    result = open_tenant(workspace, tenant, acting_as).triage_models.retrain_flagged(margin)
+    result = open_tenant(workspace, tenant, acting_as).triage.retrain_flagged(margin)
     if as_json:
         emit_json(result)
         return

@@ -36,7 +36,7 @@ def triage_feedback(
     Example: supportops triage feedback T-42 --name intents --predicted refund --final
     card_lost --action correct --tenant acme --json
     """
-    result = open_tenant(workspace, tenant, acting_as).triage_feedback(
+    result = open_tenant(workspace, tenant, acting_as).triage.feedback(
         ticket_id, name=name, final=final, predicted=predicted, version=version, action=action)
     if as_json:
         emit_json(result)
@@ -162,7 +162,7 @@ def monitor_run(
 
     Example: supportops monitor run --tenant acme --json
     """
-    result = open_tenant(workspace, tenant, acting_as).run_monitor()
+    result = open_tenant(workspace, tenant, acting_as).monitor.run()
     if as_json:
         emit_json(result)
         return

@@ -144,7 +144,7 @@ def erase(
     Example: supportops privacy erase CUST-42 --tenant acme --retrain --json
     Example: supportops privacy erase "Resolver 17" --kind agent --tenant acme
     """
-    report = open_tenant(workspace, tenant, acting_as).erase(subject, kind.value,
+    report = open_tenant(workspace, tenant, acting_as).privacy.erase(subject, kind.value,
                                                               retrain=retrain)
     _report(report, as_json)
 

@@ -1,5 +1,6 @@
-"""``Tenant.monitor``: reference statistics, replayed reports, comparison and gated
-promotion, retraining. Faces call these methods and format their answers."""
+"""``Tenant.monitor``: reference statistics, replayed reports, comparison and the gate of
+promotion (``TriageService.promote`` asks it), retraining. Faces call these methods and
+format their answers."""
 
 from __future__ import annotations
 
@@ -345,16 +346,12 @@ class Monitor:
         rows, _ = build_records(self.db, self.ctx, position, ticket_ids=wanted)
         return rows, [labels[str(r["ticket_id"])] for r in rows], len(set(labels) & trained)
 
-    def promote(self, name: str, version: str, *, alias: str = "champion",
-                force: bool = False) -> dict[str, Any]:
-        """Promote ``version``. To champion over an existing one only when it is significantly
-        better on feedback (exact McNemar, p < 0.05), unless ``force``; the audit entry keeps
-        the test."""
-        self.service.ctx.require("admin", "ml_engineer", action="promote models")
-        self.service.refuse_erased(name, version, "promoted")  # before any comparison
+    def promotion_check(self, name: str, version: str, *, force: bool = False
+                        ) -> dict[str, Any]:
+        """Promotion's gate (``TriageService.gate``): ``version`` may replace the champion
+        only when significantly better on feedback (exact McNemar, p < 0.05), unless
+        ``force``. Returns the comparison, for the audit entry and the answer."""
         current = self.service.registry.alias(self.ctx.tenant_id, name, "champion")
-        if alias != "champion" or current is None or current == version:
-            return self.service.promote(name, version, alias)
         result = self.compare(name, challenger=version)
         test = result["mcnemar"]
         if not test["significant"] and not force:
@@ -364,10 +361,7 @@ class Monitor:
                 f"{result['challenger']['accuracy']} vs {result['champion']['accuracy']}, exact "
                 f"McNemar p={test['p_value']:.4g}, needs p < {ALPHA} in its favour); gather more "
                 "feedback, or pass --force to promote anyway.")
-        evidence = {"comparison": {**result, "forced": force and not test["significant"]}}
-        return {**self.service.promote(name, version, alias, evidence=evidence),
-                "comparison": result}
-
+        return {**result, "forced": force and not test["significant"]}
 
 def _model_names(service: TriageService) -> list[str]:
     return sorted({str(v["name"]) for v in service.registry.versions(service.ctx.tenant_id)})

@@ -325,31 +325,33 @@ def prediction_records(
     out_of_scope: npt.ArrayLike | None = None,
     top_k: int = 3,
 ) -> list[dict[str, Any]]:
-    """The record contract: ``{id, label|None, confidence, top, abstained}`` per row.
+    """The record contract: ``{id, label|None, confidence, top, abstained}`` per row, and
+    ``reason`` (``low_confidence`` or ``out_of_scope``) when it abstains.
 
-    ``label`` is None when the row abstains (low confidence or out of scope); ``confidence``
-    and ``top`` are still given so an agent sees what the model would have said.
+    ``label`` is None when the row abstains; ``confidence`` and ``top`` are still given so an
+    agent sees what the model would have said.
     """
     p = np.asarray(proba, dtype=np.float64)
     if len(ids) != len(p):
         raise ValueError(f"Got {len(ids)} ids for {len(p)} rows of probabilities; "
                          "pass one id per row.")
-    abstain = np.zeros(len(p), dtype=bool)
-    if thresholds is not None:
-        abstain |= thresholds.abstain(p)
-    if out_of_scope is not None:
-        abstain |= np.asarray(out_of_scope, dtype=bool)
+    unsure = np.zeros(len(p), dtype=bool) if thresholds is None else thresholds.abstain(p)
+    outside = (np.zeros(len(p), dtype=bool) if out_of_scope is None
+               else np.asarray(out_of_scope, dtype=bool))
     top = np.argsort(-p, axis=1, kind="stable")[:, :top_k]
     records = []
     for row, row_id in enumerate(ids):
         best = int(top[row, 0])
+        abstained = bool(unsure[row] or outside[row])
         records.append({
             "id": row_id,
-            "label": None if abstain[row] else _plain(classes[best]),
+            "label": None if abstained else _plain(classes[best]),
             "confidence": float(p[row, best]),
             "top": [[_plain(classes[int(c)]), float(p[row, c])] for c in top[row]],
-            "abstained": bool(abstain[row]),
+            "abstained": abstained,
         })
+        if abstained:
+            records[-1]["reason"] = "out_of_scope" if outside[row] else "low_confidence"
     return records
 
 

@@ -66,6 +66,9 @@ class TriageService:
     #: Called with (name, version, model, train rows, test rows) once a version is registered
     #: (the monitor room keeps its reference statistics; this room cannot import it).
     on_trained: Callable[..., Any] | None = None
+    #: Called with (name, version, force) before a new champion replaces one: returns the
+    #: comparison that allows it, or raises (the monitor room's test on feedback).
+    gate: Callable[[str, str, bool], dict[str, Any]] | None = None
 
     def pseudonymise_texts(self, texts: list[str]) -> list[str]:
         return self.privacy.pseudonymise_texts(texts) if self.privacy and texts else texts
@@ -135,38 +138,71 @@ class TriageService:
             lineage.record_model(conn, self.ctx, name, version, snap.id)
         if self.on_trained is not None:
             self.on_trained(name, version, model, train_rows, test_rows)
-        self.promote(name, version, alias)
+        self._place(name, version, alias)
         return {"model": name, "version": version, "metrics": metrics,
                 "snapshot": snap.id, "digest": snap.digest}
 
     # -- registry --------------------------------------------------------------------------
 
-    def promote(self, name: str, version: str, alias: str = "champion",
-                evidence: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Point ``alias`` at ``version``; a new champion goes on top of the champion history
-        that :meth:`rollback` walks back. ``evidence`` (e.g. the comparison that allowed it)
-        joins the audit entry."""
+    def promote(self, name: str, version: str, alias: str = "champion", *,
+                force: bool = False) -> dict[str, Any]:
+        """Point ``alias`` at ``version``: the one promotion every face calls. A new champion
+        over an existing one must pass ``gate`` (the monitor room's significance test on
+        feedback; refused without one) unless ``force``; the audit entry keeps the evidence.
+        A new champion goes on top of the history that :meth:`rollback` walks back."""
         self.ctx.require(*TRAIN_ROLES, action="promote models")
+        self.refuse_erased(name, version, "promoted")  # before any comparison
+        previous = self.registry.alias(self.ctx.tenant_id, name, alias)
+        evidence = None
+        if alias == "champion" and previous not in (None, version):
+            evidence = {"comparison": self._gate(name, version, force)}
+        return self._place(name, version, alias, evidence)
+
+    def _place(self, name: str, version: str, alias: str,
+               evidence: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The move under :meth:`promote` (checked there) and training (a freshly trained
+        version takes the alias it was trained for)."""
         tenant = self.ctx.tenant_id
-        self.refuse_erased(name, version, "promoted")
         previous = self.registry.alias(tenant, name, alias)
-        self.registry.set_alias(tenant, name, alias, version)
-        self.registry.clear_alias_removed(tenant, name, alias)
+        history = None
         if alias == "champion":
             history = self.registry.champion_history(tenant, name)
-            if not history or history[-1] != version:
-                self.registry.set_champion_history(tenant, name, [*history, version])
+            history = history if history and history[-1] == version else [*history, version]
+        self._point(name, version, alias, history, "model.promote", {
+            "model": name, "version": version, "alias": alias, "previous": previous,
+            **(evidence or {})})
+        return {"model": name, "alias": alias, "version": version, "previous": previous,
+                **(evidence or {})}
+
+    def _gate(self, name: str, version: str, force: bool) -> dict[str, Any] | None:
+        """The gate's evidence for a new champion (it raises when the version may not be);
+        without a gate only ``force`` lets one through."""
+        if self.gate is not None:
+            return self.gate(name, version, force)
+        if not force:
+            raise ValidationFailed(
+                f"Version {version} of model {name!r} cannot replace the champion: no "
+                "comparison on feedback is available here; pass --force to promote anyway.")
+        return None
+
+    def _point(self, name: str, version: str, alias: str, history: list[str] | None,
+               action: str, details: dict[str, Any]) -> None:
+        """Move ``alias`` (and the champion history, when given), record the deployment and
+        the audit entry, and tell servers to reload: promotion's and rollback's one move."""
+        tenant = self.ctx.tenant_id
+        self.registry.set_alias(tenant, name, alias, version)
+        self.registry.clear_alias_removed(tenant, name, alias)
+        if history is not None:
+            self.registry.set_champion_history(tenant, name, history)
         with self.db.begin(tenant) as conn:
             lineage.record_deployment(conn, self.ctx, name, version, alias)
-            audit.record(conn, self.ctx, "model.promote", details={
-                "model": name, "version": version, "alias": alias, "previous": previous,
-                **(evidence or {})})
-        _bump_pointer(self.workspace_path, self.ctx.tenant_id, name)
-        return {"model": name, "alias": alias, "version": version, "previous": previous}
+            audit.record(conn, self.ctx, action, details=details)
+        _bump_pointer(self.workspace_path, tenant, name)
 
     def rollback(self, name: str) -> dict[str, Any]:
         """Make the champion before the current one champion again (each rollback walks one
-        step further back through the promotions)."""
+        step further back through the promotions). The earlier champion passed the gate
+        once; a version holding erased data is refused as :meth:`promote` refuses it."""
         self.ctx.require(*TRAIN_ROLES, action="roll back models")
         tenant = self.ctx.tenant_id
         current = self.registry.alias(tenant, name, "champion")
@@ -177,13 +213,8 @@ class TriageService:
             raise ValidationFailed(f"Model {name!r} has no earlier champion to roll back to.")
         target = history[-1]
         self.refuse_erased(name, target, "rolled back to")
-        self.registry.set_alias(tenant, name, "champion", target)
-        self.registry.set_champion_history(tenant, name, history)
-        with self.db.begin(tenant) as conn:
-            lineage.record_deployment(conn, self.ctx, name, target, "champion")
-            audit.record(conn, self.ctx, "model.rollback", details={
-                "model": name, "from": current, "to": target})
-        _bump_pointer(self.workspace_path, self.ctx.tenant_id, name)
+        self._point(name, target, "champion", history, "model.rollback",
+                    {"model": name, "from": current, "to": target})
         return {"model": name, "alias": "champion", "version": target, "previous": current}
 
     def refuse_erased(self, name: str, version: str, what: str) -> None:

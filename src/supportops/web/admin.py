@@ -22,7 +22,7 @@ DELIVERIES = 20
 def _page(console: Console, visit: Visit, **context: Any) -> Response:
     hooks = visit.tenant.webhooks
     return console.render(visit.request, "admin.html", visit, roles=ROLES,
-                          principals=visit.tenant.principals(), event_types=EVENT_TYPES,
+                          principals=visit.tenant.principals.list(), event_types=EVENT_TYPES,
                           hooks=attempt(hooks.list),
                           deliveries=attempt(lambda: hooks.deliveries(limit=DELIVERIES)),
                           **context)
@@ -40,7 +40,7 @@ def router(console: Console) -> APIRouter:
                role: FormStr = None, kind: FormStr = "api_key") -> Response:
         """A new principal; an API key is shown on this page once and never again."""
         visit = console.checked(request, csrf)
-        principal, key = visit.tenant.create_principal(required(name, "name"),
+        principal, key = visit.tenant.principals.create(required(name, "name"),
                                                        required(role, "role"), kind or "api_key")
         return _page(console, visit, created=principal.name, new_key=key)
 
@@ -48,19 +48,19 @@ def router(console: Console) -> APIRouter:
     def change_role(request: Request, name: str, csrf: FormStr = None,
                     role: FormStr = None) -> Response:
         visit = console.checked(request, csrf)
-        before = visit.tenant.set_principal_role(name, required(role, "role"))
+        before = visit.tenant.principals.set_role(name, required(role, "role"))
         return _page(console, visit, message=f"{name}: role {before} -> {role}.")
 
     @pages.post("/admin/principals/{name}/rotate", include_in_schema=False)
     def rotate(request: Request, name: str, csrf: FormStr = None) -> Response:
         """A fresh key for ``name``; the old one stops working at once."""
         visit = console.checked(request, csrf)
-        return _page(console, visit, created=name, new_key=visit.tenant.rotate_key(name))
+        return _page(console, visit, created=name, new_key=visit.tenant.principals.rotate_key(name))
 
     @pages.post("/admin/principals/{name}/disable", include_in_schema=False)
     def disable(request: Request, name: str, csrf: FormStr = None) -> Response:
         visit = console.checked(request, csrf)
-        visit.tenant.disable_principal(name)
+        visit.tenant.principals.disable(name)
         return _page(console, visit, message=f"{name} is disabled; its key no longer works.")
 
     @pages.post("/admin/webhooks", include_in_schema=False)

@@ -1,4 +1,4 @@
-"""The analytics dashboard: headline figures and charts of ``Tenant.report``."""
+"""The analytics dashboard: headline figures and charts of ``tenant.analytics.report``."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ def _page(console: Console, visit: Visit, message: str | None = None,
           checked: dict[str, Any] | None = None) -> Response:
     tenant = visit.tenant
     return console.render(visit.request, "models.html", visit,
-                          versions=tenant.triage_models.models(), shown=SHOWN_METRICS,
+                          versions=tenant.triage.versions(), shown=SHOWN_METRICS,
                           aliases=ALIASES, message=message, checked=checked,
                           monitoring=attempt(tenant.monitor.status))
 
@@ -36,7 +36,7 @@ def router(console: Console) -> APIRouter:
     def promote(request: Request, csrf: FormStr = None, name: FormStr = None,
                 version: FormStr = None, alias: FormStr = "champion") -> Response:
         visit = console.checked(request, csrf)
-        done = visit.tenant.monitor.promote(required(name, "name"), required(version, "version"),
+        done = visit.tenant.triage.promote(required(name, "name"), required(version, "version"),
                                             alias=alias if alias in ALIASES else "champion")
         return _page(console, visit, f"{done['model']}@{done['alias']} now serves version "
                                      f"{done['version']} (was {done['previous']}).")
@@ -44,7 +44,7 @@ def router(console: Console) -> APIRouter:
     @pages.post("/models/rollback", include_in_schema=False)
     def rollback(request: Request, csrf: FormStr = None, name: FormStr = None) -> Response:
         visit = console.checked(request, csrf)
-        done = visit.tenant.triage_models.rollback(required(name, "name"))
+        done = visit.tenant.triage.rollback(required(name, "name"))
         return _page(console, visit, f"{done['model']}@champion rolled back to version "
                                      f"{done['version']} (was {done['previous']}).")
 
@@ -52,6 +52,6 @@ def router(console: Console) -> APIRouter:
     def check(request: Request, csrf: FormStr = None, name: FormStr = None) -> Response:
         """Check the champion's live figures now; new alarms go to the alarm webhooks."""
         visit = console.checked(request, csrf)
-        return _page(console, visit, checked=visit.tenant.check_monitor(required(name, "name")))
+        return _page(console, visit, checked=visit.tenant.monitor.check(required(name, "name")))
 
     return pages

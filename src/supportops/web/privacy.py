@@ -55,7 +55,7 @@ def router(console: Console) -> APIRouter:
         visit = console.visit(request)
         tenant = visit.tenant
         reports = attempt(lambda: tenant.privacy.reports(report, _kind(kind))) if report else None
-        found = attempt(lambda: tenant.lineage_of(subject=lineage)) if lineage else None
+        found = attempt(lambda: tenant.lineage.of(subject=lineage)) if lineage else None
         return _page(console, visit, reports=reports, lineage=found)
 
     @pages.post("/privacy/verify", include_in_schema=False)
@@ -72,7 +72,7 @@ def router(console: Console) -> APIRouter:
         if confirm != "yes":
             raise ValidationFailed("Erasure cannot be undone: tick the 'confirm' box, then "
                                    "submit the erase form again.")
-        return _page(console, visit, erased=visit.tenant.erase(who, _kind(kind)))
+        return _page(console, visit, erased=visit.tenant.privacy.erase(who, _kind(kind)))
 
     @pages.post("/privacy/opt-out", include_in_schema=False)
     def opt_out(request: Request, csrf: FormStr = None, subject: FormStr = None,

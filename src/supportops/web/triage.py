@@ -1,5 +1,5 @@
 """The triage queue: unresolved tickets with each champion model's prediction; an agent
-accepts or corrects it, which records feedback (``Tenant.triage_feedback``)."""
+accepts or corrects it, which records feedback (``tenant.triage.feedback``)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ QUEUE_STATUSES = ("new", "open")
 def served_models(tenant: Tenant) -> list[tuple[str, str]]:
     """(model name, target) of every model with a champion; "triage" (category) first."""
     served = [(v["name"], str(v["params"].get("target", v["name"])))
-              for v in tenant.triage_models.models() if "champion" in v["aliases"]]
+              for v in tenant.triage.versions() if "champion" in v["aliases"]]
     return sorted(served, key=lambda m: (m[0] != "triage", m[0]))
 
 
@@ -46,7 +46,7 @@ def queue(tenant: Tenant) -> list[dict[str, Any]]:
         row["predictions"] = []
     lines = [{"text": row["text"]} for row in rows]
     for name, target in models or []:
-        records, error = attempt(partial(tenant.triage_batch, lines, name))
+        records, error = attempt(partial(tenant.triage.predict, lines, name))
         for row, record in zip(rows, records or [{} for _ in rows], strict=True):
             row["predictions"].append({"model": name, "target": target, "error": error,
                                        "current": row.get(target), **record})
@@ -70,7 +70,7 @@ def router(console: Console) -> APIRouter:
         """Accept the prediction (final = predicted) or correct it (final = the agent's)."""
         visit = console.checked(request, csrf)
         chosen = required(predicted if action == "accept" else final, "final")
-        visit.tenant.triage_feedback(ticket_id, name=required(model, "model"), final=chosen,
+        visit.tenant.triage.feedback(ticket_id, name=required(model, "model"), final=chosen,
                                      predicted=predicted or None, version=version or None,
                                      action="accept" if action == "accept" else "correct")
         return RedirectResponse(f"{PREFIX}/triage?{urlencode({'done': ticket_id})}",

@@ -44,7 +44,7 @@ def similar(tenant: Agent,
 @router.post("/answer", operation_id="assist_answer")
 def answer(tenant: Agent, body: AnswerIn) -> dict[str, Any]:
     """A drafted reply with its sources, confidence, or an abstention with a hand-off."""
-    return tenant.draft_answer(body.text, body.ticket_id)
+    return tenant.assist.answer(body.text, body.ticket_id)
 
 
 @router.post("/feedback", operation_id="assist_feedback")

@@ -22,10 +22,10 @@ def ingest_one(
                                           "occurred_at, ticket_id, subject, payload.")],
 ) -> dict[str, Any]:
     """Append one event (a repeat is counted as a duplicate, never stored twice)."""
-    return tenant.ingest_records([event]).as_dict()
+    return tenant.ingest([event]).as_dict()
 
 
 @router.post("/batch", operation_id="ingest_events", response_model=IngestOut)
 def ingest_batch(tenant: Writer, body: EventsIn) -> dict[str, Any]:
     """Append a batch; bad records are reported by number and field, good ones kept."""
-    return tenant.ingest_records(body.events, strict=body.strict).as_dict()
+    return tenant.ingest(body.events, strict=body.strict).as_dict()

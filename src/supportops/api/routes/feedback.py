@@ -1,4 +1,4 @@
-"""Triage feedback: an agent accepts or corrects a prediction (``Tenant.triage_feedback``)."""
+"""Triage feedback: an agent accepts or corrects a prediction (``tenant.triage.feedback``)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ Agent = Annotated[Tenant, Depends(allow("triage", "admin", "agent"))]
 
 
 def _feedback(tenant: Tenant, ticket_id: str, body: FeedbackIn, action: str) -> dict[str, Any]:
-    result: dict[str, Any] = tenant.triage_feedback(
+    result: dict[str, Any] = tenant.triage.feedback(
         ticket_id, name=body.model, final=body.final, predicted=body.predicted,
         version=body.version, action=action)
     return result

@@ -26,7 +26,7 @@ def list_audit(
     limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
 ) -> dict[str, Any]:
     """Audit entries oldest first, by actor, action (prefix with '*'), subject and time."""
-    rows = tenant.audit_entries(actor=actor, action=action, subject=subject, since=since,
+    rows = tenant.audit.list(actor=actor, action=action, subject=subject, since=since,
                                 until=until, limit=limit)
     data = [e.as_dict() for e in rows]
     return {"data": data, "count": len(data)}
@@ -43,4 +43,4 @@ def verify(tenant: Auditor) -> dict[str, Any]:
 def lineage(tenant: Tracer, subject: Text = None, snapshot: Text = None,
             model: Text = None) -> dict[str, Any]:
     """Where data went: give exactly one of subject, snapshot, model (NAME@VERSION)."""
-    return tenant.lineage_of(subject=subject, snapshot=snapshot, model=model)
+    return tenant.lineage.of(subject=subject, snapshot=snapshot, model=model)

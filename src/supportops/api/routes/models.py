@@ -20,21 +20,21 @@ Models = Annotated[Tenant, Depends(allow("models", "admin", "ml_engineer"))]
             response_model=Envelope)
 def list_datasets(tenant: Datasets) -> dict[str, Any]:
     """Dataset snapshots with digest, log position and exclusions."""
-    data = [s.as_dict() for s in tenant.datasets()]
+    data = [s.as_dict() for s in tenant.datasets.list()]
     return {"data": data, "count": len(data)}
 
 
 @router.post("/datasets", operation_id="create_dataset", tags=["datasets"], status_code=201)
 def create_dataset(tenant: Datasets, body: DatasetIn) -> dict[str, Any]:
     """Snapshot the log now (opted-out and erased subjects excluded)."""
-    result: dict[str, Any] = tenant.create_dataset(body.name, body.require).as_dict()
+    result: dict[str, Any] = tenant.datasets.create(body.name, body.require).as_dict()
     return result
 
 
 @router.get("/datasets/{snapshot_id}", operation_id="get_dataset", tags=["datasets"])
 def get_dataset(tenant: Datasets, snapshot_id: str) -> dict[str, Any]:
     """One snapshot: digest, log position, exclusions."""
-    result: dict[str, Any] = tenant.dataset(snapshot_id).as_dict()
+    result: dict[str, Any] = tenant.datasets.get(snapshot_id).as_dict()
     return result
 
 
@@ -42,7 +42,7 @@ def get_dataset(tenant: Datasets, snapshot_id: str) -> dict[str, Any]:
 def list_models(tenant: Models, name: Annotated[str | None, Query(max_length=200)] = None
                 ) -> dict[str, Any]:
     """Model versions with aliases, metrics, snapshot and erasure flags."""
-    data = tenant.triage_models.models(name)
+    data = tenant.triage.versions(name)
     return {"data": data, "count": len(data)}
 
 
@@ -50,7 +50,7 @@ def list_models(tenant: Models, name: Annotated[str | None, Query(max_length=200
 def compare(tenant: Models, name: str, a: Annotated[str, Query(max_length=64)],
             b: Annotated[str, Query(max_length=64)]) -> dict[str, Any]:
     """Two versions side by side, with b - a for each shared metric."""
-    return tenant.compare_models(name, a, b)
+    return tenant.triage.compare(name, a, b)
 
 
 @router.get("/models/{name}/significance", operation_id="model_significance",
@@ -70,7 +70,7 @@ def significance(
             tags=["models"])
 def get_version(tenant: Models, name: str, version: str) -> dict[str, Any]:
     """One version: metrics, dataset, aliases, lineage flag."""
-    return tenant.model_version(name, version)
+    return tenant.triage.version(name, version)
 
 
 @router.post("/models/{name}/promote", operation_id="promote_model", tags=["models"])
@@ -78,10 +78,10 @@ def promote(tenant: Models, name: str, body: PromoteIn) -> dict[str, Any]:
     """Point an alias at a version (audited); serving switches at once. Over an existing
     champion only when the version is significantly better on feedback-labelled tickets
     (exact McNemar, p < 0.05) unless ``force``; a version that holds erased data never."""
-    return tenant.monitor.promote(name, body.version, alias=body.alias, force=body.force)
+    return tenant.triage.promote(name, body.version, alias=body.alias, force=body.force)
 
 
 @router.post("/models/{name}/rollback", operation_id="rollback_model", tags=["models"])
 def rollback(tenant: Models, name: str) -> dict[str, Any]:
     """Make the previous champion champion again (audited)."""
-    return tenant.triage_models.rollback(name)
+    return tenant.triage.rollback(name)

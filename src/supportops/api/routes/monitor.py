@@ -28,4 +28,4 @@ def status(tenant: Reader, name: Annotated[str | None, Query(max_length=200)] = 
 @router.post("/{name}/check", operation_id="monitor_check")
 def check(tenant: Engineer, name: str) -> dict[str, Any]:
     """Check the champion's live figures; new alarms go to 'alarm.raised' webhooks."""
-    return tenant.check_monitor(name)
+    return tenant.monitor.check(name)

@@ -18,7 +18,7 @@ Admin = Annotated[Tenant, Depends(allow("principals", "admin"))]
 @router.get("", operation_id="list_principals", response_model=Envelope)
 def list_principals(tenant: Admin) -> dict[str, Any]:
     """The tenant's principals (never their keys)."""
-    data = [p.as_dict() for p in tenant.principals()]
+    data = [p.as_dict() for p in tenant.principals.list()]
     return {"data": data, "count": len(data)}
 
 
@@ -26,7 +26,7 @@ def list_principals(tenant: Admin) -> dict[str, Any]:
              status_code=201)
 def create(tenant: Admin, body: PrincipalIn) -> dict[str, Any]:
     """Create a principal; its API key is in this answer only."""
-    principal, key = tenant.create_principal(body.name, body.role, body.kind,
+    principal, key = tenant.principals.create(body.name, body.role, body.kind,
                                              scopes=body.scopes, expires_at=body.expires_at)
     return {**principal.as_dict(), "api_key": key}
 
@@ -35,17 +35,17 @@ def create(tenant: Admin, body: PrincipalIn) -> dict[str, Any]:
 def set_role(tenant: Admin, name: str, body: RoleIn) -> dict[str, Any]:
     """Give a principal another role."""
     return {"name": name, "role": body.role,
-            "previous": tenant.set_principal_role(name, body.role)}
+            "previous": tenant.principals.set_role(name, body.role)}
 
 
 @router.post("/{name}/disable", operation_id="disable_principal")
 def disable(tenant: Admin, name: str) -> dict[str, Any]:
     """Disable a principal; its key stops working at once."""
-    tenant.disable_principal(name)
+    tenant.principals.disable(name)
     return {"name": name, "disabled": True}
 
 
 @router.post("/{name}/rotate", operation_id="rotate_key", response_model=KeyOut)
 def rotate(tenant: Admin, name: str) -> dict[str, Any]:
     """A fresh key for an API-key principal; the old one stops working at once."""
-    return {"name": name, "api_key": tenant.rotate_key(name)}
+    return {"name": name, "api_key": tenant.principals.rotate_key(name)}

@@ -41,7 +41,7 @@ def opted_out(tenant: Officer, as_of: Annotated[int | None, Query(ge=0)] = None
 @router.post("/erase", operation_id="erase_subject")
 def erase(tenant: Officer, body: EraseIn) -> dict[str, Any]:
     """Erase a subject everywhere and report what was touched and what is pending."""
-    return tenant.erase(body.subject, body.kind, retrain=body.retrain)
+    return tenant.privacy.erase(body.subject, body.kind, retrain=body.retrain)
 
 
 @router.get("/reports", operation_id="erasure_reports", response_model=Envelope)

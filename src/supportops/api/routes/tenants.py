@@ -34,6 +34,6 @@ def create_first_principal(workspace: AdminDep, tenant_id: str, body: PrincipalI
                            ) -> dict[str, Any]:
     """Create a principal in a tenant as its owner (how a new tenant gets its first admin);
     the key is in this answer only."""
-    principal, key = workspace.tenant(tenant_id).create_principal(
+    principal, key = workspace.tenant(tenant_id).principals.create(
         body.name, body.role, body.kind, scopes=body.scopes, expires_at=body.expires_at)
     return {**principal.as_dict(), "api_key": key}

@@ -24,5 +24,5 @@ async def triage(tenant: Predictor, body: TriageIn, request: Request) -> dict[st
     batcher: Batcher = request.app.state.batcher
     record = await batcher.triage(tenant, body.text, body.model, body.fields)
     if body.ticket_id is not None:  # the webhook announcement reads the database
-        await run_in_threadpool(tenant.announce_triage, body.ticket_id, record)
+        await run_in_threadpool(tenant.triage.announce, body.ticket_id, record)
     return record
