@@ -41,6 +41,10 @@ def test_every_tenant_scoped_command_requires_the_tenant() -> None:
     no_env = {name for name, param in scoped.items() if name not in OPTIONAL_TENANT
               and getattr(param, "envvar", None) != "SUPPORTOPS_TENANT"}
     assert no_env == set()
+    examples = {name: (cmd.help or "").split("Example:")[1:] for name, cmd in _commands(group)
+                if name in scoped and name not in OPTIONAL_TENANT}
+    assert {name for name, said in examples.items() if any("--tenant" not in e for e in said)
+            } == set()  # a help example that runs as written
 
 
 def _run(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -48,7 +48,7 @@ def train_triage(
     """Ingest, snapshot, train, evaluate on a held-out part, register, make champion.
 
     Example: supportops train triage --data train.csv --format banking77 --target category
-    --name intents --json
+    --name intents --tenant acme --json
     """
     handle = open_tenant(workspace, tenant, acting_as)
     result = handle.train_triage(data, fmt, target, name, kind=kind, encoder=encoder,
@@ -110,7 +110,7 @@ def predict_triage(
 ) -> None:
     """Predict with the champion; one JSON line per input line.
 
-    Example: supportops predict triage --name intents --file new.jsonl --json
+    Example: supportops predict triage --name intents --file new.jsonl --tenant acme --json
     """
     handle = open_tenant(workspace, tenant, acting_as)
     server = handle.triage_server(name)
@@ -142,7 +142,8 @@ def eval_triage(
 ) -> None:
     """Accuracy, macro-F1 and coverage at precision 0.90/0.95/0.99 of the champion.
 
-    Example: supportops eval triage --name intents --data test.csv --format banking77 --json
+    Example: supportops eval triage --name intents --data test.csv --format banking77
+    --tenant acme --json
     """
     result = open_tenant(workspace, tenant, acting_as).evaluate_triage(name, data, fmt)
     show(result, as_json, lambda r: [

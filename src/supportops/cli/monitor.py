@@ -55,7 +55,8 @@ def monitor_report(
     from calibrated confidences, accuracy where lines carry a label, abstention; the
     label-mix drift under its own keys.
 
-    Example: supportops monitor report --name intents --file stream.jsonl --window 200 --json
+    Example: supportops monitor report --name intents --file stream.jsonl --window 200
+    --tenant acme --json
     """
     result = open_tenant(workspace, tenant, acting_as).monitor.report(name, file, window)
     show(result, as_json, _windows)
