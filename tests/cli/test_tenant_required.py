@@ -13,21 +13,12 @@ from typing import Any
 import typer.main
 
 from supportops.cli.main import app
+from tests.cli.test_cli import _commands
 
 EXE = str(Path(sys.executable).with_name("supportops"))
 #: The two commands whose --tenant may be left out, and why: ``demo`` makes its own tenant
 #: (making one is its job); ``keys rotate`` rotates the master key or one tenant's key.
 OPTIONAL_TENANT = {"demo", "keys rotate"}
-
-
-def _commands(group: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = []
-    for name, cmd in group.commands.items():
-        if hasattr(cmd, "commands"):  # a command group
-            out.extend(_commands(cmd, f"{prefix}{name} "))
-        else:
-            out.append((prefix + name, cmd))
-    return out
 
 
 def test_every_tenant_scoped_command_requires_the_tenant() -> None:
