@@ -13,10 +13,11 @@ from .kb import ARTICLES, write_bitext
 EXE = str(Path(sys.executable).with_name("supportops"))
 
 
-def run(*args: str, workspace: Path) -> subprocess.CompletedProcess[str]:
+def run(*args: str, workspace: Path, room: tuple[str, ...] = ("assist",)
+        ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SUPPORTOPS_WORKSPACE": str(workspace)}
     env.pop("SUPPORTOPS_TENANT", None)
-    result = subprocess.run([EXE, "assist", *args], capture_output=True, text=True, env=env,
+    result = subprocess.run([EXE, *room, *args], capture_output=True, text=True, env=env,
                             timeout=300)
     assert result.returncode == 0, result.stderr
     return result
@@ -24,6 +25,8 @@ def run(*args: str, workspace: Path) -> subprocess.CompletedProcess[str]:
 
 def test_load_answer_feedback_contract(tmp_path: Path) -> None:
     ws, kb = tmp_path / "ws", write_bitext(tmp_path / "kb.csv")
+    run("init", workspace=ws, room=())
+    run("tenants", "create", "acme", workspace=ws, room=())  # load-kb creates no tenant
     load = ["load-kb", "--file", str(kb), "--format", "bitext", "--tenant", "acme", "--json"]
     first = json.loads(run(*load, workspace=ws).stdout)
     assert (first["articles"], first["added"]) == (len(ARTICLES), len(ARTICLES))
@@ -47,3 +50,8 @@ def test_load_answer_feedback_contract(tmp_path: Path) -> None:
     verdict = json.loads(run("feedback", "--answer-id", by_id["q1"]["answer_id"], "--verdict",
                              "edited", "--tenant", "acme", "--json", workspace=ws).stdout)
     assert verdict["recorded"] == 1 and verdict["verdict"] == "edited"
+    human = run("answer", "--file", str(questions), "--tenant", "acme", workspace=ws).stdout
+    rows = [line.split("\t") for line in human.splitlines()]
+    assert sorted(r[0] for r in rows) == ["2", "q1", "record 3"]
+    assert {r[0]: r[1] for r in rows}["q1"] == "answered"
+    assert not any(line.startswith("{") for line in human.splitlines())  # people get no JSON

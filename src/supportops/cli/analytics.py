@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.table import Table
 
-from supportops.cli.common import AsOpt, JsonOpt, TenantOpt, WorkspaceOpt, emit_json, open_tenant
+from supportops.cli.common import AsOpt, JsonOpt, TenantOpt, WorkspaceOpt, open_tenant
+from supportops.cli.output import show, show_list, table
 
 PeriodOpt = Annotated[str, typer.Option("--period", help="day, week or month.")]
 FromOpt = Annotated[str | None, typer.Option("--from", help="Tickets opened on/after (ISO date).")]
@@ -23,7 +24,6 @@ sla_app = typer.Typer(
          "Example: supportops analytics sla set '1 - Critical' --resolution-hours 4 --tenant acme",
     no_args_is_help=True)
 analytics_app.add_typer(sla_app, name="sla")
-console = Console()
 
 
 def _split(by: list[str] | None) -> list[str]:
@@ -56,29 +56,23 @@ def report_command(
         from supportops.analytics.charts import write_charts
 
         data["charts"] = [str(p) for p in write_charts(data, out)]
-    if as_json:
-        emit_json(data)
-        return
-    _print_summary(data)
+    show(data, as_json, _summary)
 
 
 def _fmt(value: object) -> str:
-    return f"{value:.1f}" if isinstance(value, float) else str(value)
+    return f"{value:.1f}" if isinstance(value, float) else "-" if value is None else str(value)
 
 
-def _print_summary(data: dict[str, object]) -> None:
+def _summary(data: dict[str, Any]) -> list[str | Table]:
+    """Headline counts, then resolution hours overall and per priority as one table."""
     res = data["resolution_hours"]
-    assert isinstance(res, dict)
-    console.print(f"tickets {data['tickets']}, resolved {data['resolved']}, "
-                  f"reopen rate {_fmt(data['reopen_rate'])}")
-    overall = res["overall"]
-    console.print(f"resolution hours: median {_fmt(overall['median'])}, "
-                  f"p90 {_fmt(overall['p90'])}, mean {_fmt(overall['mean'])}")
-    for name, stats in res["by_priority"].items():
-        console.print(f"  {name}: n={stats['count']} median {_fmt(stats['median'])} "
-                      f"p90 {_fmt(stats['p90'])}")
-    if "charts" in data:
-        console.print(f"charts written: {len(data['charts'])}")  # type: ignore[arg-type]
+    hours = table(("priority", "tickets", "median h", "p90 h", "mean h"), (
+        (name, s["count"], _fmt(s["median"]), _fmt(s["p90"]), _fmt(s["mean"]))
+        for name, s in [("all", res["overall"]), *res["by_priority"].items()]),
+        title="Resolution hours")
+    charts = [f"charts written: {len(data['charts'])}"] if "charts" in data else []
+    return [f"tickets {data['tickets']}, resolved {data['resolved']}, reopen rate "
+            f"{_fmt(data['reopen_rate'])}", hours, *charts]
 
 
 @analytics_app.command("clusters")
@@ -102,12 +96,10 @@ def clusters_command(
     """
     data = open_tenant(workspace, tenant, acting_as).analytics.clusters(
         start=start, end=end, method=method, k=k, period=period, top=top)
-    if as_json:
-        emit_json(data)
-        return
-    for c in data["clusters"]:
-        flag = " [emerging]" if c["emerging"] else ""
-        console.print(f"#{c['cluster']} {c['size']:>5}  {c['name']}{flag}")
+    show(data, as_json, lambda r: table(
+        ("cluster", "size", "name", "emerging"),
+        ((c["cluster"], c["size"], c["name"], "yes" if c["emerging"] else "")
+         for c in r["clusters"])))
 
 
 @sla_app.command("set")
@@ -128,10 +120,7 @@ def sla_set(
     """
     target = open_tenant(workspace, tenant, acting_as).analytics.set_sla_target(
         priority, first_response_hours=first_response_hours, resolution_hours=resolution_hours)
-    if as_json:
-        emit_json(target.__dict__)
-    else:
-        console.print(f"SLA target for {priority!r} set.")
+    show(target.__dict__, as_json, lambda r: f"SLA target for {priority!r} set.")
 
 
 @sla_app.command("list")
@@ -144,12 +133,9 @@ def sla_list(
     Example: supportops analytics sla list --tenant acme --json
     """
     rows = [t.__dict__ for t in open_tenant(workspace, tenant, acting_as).analytics.sla_targets()]
-    if as_json:
-        emit_json({"data": rows, "count": len(rows)})
-        return
-    for r in rows:
-        console.print(f"{r['priority']}: first response {r['first_response_hours']} h, "
-                      f"resolution {r['resolution_hours']} h")
+    show_list(rows, as_json, lambda r: table(
+        ("priority", "first response h", "resolution h"),
+        ((t["priority"], t["first_response_hours"], t["resolution_hours"]) for t in r)))
 
 
 @sla_app.command("remove")
@@ -163,10 +149,8 @@ def sla_remove(
     Example: supportops analytics sla remove "4 - Low" --tenant acme
     """
     removed = open_tenant(workspace, tenant, acting_as).analytics.remove_sla_target(priority)
-    if as_json:
-        emit_json({"removed": removed})
-    else:
-        console.print("removed" if removed else f"no target for {priority!r}")
+    show({"removed": removed}, as_json,
+         lambda r: "removed" if removed else f"no target for {priority!r}")
 
 
 def register(app: typer.Typer) -> None:

@@ -3,30 +3,21 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
+from rich.table import Table
 
-from supportops.cli.common import (
-    AsOpt,
-    JsonOpt,
-    TenantOpt,
-    WorkspaceOpt,
-    emit_json,
-    emit_jsonl,
-    open_tenant,
-)
+from supportops.cli.common import AsOpt, JsonOpt, TenantOpt, WorkspaceOpt, open_tenant
+from supportops.cli.output import lines, show, table
 from supportops.errors import ValidationFailed
 
 assist_app = typer.Typer(help="Answer assistant: knowledge base, similar tickets, drafted "
                          "answers, feedback.", no_args_is_help=True)
-console = Console()
 _BATCH = 256
 
 
@@ -45,13 +36,10 @@ def load_kb(
 
     Example: supportops assist load-kb --file bitext.csv --format bitext --tenant acme --json
     """
-    result = open_tenant(workspace, tenant, acting_as, create=True).assist.load_kb(file, format)
-    if as_json:
-        emit_json(result)
-        return
-    console.print(f"{result['articles']} article(s) in the knowledge base: {result['added']} "
-                  f"added, {result['updated']} updated, {result['unchanged']} unchanged, "
-                  f"{result['rejected']} rejected.")
+    result = open_tenant(workspace, tenant, acting_as).assist.load_kb(file, format)
+    show(result, as_json, lambda r: f"{r['articles']} article(s) in the knowledge base: "
+         f"{r['added']} added, {r['updated']} updated, {r['unchanged']} unchanged, "
+         f"{r['rejected']} rejected.")
 
 
 def _questions(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
@@ -89,31 +77,34 @@ def answer(
         raise ValidationFailed(f"--file {str(file)!r} is not a file of JSON Lines.")
     assist = open_tenant(workspace, tenant, acting_as).assist
     batch: list[dict[str, Any]] = []
-    for number, line in _questions(file):
-        if isinstance(line, str):
-            emit_jsonl({"id": None, "error": line, "record": number})
-            continue
-        batch.append(line)
-        if len(batch) >= _BATCH:
-            _answer_batch(assist, batch, cross_check, as_json)
-            batch = []
-    _answer_batch(assist, batch, cross_check, as_json)
-    sys.stdout.flush()
+    with lines(as_json, _answered) as emit:
+        for number, line in _questions(file):
+            if isinstance(line, str):
+                emit({"id": None, "error": line, "record": number})
+                continue
+            batch.append(line)
+            if len(batch) >= _BATCH:
+                _answer_batch(assist, batch, cross_check, emit)
+                batch = []
+        _answer_batch(assist, batch, cross_check, emit)
 
 
 def _answer_batch(assist: Any, batch: list[dict[str, Any]], cross_check: bool,
-                  as_json: bool) -> None:
+                  emit: Callable[[dict[str, Any]], None]) -> None:
     if not batch:
         return
     drafts = assist.answer_many([b["text"] for b in batch], cross_check=cross_check)
     for line, draft in zip(batch, drafts, strict=True):
-        out = {"id": line.get("id"), **draft}
-        if as_json:
-            emit_jsonl(out)
-        else:
-            first = out["citations"][0]["source_id"] if out["citations"] else "-"
-            state = f"abstained ({out['reason']})" if out["abstained"] else "answered"
-            print(f"{out['id']}\t{state}\tconfidence {out['confidence']:.2f}\tsource {first}")
+        emit({"id": line.get("id"), **draft})
+
+
+def _answered(out: dict[str, Any]) -> str:
+    """A tab-separated line per question: its id, answered or why not, confidence, source."""
+    if "error" in out:
+        return f"record {out['record']}\terror\t{out['error']}"
+    first = out["citations"][0]["source_id"] if out["citations"] else "-"
+    state = f"abstained ({out['reason']})" if out["abstained"] else "answered"
+    return f"{out['id']}\t{state}\tconfidence {out['confidence']:.2f}\tsource {first}"
 
 
 @assist_app.command("similar")
@@ -136,11 +127,9 @@ def similar(
     rows = open_tenant(workspace, tenant, acting_as).assist.similar(
         ticket_id=ticket, text=text, limit=limit, kind=kind, category=category,
         language=language, since=_utc(since), until=_utc(until))
-    if as_json:
-        emit_json(rows)
-        return
-    for r in rows:
-        console.print(f"{r['score']:.3f}  {r['kind']}:{r['source_id']}  {r['title']}")
+    show(rows, as_json, lambda found: table(
+        ("score", "kind", "source", "title"),
+        ((f"{r['score']:.3f}", r["kind"], r["source_id"], r["title"]) for r in found)))
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -161,10 +150,7 @@ def feedback(
     """
     result = open_tenant(workspace, tenant, acting_as).assist.feedback(answer_id, verdict,
                                                                         comment)
-    if as_json:
-        emit_json(result)
-        return
-    console.print(f"Recorded: {verdict} for answer {answer_id}.")
+    show(result, as_json, lambda r: f"Recorded: {verdict} for answer {answer_id}.")
 
 
 @assist_app.command("feedback-counts")
@@ -177,8 +163,12 @@ def feedback_counts(
     Example: supportops assist feedback-counts --tenant acme --json
     """
     result = open_tenant(workspace, tenant, acting_as).assist.feedback_counts()
-    if as_json:
-        emit_json(result)
-        return
-    for source, counts in result["by_source"].items():
-        console.print(f"{source}: {counts}")
+    show(result, as_json, lambda r: [_verdicts("source", r["by_source"]),
+                                     _verdicts("index version", r["by_version"])])
+
+
+def _verdicts(what: str, counted: dict[str, dict[str, int]]) -> Table:
+    from supportops.assist.feedback import VERDICTS
+
+    return table((what, *VERDICTS), ((key, *(c.get(v, 0) for v in VERDICTS))
+                                     for key, c in counted.items()))

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from supportops.errors import AlreadyExists, SupportopsError
+from supportops.errors import SupportopsError
 from supportops.events.ingest import unexpected
 from supportops.workspace import Tenant, Workspace
 
@@ -21,7 +21,8 @@ WorkspaceOpt = Annotated[
                  help="Workspace folder [default: ./supportops-workspace]."),
 ]
 TenantOpt = Annotated[
-    str, typer.Option("--tenant", "-t", envvar="SUPPORTOPS_TENANT", help="Tenant id.")
+    str, typer.Option("--tenant", "-t", envvar="SUPPORTOPS_TENANT",
+                      help="Tenant id (create it first with 'supportops tenants create').")
 ]
 AsOpt = Annotated[
     str | None,
@@ -30,20 +31,15 @@ AsOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
-def open_workspace(workspace: Path | None, create: bool = False) -> Workspace:
-    """The workspace with the optional rooms wired in; ``create`` makes (or upgrades) it."""
-    return Workspace.init(workspace) if create else Workspace.open(workspace)
+def open_workspace(workspace: Path | None) -> Workspace:
+    """The existing workspace with the optional rooms wired in (``supportops init`` makes it)."""
+    return Workspace.open(workspace)
 
 
-def open_tenant(workspace: Path | None, tenant: str, principal: str | None = None,
-                create: bool = False, name: str | None = None) -> Tenant:
-    """A tenant handle; ``create`` also makes the workspace and the tenant (display ``name``)
-    when missing."""
-    ws = open_workspace(workspace, create)
-    if create:
-        with contextlib.suppress(AlreadyExists):
-            ws.create_tenant(tenant, name)
-    return ws.tenant(tenant, principal=principal)
+def open_tenant(workspace: Path | None, tenant: str, principal: str | None = None) -> Tenant:
+    """A handle on an existing tenant: nothing is created on the way (a missing workspace or
+    tenant is one line saying how to create it), so a typo never makes a new tenant."""
+    return open_workspace(workspace).tenant(tenant, principal=principal)
 
 
 @contextlib.contextmanager

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from supportops.cli.common import JsonOpt, WorkspaceOpt, emit_json, open_tenant
-from supportops.errors import ConfigError, ValidationFailed
+from supportops.cli.common import JsonOpt, WorkspaceOpt
+from supportops.cli.output import show, table
+from supportops.errors import AlreadyExists, ConfigError, ValidationFailed
 from supportops.workspace import Tenant, Workspace
 
 #: The triage models the demo trains: model name -> the ticket field it predicts. "triage"
@@ -140,8 +141,8 @@ def demo_command(
     Example: supportops demo --tickets 1000
     Example: supportops demo --no-serve --json
     """
-    handle = open_tenant(workspace, tenant, create=True, name="Demo tenant")
-    ws = handle.workspace
+    ws = Workspace.init(workspace)
+    handle = _demo_tenant(ws, tenant)
     with tempfile.TemporaryDirectory() as tmp:  # generated PII never lands in the workspace
         source = file or _generate(Path(tmp) / "demo-events.jsonl", tickets)
         report = handle.ingest(source, fmt if file else "jsonl")
@@ -160,40 +161,42 @@ def demo_command(
         "knowledge_base": knowledge,
         "console": {"url": f"http://{host}:{port}/console/", "api_key": _console_key(handle)},
     }
-    if as_json:
-        emit_json(summary)
-    else:
-        _print(summary, tenant, ws.path)
+    show(summary, as_json, _summary)
     if serve:
         _serve(ws, host, port)
 
 
-def _print(summary: dict[str, Any], tenant: str, path: Path) -> None:
-    report = summary["ingest"]
-    out = Console()
-    out.print(f"Workspace [bold]{path}[/], tenant [bold]{tenant}[/]: "
-              f"accepted {report['accepted']} events ({report['duplicates']} duplicates, "
-              f"{report['rejected']} rejected); {summary['tickets']} tickets.")
-    table = Table("group", "tickets")
-    for group, n in summary["by_group"].items():
-        table.add_row(str(group), str(n))
-    out.print(table)
-    out.print("by status: " + ", ".join(f"{k}={v}" for k, v in summary["by_status"].items()))
-    out.print(f"reassigned: {summary['reassigned']}, reopened: {summary['reopened']}")
-    stats = summary["analytics"]
-    out.print(f"resolution hours: median {stats['resolution_median_h']}, p90 "
-              f"{stats['resolution_p90_h']}; reopen rate {stats['reopen_rate']}; first-contact "
-              f"resolution {stats['first_contact_resolution']}; ping-pong tickets "
-              f"{stats['ping_pong_tickets']}")
-    out.print("As stored (pseudonymised at ingestion): " + repr(summary["stored_text_example"]))
-    if summary["knowledge_base"]:
-        out.print(f"knowledge base: {summary['knowledge_base']['articles']} articles")
-    for m in summary["models"]:
-        if "skipped" in m:
-            out.print(f"skipped {m['model']} ({m['target']}): {m['skipped']}")
-            continue
-        out.print(f"trained {m['model']} ({m['target']}) version {m['version']}: accuracy "
-                  f"{m['accuracy']}, coverage {m['coverage']}")
-    console = summary["console"]
-    out.print(f"Console: [bold]{console['url']}[/]  sign in with the API key:")
-    out.print(console["api_key"], soft_wrap=True, highlight=False)
+def _demo_tenant(ws: Workspace, tenant: str) -> Tenant:
+    """The demo's own tenant, created here on purpose (a second run reuses it): the one
+    command that makes a tenant without 'tenants create', because making one is its job."""
+    with contextlib.suppress(AlreadyExists):
+        ws.create_tenant(tenant, "Demo tenant")
+    return ws.tenant(tenant)
+
+
+def _summary(summary: dict[str, Any]) -> list[str | Table]:
+    """What was ingested and trained, a few figures, and how to sign in to the console."""
+    report, stats, kb = summary["ingest"], summary["analytics"], summary["knowledge_base"]
+    return [
+        f"Workspace [bold]{summary['workspace']}[/], tenant [bold]{summary['tenant']}[/]: "
+        f"accepted {report['accepted']} events ({report['duplicates']} duplicates, "
+        f"{report['rejected']} rejected); {summary['tickets']} tickets.",
+        table(("group", "tickets"), summary["by_group"].items()),
+        "by status: " + ", ".join(f"{k}={v}" for k, v in summary["by_status"].items()),
+        f"reassigned: {summary['reassigned']}, reopened: {summary['reopened']}",
+        f"resolution hours: median {stats['resolution_median_h']}, p90 "
+        f"{stats['resolution_p90_h']}; reopen rate {stats['reopen_rate']}; first-contact "
+        f"resolution {stats['first_contact_resolution']}; ping-pong tickets "
+        f"{stats['ping_pong_tickets']}",
+        escape("As stored (pseudonymised at ingestion): " + repr(summary["stored_text_example"])),
+        *([f"knowledge base: {kb['articles']} articles"] if kb else []),
+        *(_trained(m) for m in summary["models"]),
+        f"Console: [bold]{summary['console']['url']}[/]  sign in with the API key:",
+        summary["console"]["api_key"]]
+
+
+def _trained(m: dict[str, Any]) -> str:
+    if "skipped" in m:
+        return f"skipped {m['model']} ({m['target']}): {m['skipped']}"
+    return (f"trained {m['model']} ({m['target']}) version {m['version']}: accuracy "
+            f"{m['accuracy']}, coverage {m['coverage']}")

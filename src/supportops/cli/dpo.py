@@ -6,21 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from supportops.cli.common import (
-    AsOpt,
-    JsonOpt,
-    TenantOpt,
-    WorkspaceOpt,
-    emit_json,
-    open_tenant,
-    open_workspace,
-)
+from supportops.cli.common import AsOpt, JsonOpt, TenantOpt, WorkspaceOpt, open_tenant, open_workspace
+from supportops.cli.output import show
 from supportops.cli.privacy import privacy_app
 
 keys_app = typer.Typer(help="Key management: rotation.", no_args_is_help=True)
-console = Console()
 
 
 def register(app: typer.Typer) -> None:
@@ -40,11 +31,8 @@ def privacy_export(
     Example: supportops privacy export CUST-42 --tenant acme --as dpo --out cust-42.json
     """
     summary = open_tenant(workspace, tenant, acting_as).privacy.export(subject, out)
-    if as_json:
-        emit_json(summary)
-        return
-    console.print(f"Exported {summary['events']} events and {summary['tickets']} tickets of "
-                  f"{summary['subject']} to {summary['out']}.")
+    show(summary, as_json, lambda s: f"Exported {s['events']} events and {s['tickets']} tickets "
+         f"of {s['subject']} to {s['out']}.")
 
 
 @keys_app.command("rotate")
@@ -63,16 +51,10 @@ def keys_rotate(
         raise typer.BadParameter("say what to rotate: --master or --tenant T (one of them)",
                                  param_hint="--master / --tenant")
     if tenant is not None:
-        done = open_tenant(workspace, tenant, acting_as).privacy.rotate_key()
-        if as_json:
-            emit_json(done)
-            return
-        console.print(f"Tenant key of {tenant} rotated: {done['subject_keys_rewrapped']} "
-                      "subject key(s) re-wrapped.")
+        done = open_tenant(workspace, tenant, acting_as).privacy.principals.rotate_key()
+        show(done, as_json, lambda r: f"Tenant key of {tenant} rotated: "
+             f"{r['subject_keys_rewrapped']} subject key(s) re-wrapped.")
         return
     result = open_workspace(workspace).rotate_master_key()
-    if as_json:
-        emit_json(result)
-        return
-    console.print(f"Master key rotated: {result['rewrapped']} tenant key(s) re-wrapped "
-                  f"({result['key_source']}).")
+    show(result, as_json, lambda r: f"Master key rotated: {r['rewrapped']} tenant key(s) "
+         f"re-wrapped ({r['key_source']}).")

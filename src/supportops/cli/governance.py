@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from supportops.cli.common import AsOpt, JsonOpt, TenantOpt, WorkspaceOpt, emit_json, open_tenant
+from supportops.cli.common import AsOpt, JsonOpt, TenantOpt, WorkspaceOpt, open_tenant
+from supportops.cli.output import fields, show, show_list, table
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
-console = Console()
 
 
 def register(app: typer.Typer) -> None:
@@ -38,19 +36,20 @@ def audit_verify(
     Example: supportops audit verify --tenant acme --anchor acme-anchor.json
     """
     result = open_tenant(workspace, tenant, acting_as).audit.verify(anchor=anchor)
-    if as_json:
-        emit_json(result.as_dict())
-    elif result.ok:
-        held = f"; the anchor of {result.anchor['at']} holds" if result.anchor else ""
-        console.print(f"Intact: event log {result.events['checked']} events "
-                      f"(head #{result.events['head_seq']}, {result.events['redacted']} "
-                      f"redacted), audit chain {result.checked} entries verified{held}.",
-                      soft_wrap=True)
-    else:
-        where = f" at #{result.bad_seq}" if result.bad_seq is not None else ""
-        console.print(f"BROKEN ({result.where}){where}: {result.problem}", soft_wrap=True)
+    show(result.as_dict(), as_json, _verdict)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _verdict(r: dict[str, Any]) -> str:
+    """Intact (what was checked), or BROKEN naming the first problem and where it is."""
+    if not r["ok"]:
+        where = f" at #{r['bad_seq']}" if r["bad_seq"] is not None else ""
+        return f"BROKEN ({r['where']}){where}: {r['problem']}"
+    held = f"; the anchor of {r['anchor']['at']} holds" if r["anchor"] else ""
+    ev = r["events"]
+    return (f"Intact: event log {ev['checked']} events (head #{ev['head_seq']}, "
+            f"{ev['redacted']} redacted), audit chain {r['checked']} entries verified{held}.")
 
 
 @audit_app.command("anchor")
@@ -65,13 +64,13 @@ def audit_anchor(
     Example: supportops audit anchor --tenant acme --out /backup/acme-anchor.json
     """
     data = open_tenant(workspace, tenant, acting_as).audit.anchor(out)
-    statement = data["statement"]
-    if as_json:
-        emit_json({**data, "out": str(out)})
-        return
-    console.print(f"Anchored tenant {statement['tenant']!r} at event #"
-                  f"{statement['events']['seq']} and audit entry #{statement['audit']['seq']}"
-                  f"; written to {out}.", soft_wrap=True)
+    show({**data, "out": str(out)}, as_json, _anchored)
+
+
+def _anchored(r: dict[str, Any]) -> str:
+    said = r["statement"]
+    return (f"Anchored tenant {said['tenant']!r} at event #{said['events']['seq']} and audit "
+            f"entry #{said['audit']['seq']}; written to {r['out']}.")
 
 
 @audit_app.command("list")
@@ -92,15 +91,11 @@ def audit_list(
     """
     rows = open_tenant(workspace, tenant, acting_as).audit.list(
         actor=actor, action=action, subject=subject, since=since, until=until, limit=limit)
-    if as_json:
-        data = [e.as_dict() for e in rows]
-        emit_json({"data": data, "count": len(data)})
-        return
-    table = Table("seq", "at", "actor", "role", "action", "subject")
-    for e in rows:
-        table.add_row(str(e.seq), e.at.isoformat(timespec="seconds"), e.actor, e.role,
-                      e.action, e.subject or "")
-    console.print(table)
+    data = [e.as_dict() for e in rows]
+    show_list(data, as_json, lambda r: table(
+        ("seq", "at", "actor", "role", "action", "subject"),
+        ((e.seq, e.at.isoformat(timespec="seconds"), e.actor, e.role, e.action, e.subject)
+         for e in rows)))
 
 
 def lineage_command(
@@ -116,8 +111,4 @@ def lineage_command(
     """
     data = open_tenant(workspace, tenant, acting_as).lineage.of(
         subject=subject, snapshot=snapshot, model=model)
-    if as_json:
-        emit_json(data)
-        return
-    for key, value in data.items():
-        console.print(f"[bold]{key}[/]: {value}", soft_wrap=True)
+    show(data, as_json, fields)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from supportops.cli.common import (
@@ -19,6 +20,7 @@ from supportops.cli.common import (
     one_line_errors,
     open_tenant,
 )
+from supportops.cli.output import show
 from supportops.errors import IngestError
 from supportops.events.importers import IMPORTERS
 
@@ -42,26 +44,28 @@ def ingest_command(
     Example: supportops ingest incident_event_log.csv.gz --format servicenow-incidents --tenant acme
     """
     handle = open_tenant(workspace, tenant, acting_as)
-    show = sys.stderr.isatty()
+    on_terminal = sys.stderr.isatty()
     total = file.stat().st_size if file.exists() else None
     with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                  TimeRemainingColumn(), console=Console(stderr=True), disable=not show) as bar:
+                  TimeRemainingColumn(), console=Console(stderr=True), disable=not on_terminal) as bar:
         task = bar.add_task(f"ingest {file.name}", total=total)
         try:
             with one_line_errors(f"Ingest of {str(file)!r}"):
                 report = handle.ingest(file, fmt, strict=strict, batch_size=batch_size,
                                        on_read=lambda n: bar.advance(task, n))
         except IngestError as err:
-            if as_json and err.report is not None:
+            if as_json and err.report is not None:  # the refused file's report, then the error
                 emit_json(err.report.as_dict())
             raise
-    if as_json:
-        emit_json(report.as_dict())
-        return
-    out = Console()
-    out.print(f"accepted {report.accepted}, duplicates {report.duplicates}, "
-              f"rejected {report.rejected}")
-    for e in report.errors[:20]:
-        out.print(f"  record {e.record}, field {e.field!r}: {e.message}", markup=False)
-    if report.rejected > 20:
-        out.print(f"  ... and {report.rejected - 20} more (use --json for all)")
+    show(report.as_dict(), as_json, _counted)
+
+
+def _counted(report: dict[str, Any]) -> list[str]:
+    """The counts, then the first twenty records refused and why (all of them: --json)."""
+    errors = report["errors"]
+    more = [f"  ... and {report['rejected'] - 20} more (use --json for all)"
+            ] if report["rejected"] > 20 else []
+    return [f"accepted {report['accepted']}, duplicates {report['duplicates']}, rejected "
+            f"{report['rejected']}",
+            *(escape(f"  record {e['record']}, field {e['field']!r}: {e['message']}")
+              for e in errors[:20]), *more]

@@ -5,10 +5,9 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from supportops.cli import analytics as analytics_cli
@@ -23,12 +22,12 @@ from supportops.cli.common import (
     JsonOpt,
     TenantOpt,
     WorkspaceOpt,
-    emit_json,
     open_tenant,
     open_workspace,
 )
 from supportops.cli.demo import demo_command
 from supportops.cli.ingest import ingest_command
+from supportops.cli.output import fields, show, show_list, table
 from supportops.errors import SupportopsError
 from supportops.workspace import Workspace
 
@@ -56,7 +55,6 @@ monitor_cli.register(app)
 dpo_cli.register(app)
 assist_cli.register(app)
 server_cli.register(app)
-console = Console()
 
 
 @app.command()
@@ -72,10 +70,7 @@ def init(
     Example: supportops init --workspace ./supportops-workspace
     """
     where = Workspace.init(workspace, database_url).describe()
-    if as_json:
-        emit_json(where)
-    else:
-        console.print(f"Workspace ready at [bold]{where['workspace']}[/] ({where['backend']}).")
+    show(where, as_json, lambda w: f"Workspace ready at [bold]{w['workspace']}[/] ({w['backend']}).")
 
 
 @tenants_app.command("create")
@@ -90,10 +85,8 @@ def tenants_create(
     Example: supportops tenants create acme --name "Acme Corp"
     """
     info = open_workspace(workspace).create_tenant(tenant_id, name)
-    if as_json:
-        emit_json({"id": info.id, "name": info.name, "created_at": info.created_at})
-    else:
-        console.print(f"Tenant [bold]{info.id}[/] created.")
+    show({"id": info.id, "name": info.name, "created_at": info.created_at}, as_json,
+         lambda t: f"Tenant [bold]{t['id']}[/] created.")
 
 
 @tenants_app.command("list")
@@ -103,15 +96,15 @@ def tenants_list(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> No
     Example: supportops tenants list --json
     """
     rows = open_workspace(workspace).tenants()
-    if as_json:
-        data = [{"id": t.id, "name": t.name, "created_at": t.created_at, "events": t.events}
-                for t in rows]
-        emit_json({"data": data, "count": len(data)})
-        return
-    table = Table("id", "name", "events", "created")
-    for t in rows:
-        table.add_row(t.id, t.name, str(t.events), t.created_at.isoformat(timespec="seconds"))
-    console.print(table)
+    data = [{"id": t.id, "name": t.name, "created_at": t.created_at, "events": t.events}
+            for t in rows]
+    show_list(data, as_json, lambda _: table(
+        ("id", "name", "events", "created"),
+        ((t.id, t.name, t.events, _seconds(t.created_at)) for t in rows)))
+
+
+def _seconds(at: datetime) -> str:
+    return at.isoformat(timespec="seconds")
 
 
 @principals_app.command("create")
@@ -136,13 +129,13 @@ def principals_create(
         expires_at = expires_at.replace(tzinfo=UTC)
     principal, key = open_tenant(workspace, tenant, acting_as).principals.create(
         name, role, kind, scopes=scope, expires_at=expires_at)
-    if as_json:
-        emit_json({"id": principal.id, "name": principal.name, "role": principal.role,
-                   "kind": principal.kind, "api_key": key})
-        return
-    console.print(f"Principal [bold]{principal.name}[/] ({principal.role}) created.")
-    if key:
-        console.print(f"API key (shown once): {key}", soft_wrap=True)
+    show({"id": principal.id, "name": principal.name, "role": principal.role,
+          "kind": principal.kind, "api_key": key}, as_json, _created)
+
+
+def _created(p: dict[str, Any]) -> list[str | Table]:
+    said: list[str | Table] = [f"Principal [bold]{p['name']}[/] ({p['role']}) created."]
+    return [*said, f"API key (shown once): {p['api_key']}"] if p["api_key"] else said
 
 
 @principals_app.command("list")
@@ -155,15 +148,11 @@ def principals_list(
     Example: supportops principals list --tenant acme
     """
     rows = open_tenant(workspace, tenant, acting_as).principals.list()
-    if as_json:
-        data = [{"id": p.id, "name": p.name, "role": p.role, "kind": p.kind,
-                 "created_at": p.created_at} for p in rows]
-        emit_json({"data": data, "count": len(data)})
-        return
-    table = Table("name", "role", "kind", "created")
-    for p in rows:
-        table.add_row(p.name, p.role, p.kind, p.created_at.isoformat(timespec="seconds"))
-    console.print(table)
+    data = [{"id": p.id, "name": p.name, "role": p.role, "kind": p.kind,
+             "created_at": p.created_at} for p in rows]
+    show_list(data, as_json, lambda _: table(
+        ("name", "role", "kind", "created"),
+        ((p.name, p.role, p.kind, _seconds(p.created_at)) for p in rows)))
 
 
 @principals_app.command("set-role")
@@ -178,10 +167,8 @@ def principals_set_role(
     Example: supportops principals set-role triage-bot --role analyst --tenant acme
     """
     previous = open_tenant(workspace, tenant, acting_as).principals.set_role(name, role)
-    if as_json:
-        emit_json({"name": name, "role": role, "previous": previous})
-    else:
-        console.print(f"Principal [bold]{name}[/]: {previous} -> {role}.")
+    show({"name": name, "role": role, "previous": previous}, as_json,
+         lambda r: f"Principal [bold]{name}[/]: {previous} -> {role}.")
 
 
 @principals_app.command("disable")
@@ -195,10 +182,7 @@ def principals_disable(
     Example: supportops principals disable triage-bot --tenant acme
     """
     open_tenant(workspace, tenant, acting_as).principals.disable(name)
-    if as_json:
-        emit_json({"name": name, "disabled": True})
-    else:
-        console.print(f"Principal [bold]{name}[/] disabled.")
+    show({"name": name, "disabled": True}, as_json, lambda r: f"Principal [bold]{name}[/] disabled.")
 
 
 @principals_app.command("rotate-key")
@@ -212,10 +196,7 @@ def principals_rotate_key(
     Example: supportops principals rotate-key triage-bot --tenant acme --json
     """
     key = open_tenant(workspace, tenant, acting_as).principals.rotate_key(name)
-    if as_json:
-        emit_json({"name": name, "api_key": key})
-    else:
-        console.print(f"New API key (shown once): {key}", soft_wrap=True)
+    show({"name": name, "api_key": key}, as_json, lambda r: f"New API key (shown once): {key}")
 
 
 @tickets_app.command("count")
@@ -229,10 +210,7 @@ def tickets_count(
     Example: supportops tickets count --tenant acme --json
     """
     n = open_tenant(workspace, tenant, acting_as).tickets.count(status=status)
-    if as_json:
-        emit_json({"count": n})
-    else:
-        console.print(n)
+    show({"count": n}, as_json, lambda r: str(n))
 
 
 @tickets_app.command("list")
@@ -250,14 +228,10 @@ def tickets_list(
     """
     view = open_tenant(workspace, tenant, acting_as).tickets
     rows = view.list(limit=limit, offset=offset, status=status, group=group)
-    if as_json:
-        emit_json({"data": rows, "count": len(rows)})
-        return
-    table = Table("ticket", "status", "priority", "category", "group", "opened")
-    for r in rows:
-        table.add_row(r["ticket_id"], r["status"] or "", r["priority"] or "",
-                      r["category"] or "", r["group"] or "", (r["opened_at"] or "")[:16])
-    console.print(table)
+    show_list(rows, as_json, lambda r: table(
+        ("ticket", "status", "priority", "category", "group", "opened"),
+        ((t["ticket_id"], t["status"], t["priority"], t["category"], t["group"],
+          (t["opened_at"] or "")[:16]) for t in r)))
 
 
 @tickets_app.command("show")
@@ -271,14 +245,9 @@ def tickets_show(
     Example: supportops tickets show INC0000045 --tenant acme
     """
     row = open_tenant(workspace, tenant, acting_as).tickets.get(ticket_id)
-    if as_json:
-        emit_json(row)
-        return
-    for key, value in row.items():
-        if key not in ("events", "attributes"):
-            console.print(f"[bold]{key}[/]: {value}")
-    for ev in row["events"]:
-        console.print(f"  #{ev['seq']} {ev['occurred_at'][:16]} {ev['type']}")
+    show(row, as_json, lambda r: [*fields(r, skip=("events", "attributes")), table(
+        ("seq", "occurred", "type"),
+        ((ev["seq"], ev["occurred_at"][:16], ev["type"]) for ev in r["events"]))])
 
 
 @events_app.command("tail")
@@ -296,12 +265,10 @@ def events_tail(
     data = [{"seq": e.seq, "id": e.id, "type": e.type, "ticket_id": e.ticket_id,
              "subject": e.subject, "occurred_at": e.occurred_at, "recorded_at": e.recorded_at,
              "payload": e.payload} for e in events]
-    if as_json:
-        emit_json({"data": data, "count": len(data)})
-        return
-    for e in events:
-        console.print(f"#{e.seq} {e.occurred_at.isoformat(timespec='minutes')} "
-                      f"{e.type} {e.ticket_id or ''}")
+    show_list(data, as_json, lambda _: table(
+        ("seq", "occurred", "type", "ticket"),
+        ((e.seq, e.occurred_at.isoformat(timespec="minutes"), e.type, e.ticket_id)
+         for e in events)))
 
 
 @app.command()
@@ -314,10 +281,7 @@ def rebuild(
     Example: supportops rebuild --tenant acme
     """
     n = open_tenant(workspace, tenant, acting_as).events.rebuild()
-    if as_json:
-        emit_json({"tickets": n})
-    else:
-        console.print(f"Rebuilt {n} tickets from the log.")
+    show({"tickets": n}, as_json, lambda r: f"Rebuilt {n} tickets from the log.")
 
 
 def run() -> None:

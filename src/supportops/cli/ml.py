@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,10 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from supportops.cli.common import AsOpt, JsonOpt, WorkspaceOpt, emit_json, emit_jsonl, open_tenant
+from supportops.cli.common import AsOpt, JsonOpt, TenantOpt, WorkspaceOpt, open_tenant
+from supportops.cli.output import fields, lines, show, show_list, table
 
-MlTenantOpt = Annotated[str, typer.Option(
-    "--tenant", "-t", envvar="SUPPORTOPS_TENANT", help="Tenant id (created if missing).")]
 NameOpt = Annotated[str, typer.Option("--name", "-n", help="Model name (one per task).")]
 
 train_app = typer.Typer(help="Train models.", no_args_is_help=True)
@@ -32,7 +30,7 @@ def train_triage(
     target: Annotated[str, typer.Option(
         help="Label: category, group, priority, sentiment (from CSAT ratings), ...")],
     name: NameOpt,
-    tenant: MlTenantOpt = "default",
+    tenant: TenantOpt,
     kind: Annotated[str, typer.Option(help="auto, text or fields.")] = "auto",
     encoder: Annotated[str, typer.Option(help=(
         "Sentence encoder of text models: minilm-onnx-int8, static, minilm, "
@@ -47,21 +45,22 @@ def train_triage(
     """Ingest, snapshot, train, evaluate on a held-out part, register, make champion.
 
     Example: supportops train triage --data train.csv --format banking77 --target category
-    --name intents --json
+    --name intents --tenant acme --json
     """
-    handle = open_tenant(workspace, tenant, acting_as, create=True)
-    result = handle.triage.train(name, target, data=data, format=fmt, kind=kind, encoder=encoder,
-                                 precision=precision)
+    result = open_tenant(workspace, tenant, acting_as).triage.train(
+        name, target, data=data, format=fmt, kind=kind, encoder=encoder, precision=precision)
     out = {"model": result["model"], "version": result["version"], "metrics": result["metrics"],
            "snapshot": result["snapshot"], "digest": result["digest"]}
-    if as_json:
-        emit_json(out)
-        return
-    console.print(f"Model [bold]{name}[/] version {result['version']} is champion "
-                  f"(snapshot {result['snapshot']}).")
-    console.print(_headline(result["metrics"]))
-    for key, value in result["metrics"].items():
-        console.print(f"  {key}: {value}")
+    show(out, as_json, _trained)
+
+
+def _trained(r: dict[str, Any]) -> list[str | Table]:
+    return [f"Model [bold]{r['model']}[/] version {r['version']} is champion (snapshot "
+            f"{r['snapshot']}).", _headline(r["metrics"]), _metrics(r["metrics"])]
+
+
+def _metrics(metrics: dict[str, Any]) -> Table:
+    return table(("metric", "value"), metrics.items())
 
 
 def _headline(m: dict[str, Any]) -> str:
@@ -82,7 +81,7 @@ def _headline(m: dict[str, Any]) -> str:
 def predict_triage(
     name: NameOpt,
     file: Annotated[Path, typer.Option("--file", help='JSON Lines: {"id": ..., "text": ...}.')],
-    tenant: MlTenantOpt = "default",
+    tenant: TenantOpt,
     write_back: Annotated[bool, typer.Option(
         help="Record confident predictions on existing tickets as events.")] = False,
     batch: Annotated[int, typer.Option(min=1, help="Lines per batch.")] = 1024,
@@ -90,20 +89,17 @@ def predict_triage(
 ) -> None:
     """Predict with the champion; one JSON line per input line.
 
-    Example: supportops predict triage --name intents --file new.jsonl --json
+    Example: supportops predict triage --name intents --file new.jsonl --tenant acme --json
     """
     records = open_tenant(workspace, tenant, acting_as).triage.predict(
         file, name, write_back=write_back, batch_size=batch)
-    if as_json:
+    with lines(as_json, _prediction) as emit:
         for record in records:
-            emit_jsonl(record)
-        sys.stdout.flush()
-        return
-    table = Table("id", "label", "confidence", "abstained")
-    for record in records:
-        table.add_row(str(record["id"]), str(record["label"]), f"{record['confidence']:.3f}",
-                      str(record["abstained"]))
-    console.print(table)
+            emit(record)
+
+
+def _prediction(r: dict[str, Any]) -> str:
+    return f"{r['id']}\t{r['label']}\t{r['confidence']:.3f}\t{r['abstained']}"
 
 
 @eval_app.command("triage")
@@ -111,26 +107,23 @@ def eval_triage(
     name: NameOpt,
     data: Annotated[Path, typer.Option("--data", help="Labelled file (not ingested).")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="Its format.")],
-    tenant: MlTenantOpt = "default",
+    tenant: TenantOpt,
     workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Accuracy, macro-F1 and coverage at precision 0.90/0.95/0.99 of the champion.
 
-    Example: supportops eval triage --name intents --data test.csv --format banking77 --json
+    Example: supportops eval triage --name intents --data test.csv --format banking77
+    --tenant acme --json
     """
     result = open_tenant(workspace, tenant, acting_as).triage.evaluate(name, data, fmt)
-    if as_json:
-        emit_json(result)
-        return
-    console.print(f"Model [bold]{name}[/] version {result['version']} on {data.name}:")
-    for key, value in result["metrics"].items():
-        console.print(f"  {key}: {value}")
+    show(result, as_json, lambda r: [
+        f"Model [bold]{name}[/] version {r['version']} on {data.name}:", _metrics(r["metrics"])])
 
 
 @datasets_app.command("create")
 def datasets_create(
     name: Annotated[str, typer.Option(help="Snapshot name.")],
-    tenant: MlTenantOpt = "default",
+    tenant: TenantOpt,
     require: Annotated[str | None, typer.Option(help="Keep only tickets with this label.")] = None,
     workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
 ) -> None:
@@ -139,16 +132,13 @@ def datasets_create(
     Example: supportops datasets create --name weekly --require category --tenant acme
     """
     snap = open_tenant(workspace, tenant, acting_as).datasets.create(name, require)
-    if as_json:
-        emit_json(snap.as_dict())
-    else:
-        console.print(f"Snapshot [bold]{snap.id}[/]: {snap.row_count} rows at log position "
-                      f"{snap.log_position}, digest {snap.digest[:16]}...")
+    show(snap.as_dict(), as_json, lambda s: f"Snapshot [bold]{snap.id}[/]: {snap.row_count} "
+         f"rows at log position {snap.log_position}, digest {snap.digest[:16]}...")
 
 
 @datasets_app.command("list")
 def datasets_list(
-    tenant: MlTenantOpt = "default",
+    tenant: TenantOpt,
     workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """List dataset snapshots.
@@ -156,19 +146,15 @@ def datasets_list(
     Example: supportops datasets list --tenant acme --json
     """
     snaps = open_tenant(workspace, tenant, acting_as).datasets.list()
-    if as_json:
-        emit_json({"data": [s.as_dict() for s in snaps], "count": len(snaps)})
-        return
-    table = Table("id", "name", "rows", "log position", "state", "digest")
-    for s in snaps:
-        table.add_row(s.id, s.name, str(s.row_count), str(s.log_position), s.state, s.digest[:16])
-    console.print(table)
+    show_list([s.as_dict() for s in snaps], as_json, lambda r: table(
+        ("id", "name", "rows", "log position", "state", "digest"),
+        ((s.id, s.name, s.row_count, s.log_position, s.state, s.digest[:16]) for s in snaps)))
 
 
 @datasets_app.command("show")
 def datasets_show(
     snapshot_id: Annotated[str, typer.Argument(help="Snapshot id.")],
-    tenant: MlTenantOpt = "default",
+    tenant: TenantOpt,
     workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Show one snapshot: digest, log position, exclusions, file.
@@ -176,16 +162,12 @@ def datasets_show(
     Example: supportops datasets show snap-1a2b3c4d5e6f --tenant acme
     """
     snap = open_tenant(workspace, tenant, acting_as).datasets.get(snapshot_id).as_dict()
-    if as_json:
-        emit_json(snap)
-    else:
-        for key, value in snap.items():
-            console.print(f"[bold]{key}[/]: {value}")
+    show(snap, as_json, fields)
 
 
 @datasets_app.command("rebuild-flagged")
 def datasets_rebuild_flagged(
-    tenant: MlTenantOpt = "default",
+    tenant: TenantOpt,
     workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Rebuild the snapshots that an erasure flagged, without the erased data.
@@ -193,15 +175,13 @@ def datasets_rebuild_flagged(
     Example: supportops datasets rebuild-flagged --tenant acme --json
     """
     done = open_tenant(workspace, tenant, acting_as).datasets.rebuild_flagged()
-    if as_json:
-        emit_json({"rebuilt": done, "count": len(done)})
-    else:
-        console.print(f"Rebuilt {len(done)} snapshot(s).")
+    show({"rebuilt": done, "count": len(done)}, as_json,
+         lambda r: f"Rebuilt {r['count']} snapshot(s).")
 
 
 @models_app.command("list")
 def models_list(
-    tenant: MlTenantOpt = "default",
+    tenant: TenantOpt,
     name: Annotated[str | None, typer.Option("--name", "-n", help="Only this model.")] = None,
     workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
 ) -> None:
@@ -210,26 +190,22 @@ def models_list(
     Example: supportops models list --tenant acme --json
     """
     versions = open_tenant(workspace, tenant, acting_as).triage.versions(name)
-    if as_json:
-        emit_json({"data": versions, "count": len(versions)})
-        return
-    table = Table("model", "version", "aliases", "accuracy", "snapshot", "erased data")
-    for v in versions:
-        table.add_row(v["name"], v["version"], ",".join(v["aliases"]),
-                      f"{v['metrics'].get('accuracy', float('nan')):.4f}", str(v["snapshot"]),
-                      str(v["contains_erased_data"]))
-    console.print(table)
+    show_list(versions, as_json, lambda r: table(
+        ("model", "version", "aliases", "accuracy", "snapshot", "erased data"),
+        ((v["name"], v["version"], ",".join(v["aliases"]),
+          f"{v['metrics'].get('accuracy', float('nan')):.4f}", v["snapshot"],
+          v["contains_erased_data"]) for v in r)))
 
 
 @models_app.command("promote")
 def models_promote(
     name: Annotated[str, typer.Argument(help="Model name.")],
     version: Annotated[str, typer.Argument(help="Version to promote.")],
+    tenant: TenantOpt,
     alias: Annotated[str, typer.Option(help="champion or challenger.")] = "champion",
     force: Annotated[bool, typer.Option(
         "--force", help="Promote to champion even when the version is not significantly "
         "better than the champion on feedback (exact McNemar, p < 0.05).")] = False,
-    tenant: MlTenantOpt = "default",
     workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Point an alias at a version (audited, with the comparison that allowed it); serving
@@ -240,16 +216,13 @@ def models_promote(
     """
     result = open_tenant(workspace, tenant, acting_as).triage.promote(
         name, version, alias=alias, force=force)
-    if as_json:
-        emit_json(result)
-    else:
-        console.print(f"{name}@{alias} -> version {version} (was {result['previous']}).")
+    show(result, as_json, lambda r: f"{name}@{alias} -> version {version} (was {r['previous']}).")
 
 
 @models_app.command("rollback")
 def models_rollback(
     name: Annotated[str, typer.Argument(help="Model name.")],
-    tenant: MlTenantOpt = "default",
+    tenant: TenantOpt,
     workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Make the previous champion champion again (audited).
@@ -257,16 +230,13 @@ def models_rollback(
     Example: supportops models rollback intents --tenant acme
     """
     result = open_tenant(workspace, tenant, acting_as).triage.rollback(name)
-    if as_json:
-        emit_json(result)
-    else:
-        console.print(f"{name}@champion -> version {result['version']} "
-                      f"(was {result['previous']}).")
+    show(result, as_json,
+         lambda r: f"{name}@champion -> version {r['version']} (was {r['previous']}).")
 
 
 @models_app.command("retrain-flagged")
 def models_retrain_flagged(
-    tenant: MlTenantOpt = "default",
+    tenant: TenantOpt,
     margin: Annotated[float, typer.Option(
         min=0.0, max=1.0, help="Largest accuracy loss that still counts as not worse.")] = 0.02,
     workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
@@ -277,24 +247,23 @@ def models_retrain_flagged(
     Example: supportops models retrain-flagged --tenant acme --json
     """
     result = open_tenant(workspace, tenant, acting_as).triage.retrain_flagged(margin)
-    if as_json:
-        emit_json(result)
-        return
-    print_retrained(result)
+    show(result, as_json, retrained)
 
 
-def print_retrained(result: dict[str, Any]) -> None:
+def retrained(result: dict[str, Any]) -> list[str]:
     """One line per rebuilt snapshot and retrained version."""
-    for snap in result["snapshots"]:
-        console.print(f"snapshot {snap['old']} -> {snap['new']}")
-    for m in result["models"]:
-        check = m["non_inferiority"]
-        verdict = "not worse" if check["passed"] else "failed non-inferiority"
-        console.print(f"{m['model']} version {m['old_version']} -> {m['new_version']} "
-                      f"({verdict}: accuracy {check['accuracy_new']:.3f} vs "
-                      f"{check['accuracy_old']:.3f}, p={check['p_value']:.3f}); aliases moved "
-                      f"{m['aliases_moved'] or '-'}, removed {m['aliases_removed'] or '-'}")
-    console.print(f"Retrained {result['count']} model version(s).")
+    return [*(f"snapshot {snap['old']} -> {snap['new']}" for snap in result["snapshots"]),
+            *(_retrained_model(m) for m in result["models"]),
+            f"Retrained {result['count']} model version(s)."]
+
+
+def _retrained_model(m: dict[str, Any]) -> str:
+    check = m["non_inferiority"]
+    verdict = "not worse" if check["passed"] else "failed non-inferiority"
+    return (f"{m['model']} version {m['old_version']} -> {m['new_version']} ({verdict}: "
+            f"accuracy {check['accuracy_new']:.3f} vs {check['accuracy_old']:.3f}, "
+            f"p={check['p_value']:.3f}); aliases moved {m['aliases_moved'] or '-'}, removed "
+            f"{m['aliases_removed'] or '-'}")
 
 
 def register(app: typer.Typer) -> None:

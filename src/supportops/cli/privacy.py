@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 
 from supportops.cli import governance as governance_cli
-from supportops.cli.common import (
-    AsOpt,
-    JsonOpt,
-    TenantOpt,
-    WorkspaceOpt,
-    emit_json,
-    emit_jsonl,
-    open_tenant,
-)
+from supportops.cli.common import AsOpt, JsonOpt, TenantOpt, WorkspaceOpt, open_tenant
+from supportops.cli.output import fields, lines, show, show_list
 from supportops.privacy.subjects import SubjectKind
 
 pii_app = typer.Typer(help="Detect and reveal personal data.", no_args_is_help=True)
@@ -27,7 +20,6 @@ privacy_app = typer.Typer(help="Opt-out, erasure and retention of data subjects.
                           no_args_is_help=True)
 retention_app = typer.Typer(help="The tenant's retention policy.", no_args_is_help=True)
 privacy_app.add_typer(retention_app, name="retention")
-console = Console()
 SubjectArg = Annotated[str, typer.Argument(help="Customer id as it appeared in the input.")]
 KindOpt = Annotated[SubjectKind, typer.Option(
     "--kind", help="Whose id SUBJECT is: a customer's, an agent's or an employee's name.")]
@@ -51,13 +43,15 @@ def pii_reveal(
     Example: supportops pii reveal T-1001 --tenant acme --as alice --json
     """
     data = open_tenant(workspace, tenant, acting_as).privacy.reveal(ticket_id)
-    if as_json:
-        emit_json(data)
-        return
-    for ev in data["events"]:
-        console.print(f"#{ev['seq']} {ev['occurred_at'][:16]} {ev['type']} {ev['subject'] or ''}")
-        console.print(ev["payload"], soft_wrap=True)
-    console.print(f"{data['revealed']} value(s) revealed, {data['unavailable']} unavailable.")
+    show(data, as_json, _revealed)
+
+
+def _revealed(data: dict[str, Any]) -> list[str]:
+    """Each event's line and its payload with original values, then how many were revealed."""
+    return [*(escape(line) for ev in data["events"] for line in (
+        f"#{ev['seq']} {ev['occurred_at'][:16]} {ev['type']} {ev['subject'] or ''}",
+        str(ev["payload"]))),
+        f"{data['revealed']} value(s) revealed, {data['unavailable']} unavailable."]
 
 
 @pii_app.command("detect")
@@ -73,15 +67,14 @@ def pii_detect(
     from supportops.privacy.protector import default_detector
 
     handle = sys.stdin if str(file) == "-" else file.open(encoding="utf-8")
-    with handle:
+    with handle, lines(as_json, _spans) as emit:
         for result in detect_jsonl(handle, default_detector()):
-            if as_json:
-                emit_jsonl(result)
-            else:
-                spans = ", ".join(f"{s['type']}[{s['start']}:{s['end']}]"
-                                  for s in result["spans"])
-                console.print(f"{result['id']}: {spans or '-'}", soft_wrap=True)
-    sys.stdout.flush()
+            emit(result)
+
+
+def _spans(result: dict[str, Any]) -> str:
+    spans = ", ".join(f"{s['type']}[{s['start']}:{s['end']}]" for s in result["spans"])
+    return f"{result['id']}: {spans or '-'}"
 
 
 @privacy_app.command("opt-out")
@@ -95,7 +88,7 @@ def opt_out(
     Example: supportops privacy opt-out CUST-42 --reason "asked by e-mail" --tenant acme
     """
     data = open_tenant(workspace, tenant, acting_as).privacy.opt_out(subject, reason)
-    _done(data, as_json, f"{data['subject']} opted out of training.")
+    show(data, as_json, lambda r: f"{r['subject']} opted out of training.")
 
 
 @privacy_app.command("opt-in")
@@ -109,7 +102,7 @@ def opt_in(
     Example: supportops privacy opt-in CUST-42 --tenant acme
     """
     data = open_tenant(workspace, tenant, acting_as).privacy.opt_in(subject, reason)
-    _done(data, as_json, f"{data['subject']} opted in to training.")
+    show(data, as_json, lambda r: f"{r['subject']} opted in to training.")
 
 
 @privacy_app.command("opted-out")
@@ -123,11 +116,7 @@ def opted_out(
     Example: supportops privacy opted-out --tenant acme --as-of 1200 --json
     """
     tokens = sorted(open_tenant(workspace, tenant, acting_as).privacy.opted_out(as_of))
-    if as_json:
-        emit_json({"data": tokens, "count": len(tokens)})
-        return
-    for token in tokens:
-        console.print(token)
+    show_list(tokens, as_json, lambda r: r)
 
 
 @privacy_app.command("erase")
@@ -146,7 +135,7 @@ def erase(
     """
     report = open_tenant(workspace, tenant, acting_as).privacy.erase(subject, kind.value,
                                                               retrain=retrain)
-    _report(report, as_json)
+    show(report, as_json, fields)
 
 
 @privacy_app.command("report")
@@ -160,11 +149,7 @@ def report(
     Example: supportops privacy report CUST-42 --tenant acme --json
     """
     reports = open_tenant(workspace, tenant, acting_as).privacy.reports(subject, kind.value)
-    if as_json:
-        emit_json(reports[-1])
-        return
-    for item in reports:
-        _report(item, False)
+    show(reports[-1], as_json, lambda latest: [line for r in reports for line in fields(r)])
 
 
 @privacy_app.command("enforce-retention")
@@ -177,9 +162,9 @@ def enforce_retention(
     Example: supportops privacy enforce-retention --tenant acme --json
     """
     data = open_tenant(workspace, tenant, acting_as).privacy.enforce_retention()
-    _done(data, as_json, f"{data['messages_redacted']} message bodies redacted, "
-          f"{data['tickets_stripped']} closed tickets stripped, "
-          f"{data['subjects_shredded']} subjects shredded.")
+    show(data, as_json, lambda r: f"{r['messages_redacted']} message bodies redacted, "
+         f"{r['tickets_stripped']} closed tickets stripped, {r['subjects_shredded']} subjects "
+         "shredded.")
 
 
 @retention_app.command("set")
@@ -201,7 +186,7 @@ def retention_set(
                                  ("closed_ticket_pii_days", closed_ticket_days),
                                  ("retrain", retrain)) if v is not None}
     policy = open_tenant(workspace, tenant, acting_as).privacy.set_policy(**changes)
-    _done(policy.as_dict(), as_json, str(policy.as_dict()))
+    show(policy.as_dict(), as_json, fields)
 
 
 @retention_app.command("show")
@@ -214,19 +199,4 @@ def retention_show(
     Example: supportops privacy retention show --tenant acme
     """
     policy = open_tenant(workspace, tenant, acting_as).privacy.policy()
-    _done(policy.as_dict(), as_json, str(policy.as_dict()))
-
-
-def _done(data: object, as_json: bool, line: str) -> None:
-    if as_json:
-        emit_json(data)
-    else:
-        console.print(line, soft_wrap=True)
-
-
-def _report(data: dict[str, object], as_json: bool) -> None:
-    if as_json:
-        emit_json(data)
-        return
-    for key, value in data.items():
-        console.print(f"[bold]{key}[/]: {value}", soft_wrap=True)
+    show(policy.as_dict(), as_json, fields)

@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from supportops.cli.common import JsonOpt, WorkspaceOpt, emit_json, open_workspace
-
-console = Console()
+from supportops.cli.common import JsonOpt, WorkspaceOpt, open_workspace
+from supportops.cli.output import console, show
 
 
 def serve_command(
@@ -42,10 +40,7 @@ def admin_key_command(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) 
     Example: supportops admin-key --workspace ./supportops-workspace --json
     """
     key = open_workspace(workspace).create_admin_key()
-    if as_json:
-        emit_json({"admin_key": key})
-    else:
-        console.print(f"Workspace-admin key (shown once): {key}", soft_wrap=True)
+    show({"admin_key": key}, as_json, lambda r: f"Workspace-admin key (shown once): {key}")
 
 
 def register(app: typer.Typer) -> None:
