@@ -49,6 +49,7 @@ PATHS = {"/elsewhere/": "elsewhere/"}  # an anchor kept outside the workspace
 CAPTURED = {"SNAPSHOT_ID": ("supportops datasets create", "id"),
             "ANSWER_ID": ("supportops assist answer", "answer_id")}
 SHELL = ("echo ",)  # plain shell lines the README shows, run as written
+INSTALLED = ".venv/bin/"  # commands written so run the installed program, the rest in process
 
 
 def test_every_setting_is_documented() -> None:
@@ -64,14 +65,18 @@ def test_exported_members() -> None:
 
 
 def readme_commands(text: str = README) -> list[str]:
-    """The ``$ `` lines of the console blocks, in order, with ``.venv/bin/`` taken off."""
+    """The ``$ `` lines of the console blocks, in order."""
     blocks = re.findall(r"^```console\n(.*?)^```", text, flags=re.S | re.M)
-    lines = [line[2:] for block in blocks for line in block.splitlines() if line.startswith("$ ")]
-    return [line.removeprefix(".venv/bin/") for line in lines]
+    return [line[2:] for block in blocks for line in block.splitlines() if line.startswith("$ ")]
+
+
+def _plain(line: str) -> str:
+    """The command without the folder of the installed program."""
+    return line.removeprefix(INSTALLED)
 
 
 def _words(line: str) -> list[str]:
-    return shlex.split(line, comments=True)
+    return shlex.split(_plain(line), comments=True)
 
 
 def _flags(words: list[str]) -> set[str]:
@@ -135,17 +140,21 @@ def _prepared(line: str, values: dict[str, str]) -> list[str]:
 
 def _capture(line: str, stdout: str, values: dict[str, str]) -> None:
     for placeholder, (start, field) in CAPTURED.items():
-        if line.startswith(start) and placeholder not in values:
+        if _plain(line).startswith(start) and placeholder not in values:
             values[placeholder] = str(orjson.loads(stdout.splitlines()[0])[field])
 
 
 def _run(line: str, values: dict[str, str]) -> None:
-    """One command: ``supportops`` in this process (the same Typer app the executable runs,
-    without paying the start-up and imports per command), a shell line through bash."""
-    if line.startswith(SHELL):
-        done = subprocess.run(["bash", "-c", line], capture_output=True, text=True,
-                              timeout=60, check=False)
+    """One command: a shell line through bash, ``.venv/bin/supportops`` as the installed
+    program, ``supportops`` in this process (the Typer app the program runs, without paying
+    its start-up and imports for each of some fifty commands)."""
+    if line.startswith((INSTALLED, *SHELL)):
+        command = line if line.startswith(SHELL) else shlex.join(
+            [str(BIN / "supportops"), *_prepared(line, values)[1:]])
+        done = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
+                              timeout=120, check=False)
         assert done.returncode == 0, f"$ {line}\nexit {done.returncode}\n{done.stderr}"
+        _capture(line, done.stdout, values)
         return
     result = CliRunner().invoke(app, _prepared(line, values)[1:], terminal_width=200)
     trace = "".join(traceback.format_exception(result.exception)) if result.exception else ""
@@ -156,9 +165,9 @@ def _run(line: str, values: dict[str, str]) -> None:
 
 def _runs(line: str) -> bool:
     """Whether the test runs ``line`` (else it is one of :data:`HELP_ONLY`)."""
-    if any(line.startswith(start) for start in HELP_ONLY):
+    if any(_plain(line).startswith(start) for start in HELP_ONLY):
         return False
-    assert line.startswith(("supportops ", *SHELL)), f"not a supportops command: {line!r}"
+    assert _plain(line).startswith(("supportops ", *SHELL)), f"not supportops: {line!r}"
     return True
 
 
@@ -167,7 +176,7 @@ def test_readme_commands_use_only_flags_their_help_lists() -> None:
     wrong = {line: flags for line in lines if (flags := _unlisted_flags(line))}
     assert not wrong
     # the tables of this test name only what the README still says
-    assert all(any(line.startswith(start) for line in lines) for start in HELP_ONLY)
+    assert all(any(_plain(line).startswith(start) for line in lines) for start in HELP_ONLY)
     assert all(any(key in line for line in lines) for key in [*PATHS, *CAPTURED])
 
 
@@ -198,8 +207,8 @@ def test_the_readme_reader_sees_what_a_reader_sees() -> None:
     """Lines outside console blocks, output lines and comments are not commands."""
     text = ("```console\n$ .venv/bin/supportops init  # here\n{\"ok\": 1}\n```\n"
             "```\n$ supportops hidden\n```\n```python\n$ not this\n```\n")
-    assert readme_commands(text) == ["supportops init  # here"]
-    assert _words("supportops init  # here") == ["supportops", "init"]
+    assert readme_commands(text) == [".venv/bin/supportops init  # here"]
+    assert _words(".venv/bin/supportops init  # here") == ["supportops", "init"]
     assert _unlisted_flags("supportops tickets list --tenant a --status x --nope 1") == {"--nope"}
     assert _unlisted_flags("supportops privacy retention set --message-body-days 1") == {
         "--message-body-days"}
