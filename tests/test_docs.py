@@ -3,9 +3,10 @@ command of the README's console blocks run, in order, on a fresh workspace.
 
 A README command is a line starting with ``$ `` in a ```` ```console ```` block. Each
 ``supportops`` command must use only flags its ``--help`` lists and must exit 0 when run on the
-small files of :mod:`tests.docs_fixtures` (``--encoder none`` added where the command takes
-it, so no sentence encoder is loaded for training). Commands that serve, call ``make`` or read
-a whole shared data set are named in :data:`HELP_ONLY` and only checked against ``--help``.
+small files of :mod:`tests.docs_fixtures`, generated under the names the README gives (its
+data set files included), with ``--encoder none`` added where the command takes it and the
+placeholders of :data:`PATHS` and :data:`CAPTURED` filled in. Commands that serve or call
+``make`` are named in :data:`HELP_ONLY` and only checked against their ``--help``.
 """
 
 from __future__ import annotations
