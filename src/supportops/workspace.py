@@ -209,11 +209,11 @@ class Workspace:
 
         admin_keys.check(self.config, key)
 
-    def authenticate(self, api_key: str) -> Tenant:
+    def authenticate(self, api_key: str, now: datetime | None = None) -> Tenant:
         """The handle an API key acts as. Tenant and role come from the key alone (the API and
-        the console never take a tenant from the request); unknown or disabled keys raise
-        ``PermissionDenied``."""
-        ctx = tenant_store.authenticate(self.db, api_key)
+        the console never take a tenant from the request); unknown, disabled or expired (at
+        ``now``, by default the current time) keys raise ``PermissionDenied``."""
+        ctx = tenant_store.authenticate(self.db, api_key, now)
         return Tenant(self, dataclasses.replace(ctx, sealer=self.audit_sealer(ctx.tenant_id)))
 
 

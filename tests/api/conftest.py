@@ -14,6 +14,7 @@ from supportops import Workspace
 from supportops.api import create_app
 from supportops.governance.context import ROLES
 from tests.api.live import serving
+from tests.clock import ManualClock
 from tests.conftest import BACKENDS, PG_URL, _create_pg_database, _drop_pg_database
 from tests.helpers import event, write_jsonl
 
@@ -35,6 +36,7 @@ TENANTS = {"acme": "A", "globex": "G"}
 class World:
     url: str
     workspace: Workspace
+    clock: ManualClock  # the key check's: moved by tests, never by itself
     keys: dict[str, dict[str, str]] = field(default_factory=dict)  # tenant -> role -> key
     tickets: dict[str, list[str]] = field(default_factory=dict)  # tenant -> ticket ids
     customers: dict[str, list[str]] = field(default_factory=dict)
@@ -77,8 +79,9 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         url, name = _create_pg_database(PG_URL)
     ws = Workspace.init(tmp / "ws", database_url=url)
     try:
-        with serving(create_app(ws, webhook_interval=0.1)) as base:
-            world = World(base, ws)
+        clock = ManualClock()
+        with serving(create_app(ws, webhook_interval=0.1, clock=clock)) as base:
+            world = World(base, ws, clock)
             _populate(ws, tmp, world)
             yield world
     finally:

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 
 from supportops.api import errors
 from supportops.api.batching import Batcher
-from supportops.api.deps import KeyCache
+from supportops.api.deps import Clock, KeyCache
 from supportops.api.dispatcher import Dispatcher
 from supportops.api.nul import RefuseNul
 from supportops.api.routes import (
@@ -47,8 +47,10 @@ ROUTERS = (meta, events, tickets, triage, feedback, assist, analytics, models, m
 
 
 def create_app(workspace: Workspace, *, webhook_interval: float = 0.5,
-               webhook_transport: Transport = urllib_transport) -> FastAPI:
-    """The API over ``workspace``; webhooks are delivered by a thread while it serves."""
+               webhook_transport: Transport = urllib_transport,
+               clock: Clock | None = None) -> FastAPI:
+    """The API over ``workspace``; webhooks are delivered by a thread while it serves. The
+    key check reads the time from ``clock`` (the system's by default)."""
     dispatcher = Dispatcher(workspace, webhook_interval, webhook_transport)
     batcher = Batcher()
 
@@ -66,7 +68,7 @@ def create_app(workspace: Workspace, *, webhook_interval: float = 0.5,
     app.state.workspace = workspace
     app.state.handles = {}
     app.state.batcher = batcher
-    app.state.key_cache = KeyCache()
+    app.state.key_cache = KeyCache(clock=clock)
     app.state.dispatcher = dispatcher
     errors.install(app)
     app.add_middleware(RefuseNul)

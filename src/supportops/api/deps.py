@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -44,6 +45,18 @@ def _key(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
+class Clock:
+    """The time the key check reads: ``monotonic()`` ages the cache's answers, ``now()``
+    decides whether a key has expired. ``create_app(clock=...)`` takes another, so that a
+    caller (a test) can move time on instead of waiting for it."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
 class KeyCache:
     """Recent answers of the key check, for ``ttl`` seconds per key hash (1 s by default).
 
@@ -51,10 +64,13 @@ class KeyCache:
     rotated or expired key stops working within ``ttl``, and at once when the change went
     through this process's workspace (an answer holds only for the ``generation`` of
     :attr:`Workspace.principals_changed` it was given under). Only hashes are kept, never keys.
+    Seconds are those of ``clock`` (:class:`Clock` by default).
     """
 
-    def __init__(self, ttl: float = 1.0, size: int = 10_000) -> None:
+    def __init__(self, ttl: float = 1.0, size: int = 10_000, clock: Clock | None = None
+                 ) -> None:
         self.ttl, self.size = ttl, size
+        self.clock = clock or Clock()
         self._seen: dict[str, tuple[float, int, Tenant | PermissionDenied]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -66,12 +82,12 @@ class KeyCache:
 
     def get(self, digest: str, generation: int = 0) -> Tenant | PermissionDenied | None:
         found = self._seen.get(digest)
-        if found is None or found[0] <= time.monotonic() or found[1] != generation:
+        if found is None or found[0] <= self.clock.monotonic() or found[1] != generation:
             return None
         return found[2]
 
     def put(self, digest: str, answer: Tenant | PermissionDenied, generation: int = 0) -> None:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if len(self._seen) >= self.size:
             self._seen = {k: v for k, v in self._seen.items() if v[0] > now}
             if len(self._seen) >= self.size:
@@ -95,7 +111,8 @@ async def authenticated(request: Request, credentials: BearerDep) -> Tenant:
             answer = cache.get(digest, generation)
             if answer is None:
                 try:
-                    fresh = await run_in_threadpool(workspace.authenticate, key)
+                    fresh = await run_in_threadpool(workspace.authenticate, key,
+                                                    cache.clock.now())
                 except PermissionDenied as err:
                     answer = err
                 else:

@@ -219,20 +219,22 @@ def key_tenants(api_key: str) -> list[str]:
     return candidates[:_MAX_KEY_SPLITS]
 
 
-def authenticate(db: Database, api_key: str) -> Context:
+def authenticate(db: Database, api_key: str, now: datetime | None = None) -> Context:
     """The context an API key acts in. The key names its tenant, so lookup stays tenant-scoped
-    (each candidate tenant is asked inside its own transaction)."""
+    (each candidate tenant is asked inside its own transaction). A key is expired when its
+    ``expires_at`` is not after ``now`` (the current time unless a caller's clock says)."""
     candidates = key_tenants(api_key)
     if not candidates:
         raise PermissionDenied("That API key is malformed; keys look like 'so_<tenant>_<secret>'.")
     for tenant_id in candidates:
-        ctx = _key_context(db, tenant_id, hash_key(api_key))
+        ctx = _key_context(db, tenant_id, hash_key(api_key), now or datetime.now(UTC))
         if ctx is not None:
             return ctx
     raise PermissionDenied("That API key is unknown or disabled.")
 
 
-def _key_context(db: Database, tenant_id: str, key_hash: str) -> Context | None:
+def _key_context(db: Database, tenant_id: str, key_hash: str, now: datetime
+                 ) -> Context | None:
     with db.begin(tenant_id) as conn:
         row = conn.execute(
             select(principals).where(
@@ -243,7 +245,7 @@ def _key_context(db: Database, tenant_id: str, key_hash: str) -> Context | None:
         ).first()
     if row is None:
         return None
-    if row.expires_at is not None and row.expires_at <= datetime.now(UTC):
+    if row.expires_at is not None and row.expires_at <= now:
         raise PermissionDenied(f"That API key expired at {row.expires_at.isoformat()}; ask "
                                "an admin of the tenant for a new one.")
     scopes = _scopes(row.scopes)
