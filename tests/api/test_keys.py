@@ -63,7 +63,7 @@ def test_a_key_rotated_elsewhere_stops_after_the_ttl_and_the_new_one_works_at_on
     _, old = owner.principals.create("keys-rotate", "agent")
     with _bot(world, old) as bot:
         assert bot.post("/v1/triage", json={"text": "I lost my card"}).status_code == 200
-        new = owner.principals.principals.rotate_key("keys-rotate")
+        new = owner.principals.rotate_key("keys-rotate")
         with _bot(world, new) as fresh:
             assert _status(fresh) == 200
         world.clock.advance(0.9 * TTL)

@@ -51,7 +51,7 @@ def keys_rotate(
         raise typer.BadParameter("say what to rotate: --master or --tenant T (one of them)",
                                  param_hint="--master / --tenant")
     if tenant is not None:
-        done = open_tenant(workspace, tenant, acting_as).privacy.principals.rotate_key()
+        done = open_tenant(workspace, tenant, acting_as).privacy.rotate_key()
         show(done, as_json, lambda r: f"Tenant key of {tenant} rotated: "
              f"{r['subject_keys_rewrapped']} subject key(s) re-wrapped.")
         return
