@@ -56,6 +56,6 @@ def test_monitor_status_is_tables_for_people_and_the_result_for_scripts(
     assert set(status) == {"models", "thresholds", "assistant"}
     (model,) = status["models"]
     assert (model["model"], model["champion"]) == ("desk", "1")
-    assert model["versions"]["1"]["served"] == 3
+    assert model["versions"]["1"]["served"] == 3, status
     listed = cli("models", "list")
     assert "desk" in listed and "champion" in listed and "{" not in listed

@@ -200,6 +200,12 @@ class Tenant:
                 k: alarm.get(k) for k in ("model_name", "version", "kind", "score",
                                           "threshold", "n")})
 
+    def close(self) -> None:
+        """Record what this handle has served so far (a batch job's predictions are in the
+        monitoring tables when it returns, not whenever the recorder's thread next wakes)."""
+        if self._recorder is not None:
+            self._recorder.flush()
+
     def prediction_recorder(self) -> PredictionRecorder:
         """One recorder per handle: served predictions are recorded off the serving path,
         and the challenger answers the same inputs in shadow."""

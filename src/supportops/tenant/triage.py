@@ -83,12 +83,15 @@ class Triage:
         the champion of ``name`` in batches of ``batch_size`` (pseudonymised first, unless
         ``prepared`` holds the rows ``server(name).prepare`` made of ``lines``: one batch).
         ``write_back``: confident predictions on stored tickets become events."""
-        if not isinstance(lines, list):
-            lines = read_lines(Path(lines))
+        job = not isinstance(lines, list)  # a file: a batch job, recorded before it returns
+        rows = read_lines(Path(lines)) if not isinstance(lines, list) else lines
         if prepared is not None:
-            return self._predict(lines, name, write_back, prepared)
-        return [record for start in range(0, len(lines), batch_size)
-                for record in self._predict(lines[start:start + batch_size], name, write_back)]
+            return self._predict(rows, name, write_back, prepared)
+        records = [record for start in range(0, len(rows), batch_size)
+                   for record in self._predict(rows[start:start + batch_size], name, write_back)]
+        if job:
+            self._tenant.close()
+        return records
 
     def _predict(self, lines: list[dict[str, Any]], name: str, write_back: bool,
                  prepared: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
