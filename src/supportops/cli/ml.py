@@ -11,7 +11,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from supportops.cli.common import AsOpt, JsonOpt, WorkspaceOpt, emit_json, emit_jsonl, open_tenant
+from supportops.cli.common import (
+    AsOpt,
+    JsonOpt,
+    TenantOpt,
+    WorkspaceOpt,
+    emit_json,
+    emit_jsonl,
+    open_tenant,
+)
 from supportops.errors import ValidationFailed
 
 MlTenantOpt = Annotated[str, typer.Option(
@@ -306,6 +314,72 @@ def models_retrain_flagged(
         emit_json(result)
         return
     print_retrained(result)
+
+
+@models_app.command("reproduce")
+def models_reproduce(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    version: Annotated[str, typer.Argument(help="Version to rebuild.")],
+    tenant: TenantOpt,
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Rebuild a version from its lineage (its snapshot, its recorded parameters) in a
+    scratch area and compare it with what was recorded; exit 0 when it matches, 1 when not.
+
+    Example: supportops models reproduce intents 1 --tenant acme --json
+    """
+    result = open_tenant(workspace, tenant, acting_as).triage_models.reproduce(name, version)
+    if as_json:
+        emit_json({k: result[k] for k in ("model", "version", "match", "metrics",
+                                          "differences", "state_digest", "environment")})
+    else:
+        verdict = "matches" if result["match"] else "does NOT match"
+        console.print(f"{name} version {version} rebuilt from {result['snapshot']} {verdict} "
+                      f"its record (state digest {result['state_digest'][:16]}).")
+        for d in result["differences"] + result["environment"]:
+            console.print(f"  {d['field']}: recorded {d['recorded']!r}, now {d['rebuilt']!r}")
+    raise typer.Exit(0 if result["match"] else 1)
+
+
+@models_app.command("card")
+def models_card(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    version: Annotated[str, typer.Argument(help="Version.")],
+    tenant: TenantOpt,
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """The model card of a version: data, exclusions, metrics by class, abstention, known
+    limits.
+
+    Example: supportops models card intents 1 --tenant acme
+    """
+    card = open_tenant(workspace, tenant, acting_as).triage_models.card(name, version)
+    if as_json:
+        emit_json(card)
+        return
+    console.print(f"[bold]Model card: {name} version {version}[/] "
+                  f"({', '.join(card['aliases']) or 'no alias'})")
+    for title, key in (("Task", "task"), ("Data", "data"), ("Exclusions", "exclusions"),
+                       ("Metrics (held-out tickets)", "metrics"), ("Abstention", "abstention")):
+        console.print(f"[bold]{title}[/]")
+        for field, value in (card[key] or {}).items():
+            console.print(f"  {field}: {value}")
+    _print_by_class(card["metrics_by_class"])
+    console.print("[bold]Known limits[/]")
+    for line in card["known_limits"]:
+        console.print(f"  - {line}")
+
+
+def _print_by_class(by_class: dict[str, dict[str, Any]] | None) -> None:
+    console.print("[bold]Metrics by class[/]")
+    if not by_class:
+        console.print("  not recorded for this version")
+        return
+    table = Table("class", "precision", "recall", "f1", "support", "answered")
+    for label, v in by_class.items():
+        table.add_row(label, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}",
+                      str(v["support"]), "-" if v["answered"] is None else f"{v['answered']:.3f}")
+    console.print(table)
 
 
 def print_retrained(result: dict[str, Any]) -> None:

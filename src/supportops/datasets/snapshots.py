@@ -69,7 +69,29 @@ class Snapshot:
                 "exclusions": self.exclusions, "state": self.state}
 
     def read(self) -> pa.Table:
-        return pq.read_table(self.path)
+        """The snapshot's rows, after checking them against the digest recorded when it was
+        made: a model trained or rebuilt from a changed file would not be the model its
+        lineage names. A file that is gone, unreadable or altered is refused."""
+        try:
+            table = pq.read_table(self.path)
+        except FileNotFoundError:
+            raise NotFound(f"Snapshot {self.id!r} has no file at {self.path} any more (state "
+                           f"{self.state!r}); make a new one with 'supportops datasets "
+                           "create'.") from None
+        except (OSError, pa.ArrowException) as err:
+            raise ValidationFailed(self._tampered(f"it cannot be read ({type(err).__name__})"),
+                                   field="snapshot") from None
+        found = _digest(table.to_pylist())
+        if found != self.digest or table.num_rows != self.row_count:
+            raise ValidationFailed(self._tampered(
+                f"its rows have digest {found[:12]}... ({table.num_rows} rows), not the "
+                f"recorded {self.digest[:12]}... ({self.row_count} rows)"), field="snapshot")
+        return table
+
+    def _tampered(self, why: str) -> str:
+        return (f"Snapshot {self.id!r} at {self.path} was changed or corrupted after it was "
+                f"made: {why}. Nothing was read from it; make a new snapshot ('supportops "
+                "datasets create') or restore the file from a backup.")
 
 
 @dataclass
