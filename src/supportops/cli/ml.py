@@ -337,7 +337,8 @@ def models_reproduce(
         console.print(f"{name} version {version} rebuilt from {result['snapshot']} {verdict} "
                       f"its record (state digest {result['state_digest'][:16]}).")
         for d in result["differences"] + result["environment"]:
-            console.print(f"  {d['field']}: recorded {d['recorded']!r}, now {d['rebuilt']!r}")
+            console.print(f"  {d['field']}: recorded {d['recorded']!r}, now {d['rebuilt']!r}",
+                          soft_wrap=True)
     raise typer.Exit(0 if result["match"] else 1)
 
 

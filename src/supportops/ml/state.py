@@ -6,6 +6,14 @@ a pickled ``set`` follows the interpreter's string hashing. This digest walks th
 instead: an estimator's class, its parameters and every attribute it holds, arrays by dtype,
 shape and bytes, mappings in sorted key order, sets sorted, an encoder by its name (kind and
 weights), a booster by its own serialised model. Equal digests: equal learned state.
+
+Pseudonym tokens count by kind (``<CODE_25240d4797baa642>`` as ``<CODE>``), as the
+estimators read them. Features never hold one, but a label can be one: a value of a code
+field that is not a valid code (Banking77's ``Refund_not_showing_up``) is stored as a
+token, and the model must answer with the tenant's own spelling of it. So two workspaces'
+models differ in those spellings by design, and the digest says whether they differ in
+anything else. (Classes are in sorted order: when two labels of one model are tokens, their
+order can differ between workspaces, and then the digests differ too.)
 """
 
 from __future__ import annotations
@@ -15,6 +23,8 @@ import pickle
 from typing import Any
 
 import numpy as np
+
+from supportops.ml.estimators import pseudonyms_by_kind
 
 #: Attributes that hold no learned state: caches and runtime handles rebuilt on load.
 _SKIPPED = frozenset({"_backend", "_cache", "_pool", "_pool_lock", "_session"})
@@ -30,7 +40,9 @@ def state_digest(obj: Any) -> str:
 def _feed(h: Any, obj: Any, depth: int) -> None:
     if depth > 64:
         raise ValueError(f"state_digest: {type(obj).__name__} nests deeper than 64 levels.")
-    if obj is None or isinstance(obj, bool | int | str | bytes):
+    if isinstance(obj, str):  # numpy's str_ too
+        h.update(f"str:{pseudonyms_by_kind(str(obj))!r};".encode())
+    elif obj is None or isinstance(obj, bool | int | bytes):
         h.update(f"{type(obj).__name__}:{obj!r};".encode())
     elif isinstance(obj, float | np.floating):
         h.update(f"float:{float(obj).hex()};".encode())  # exact, unlike a rounded repr
@@ -44,7 +56,7 @@ def _feed(h: Any, obj: Any, depth: int) -> None:
 
 def _array(h: Any, arr: np.ndarray[Any, Any], depth: int) -> None:
     h.update(f"ndarray:{arr.dtype.str}:{arr.shape};".encode())
-    if arr.dtype == object:
+    if arr.dtype.kind in "OUS":  # objects and strings one by one (tokens by kind)
         for item in arr.ravel().tolist():
             _feed(h, item, depth + 1)
     else:

@@ -122,9 +122,16 @@ def _encoder(service: TriageService, recorded: dict[str, Any] | None,
 
 def _metric_differences(recorded: dict[str, float],
                         rebuilt: dict[str, float]) -> list[dict[str, Any]]:
-    keys = sorted((set(recorded) | set(rebuilt)) - UNCOMPARED)
-    return [{"field": f"metrics.{k}", "recorded": recorded.get(k), "rebuilt": rebuilt.get(k)}
-            for k in keys if recorded.get(k) != rebuilt.get(k)]
+    """Each figure both hold that differs. Only shared ones: a retrained version also
+    recorded its comparison with the version it replaced, which no rebuild can measure
+    again; but the accuracy must be among them."""
+    keys = sorted((set(recorded) & set(rebuilt)) - UNCOMPARED)
+    found = [{"field": f"metrics.{k}", "recorded": recorded[k], "rebuilt": rebuilt[k]}
+             for k in keys if recorded[k] != rebuilt[k]]
+    if "accuracy" not in keys:
+        found.append({"field": "metrics.accuracy", "recorded": recorded.get("accuracy"),
+                      "rebuilt": rebuilt.get("accuracy")})
+    return found
 
 
 def _differences(record: dict[str, Any], rebuilt: dict[str, Any],
