@@ -226,3 +226,27 @@ def test_the_code_version_carries_a_dirty_flag(tmp_path: Path) -> None:
     (package / "model.py").write_text("A = 1\n")
     (package / "new.py").write_text("B = 1\n")  # a new, uncommitted module counts too
     assert ".dirty-" in clean.code_version()
+
+
+_FIT_AND_DIGEST = """
+import csv, sys
+from supportops.ml.state import state_digest
+from supportops.triage.model import TriageModel
+rows = [dict(r, subject=None) for r in list(csv.DictReader(open(sys.argv[1])))[:600]]
+model = TriageModel("text", None, min_coverage=0.8).fit(rows, [r["category"] for r in rows])
+print(state_digest(model))
+"""
+
+
+def test_the_state_digest_is_the_same_in_every_process(tmp_path: Path) -> None:
+    """What a fresh process (``models reproduce``) computes: no memory address, no string
+    hashing order (scikit-learn keeps the ``id()`` of a vectoriser's stop-word list)."""
+    data = _slice(tmp_path)
+    digests = set()
+    for seed in ("0", "1"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-c", _FIT_AND_DIGEST, str(data)],
+                              capture_output=True, text=True, env=env, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        digests.add(done.stdout.strip())
+    assert len(digests) == 1 and len(next(iter(digests))) == 64

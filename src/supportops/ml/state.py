@@ -26,8 +26,11 @@ import numpy as np
 
 from supportops.ml.estimators import pseudonyms_by_kind
 
-#: Attributes that hold no learned state: caches and runtime handles rebuilt on load.
-_SKIPPED = frozenset({"_backend", "_cache", "_pool", "_pool_lock", "_session"})
+#: Attributes that hold no learned state: caches and runtime handles rebuilt on load, and
+#: scikit-learn's ``id()`` of a vectoriser's stop-word list (a memory address, other in
+#: every process).
+_SKIPPED = frozenset({"_backend", "_cache", "_pool", "_pool_lock", "_session",
+                      "_stop_words_id"})
 
 
 def state_digest(obj: Any) -> str:
