@@ -87,7 +87,7 @@ class Snapshot:
         if self.state == "redacted":  # erasure rewrote the file and recorded its new digest
             expected = self.exclusions.get("redacted_digest") or ""
         found = rows_digest(table.to_pylist())
-        if expected and found != expected or table.num_rows != self.row_count:
+        if (expected and found != expected) or table.num_rows != self.row_count:
             raise ValidationFailed(self._tampered(
                 f"its rows have digest {found[:12]}... ({table.num_rows} rows), not the "
                 f"recorded {expected[:12]}... ({self.row_count} rows)"), field="snapshot")
