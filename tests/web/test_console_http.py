@@ -199,4 +199,4 @@ def test_the_models_page_shows_a_version_s_model_card(live: Live) -> None:
                     "opted_out_subjects", "precision_when_answering"):
         assert section in card.text, section
     missing = engineer.get("/console/models/card", params={"name": "triage", "version": "99"})
-    assert missing.status_code == 200 and "has no version '99'" in missing.text
+    assert missing.status_code == 200 and "has no version" in missing.text
