@@ -187,3 +187,16 @@ def test_the_models_page_monitors_the_champion_and_checks_it_on_request(live: Li
     checked = engineer.post("/console/models/check",
                             data={"name": "triage", "csrf": csrf_of(page.text)})
     assert checked.status_code == 200 and "Checked triage v1" in checked.text
+
+
+def test_the_models_page_shows_a_version_s_model_card(live: Live) -> None:
+    engineer = sign_in(live, "ml_engineer")
+    page = engineer.get("/console/models")
+    assert "/console/models/card?name=triage&amp;version=1" in page.text
+    card = engineer.get("/console/models/card", params={"name": "triage", "version": "1"})
+    assert card.status_code == 200 and "Model card: triage v1" in card.text
+    for section in ("Data", "Exclusions", "Metrics by class", "Abstention", "Known limits",
+                    "opted_out_subjects", "precision_when_answering"):
+        assert section in card.text, section
+    missing = engineer.get("/console/models/card", params={"name": "triage", "version": "99"})
+    assert missing.status_code == 200 and "has no version" in missing.text

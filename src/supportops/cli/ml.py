@@ -250,6 +250,72 @@ def models_retrain_flagged(
     show(result, as_json, retrained)
 
 
+@models_app.command("reproduce")
+def models_reproduce(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    version: Annotated[str, typer.Argument(help="Version to rebuild.")],
+    tenant: TenantOpt,
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Rebuild a version from its lineage (its snapshot, its recorded parameters) in a
+    scratch area and compare it with what was recorded; exit 0 when it matches, 1 when not.
+
+    Example: supportops models reproduce intents 1 --tenant acme --json
+    """
+    result = open_tenant(workspace, tenant, acting_as).triage.reproduce(name, version)
+    show({k: result[k] for k in ("model", "version", "match", "metrics", "differences",
+                                 "state_digest", "environment")}, as_json,
+         lambda r: _reproduced(r, result["snapshot"]))
+    raise typer.Exit(0 if result["match"] else 1)
+
+
+def _reproduced(r: dict[str, Any], snapshot: str) -> list[str]:
+    verdict = "matches" if r["match"] else "does NOT match"
+    return [f"{r['model']} version {r['version']} rebuilt from {snapshot} {verdict} its record "
+            f"(state digest {r['state_digest'][:16]}).",
+            *(f"  {d['field']}: recorded {d['recorded']!r}, now {d['rebuilt']!r}"
+              for d in r["differences"] + r["environment"])]
+
+
+@models_app.command("card")
+def models_card(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    version: Annotated[str, typer.Argument(help="Version.")],
+    tenant: TenantOpt,
+    workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """The model card of a version: data, exclusions, metrics by class, abstention, known
+    limits.
+
+    Example: supportops models card intents 1 --tenant acme
+    """
+    card = open_tenant(workspace, tenant, acting_as).triage.card(name, version)
+    show(card, as_json, _card)
+
+
+CARD_SECTIONS = (("Task", "task"), ("Data", "data"), ("Exclusions", "exclusions"),
+                 ("Metrics (held-out tickets)", "metrics"), ("Abstention", "abstention"))
+
+
+def _card(card: dict[str, Any]) -> list[str | Table]:
+    said: list[str | Table] = [f"[bold]Model card: {card['model']} version {card['version']}[/] "
+                               f"({', '.join(card['aliases']) or 'no alias'})"]
+    for title, key in CARD_SECTIONS:
+        said += [f"[bold]{title}[/]", *(f"  {line}" for line in fields(card[key] or {}))]
+    said += ["[bold]Metrics by class[/]", _by_class(card["metrics_by_class"]),
+             "[bold]Known limits[/]", *(f"  - {line}" for line in card["known_limits"])]
+    return said
+
+
+def _by_class(by_class: dict[str, dict[str, Any]] | None) -> str | Table:
+    if not by_class:
+        return "  not recorded for this version"
+    return table(("class", "precision", "recall", "f1", "support", "answered"), (
+        (label, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", v["support"],
+         "-" if v["answered"] is None else f"{v['answered']:.3f}")
+        for label, v in by_class.items()))
+
+
 def retrained(result: dict[str, Any]) -> list[str]:
     """One line per rebuilt snapshot and retrained version."""
     return [*(f"snapshot {snap['old']} -> {snap['new']}" for snap in result["snapshots"]),

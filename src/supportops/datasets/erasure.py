@@ -12,6 +12,7 @@ import orjson
 from sqlalchemy import Connection, select, update
 
 from supportops.datasets.paths import resolve
+from supportops.datasets.snapshots import rows_digest
 from supportops.datasets.tables import dataset_snapshots
 from supportops.governance.context import Context
 from supportops.privacy.erasure import ErasureHook
@@ -39,10 +40,12 @@ def purge_subject(conn: Connection, ctx: Context, subject: str, event_ids: Seque
         if not dropped:
             continue
         scratch = path.with_suffix(".redacting")
-        pq.write_table(table.filter(keep), scratch)
+        kept = table.filter(keep)
+        pq.write_table(kept, scratch)
         scratch.replace(path)
         exclusions = orjson.loads(row.exclusions)
         exclusions["erased_rows"] = int(exclusions.get("erased_rows", 0)) + dropped
+        exclusions["redacted_digest"] = rows_digest(kept.to_pylist())  # Snapshot.read checks it
         conn.execute(update(dataset_snapshots).where(
             dataset_snapshots.c.tenant_id == ctx.tenant_id, dataset_snapshots.c.id == row.id)
             .values(state="redacted", row_count=row.row_count - dropped,

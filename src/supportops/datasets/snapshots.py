@@ -69,7 +69,34 @@ class Snapshot:
                 "exclusions": self.exclusions, "state": self.state}
 
     def read(self) -> pa.Table:
-        return pq.read_table(self.path)
+        """The snapshot's rows, after checking them against the digest recorded when it was
+        made (or, once erasure redacted it, the one erasure recorded; a snapshot redacted
+        before erasure recorded one is checked by its row count only): a model trained or
+        rebuilt from a changed file would not be the model its lineage names. A file that
+        is gone, unreadable or altered is refused."""
+        try:
+            table = pq.read_table(self.path)
+        except FileNotFoundError:
+            raise NotFound(f"Snapshot {self.id!r} has no file at {self.path} any more (state "
+                           f"{self.state!r}); make a new one with 'supportops datasets "
+                           "create'.") from None
+        except (OSError, pa.ArrowException) as err:
+            raise ValidationFailed(self._tampered(f"it cannot be read ({type(err).__name__})"),
+                                   field="snapshot") from None
+        expected = self.digest
+        if self.state == "redacted":  # erasure rewrote the file and recorded its new digest
+            expected = self.exclusions.get("redacted_digest") or ""
+        found = rows_digest(table.to_pylist())
+        if (expected and found != expected) or table.num_rows != self.row_count:
+            raise ValidationFailed(self._tampered(
+                f"its rows have digest {found[:12]}... ({table.num_rows} rows), not the "
+                f"recorded {expected[:12]}... ({self.row_count} rows)"), field="snapshot")
+        return table
+
+    def _tampered(self, why: str) -> str:
+        return (f"Snapshot {self.id!r} at {self.path} was changed or corrupted after it was "
+                f"made: {why}. Nothing was read from it; make a new snapshot ('supportops "
+                "datasets create') or restore the file from a backup.")
 
 
 @dataclass
@@ -203,7 +230,8 @@ def build_records(
     return records, exclusions
 
 
-def _digest(records: list[dict[str, Any]]) -> str:
+def rows_digest(records: list[dict[str, Any]]) -> str:
+    """SHA-256 of the rows in order, each as sorted-key JSON (naive times as UTC)."""
     h = hashlib.sha256()
     for record in records:
         h.update(orjson.dumps(record, option=orjson.OPT_SORT_KEYS | orjson.OPT_NAIVE_UTC))
@@ -227,7 +255,7 @@ def create_snapshot(
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{snapshot_id}.parquet"
     pq.write_table(pa.Table.from_pylist(records, schema=_SCHEMA), path)
-    digest = _digest(records)
+    digest = rows_digest(records)
     filters = {"require": require, "tickets": len(ticket_ids) if ticket_ids is not None else None}
     now = datetime.now(UTC)
     with db.begin(ctx.tenant_id) as conn:

@@ -319,6 +319,7 @@ class Encoder:
         self._threads = threads or min(os.cpu_count() or 1, 4)
         self._cache: OrderedDict[str, FloatArray] = OrderedDict()
         self._cache_size = cache_size
+        self._digest: str | None = None
         self._backend = self._build(kind, Path(cache_dir) if cache_dir else None, batch_size)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -368,6 +369,28 @@ class Encoder:
                 out[rows] = vec
                 self.remember(text, vec)
         return out
+
+    def artefact(self) -> Path:
+        """The file of weights this encoder computes with (built on first use)."""
+        cache = self._config["cache_dir"]
+        if self.kind == "minilm":
+            return model_dir() / "model.safetensors"
+        if self.kind == "minilm-onnx-int8":
+            return export_onnx_int8(Path(cache))
+        return distill_static(Path(cache))
+
+    def digest(self) -> str:
+        """SHA-256 of the weights file and the tokenizer: what a run records so that a
+        rebuild can tell whether it encodes with the same bytes (``name`` only says which
+        recipe, and an export is made anew in each workspace)."""
+        if self._digest is None:
+            h = hashlib.sha256()
+            for path in (self.artefact(), model_dir() / "tokenizer.json"):
+                with path.open("rb") as handle:
+                    for block in iter(lambda: handle.read(1 << 20), b""):
+                        h.update(block)
+            self._digest = h.hexdigest()
+        return self._digest
 
     def remember(self, text: str, vec: FloatArray) -> None:
         """Seed the cache with a known vector (one stored per event): it is not encoded again."""

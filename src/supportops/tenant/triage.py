@@ -170,6 +170,15 @@ class Triage:
 
         return compare_versions(self.versions(name), name, a, b)
 
+    def reproduce(self, name: str, version: str) -> dict[str, Any]:
+        """Rebuild ``version`` from its lineage in a scratch area and compare it with its
+        record (``models reproduce``); nothing is registered."""
+        return self.service.reproduce(name, version)
+
+    def card(self, name: str, version: str) -> dict[str, Any]:
+        """The model card of ``version`` (``models card``, the console's model page)."""
+        return self.service.card(name, version)
+
     def promote(self, name: str, version: str, *, alias: str = "champion",
                 force: bool = False) -> dict[str, Any]:
         """Point ``alias`` at ``version`` (audited); a new champion only when significantly

@@ -32,7 +32,12 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from supportops.ml.embeddings import Encoder
-from supportops.ml.estimators import FieldClassifier, TextClassifier, first_line
+from supportops.ml.estimators import (
+    FieldClassifier,
+    TextClassifier,
+    encode_by_kind,
+    first_line,
+)
 from supportops.triage.abstention import (
     ConfidenceThreshold,
     OutOfScopeDetector,
@@ -242,6 +247,14 @@ class TriageModel(BaseEstimator):  # type: ignore[misc]
         return field_frame(rows, getattr(self, "columns_", None))
 
     def fit(self, rows: Sequence[dict[str, Any]], y: Sequence[Any]) -> TriageModel:
+        """Fit on one BLAS thread: a threaded BLAS may sum in another order on a machine with
+        more cores, and the learned state must follow the data and the settings only."""
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._fit(rows, y)
+
+    def _fit(self, rows: Sequence[dict[str, Any]], y: Sequence[Any]) -> TriageModel:
         if self.kind not in ("text", "fields"):
             raise ValueError(f"The 'kind' parameter of TriageModel must be 'text' or 'fields'. "
                              f"Got {self.kind!r} instead.")
@@ -263,8 +276,8 @@ class TriageModel(BaseEstimator):  # type: ignore[misc]
         self.oos_ = None
         if self.kind == "text" and self.encoder is not None:  # its threshold from held-out rows
             self.oos_ = OutOfScopeDetector(quantile=self.oos_quantile).fit(
-                self.encoder.encode(self._inputs(fit_rows)), labels[fit_idx], fit_subjects,
-                X_held=self.encoder.encode(self._inputs([rows[i] for i in val_idx])),
+                encode_by_kind(self.encoder, self._inputs(fit_rows)), labels[fit_idx],
+                fit_subjects, X_held=encode_by_kind(self.encoder, self._inputs(val_rows)),
                 confidence_held=held.max(axis=1))
         if self.refit and len(val_idx):
             self._fit_classifier(list(rows), labels, [r.get("subject") for r in rows])
@@ -341,8 +354,8 @@ class TriageModel(BaseEstimator):  # type: ignore[misc]
         if self.oos_ is None or self.encoder is None:
             return None
         confidence = (self.predict_proba(rows) if proba is None else proba).max(axis=1)
-        return np.asarray(self.oos_.is_out_of_scope(self.encoder.encode(self._inputs(rows)),
-                                                    confidence))
+        return np.asarray(self.oos_.is_out_of_scope(
+            encode_by_kind(self.encoder, self._inputs(rows)), confidence))
 
     def predict_records(
         self, ids: Sequence[Any], rows: Sequence[dict[str, Any]], top_k: int = 3

@@ -26,7 +26,13 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import f1_score
 
-from supportops.datasets.snapshots import LABELS, create_snapshot, fold_tickets, to_record
+from supportops.datasets.snapshots import (
+    LABELS,
+    Snapshot,
+    create_snapshot,
+    fold_tickets,
+    to_record,
+)
 from supportops.errors import ValidationFailed
 from supportops.events.ingest import Parsed, validate_draft
 from supportops.events.schemas import Event, EventDraft
@@ -34,11 +40,13 @@ from supportops.governance import audit, lineage
 from supportops.governance.context import Context, Role
 from supportops.ml import embedding_cache
 from supportops.ml.embeddings import Encoder
+from supportops.ml.estimators import pseudonyms_by_kind
 from supportops.ml.registry import DatasetRef, Registry
 from supportops.privacy.service import Privacy
 from supportops.storage import Database
 from supportops.triage.abstention import PRECISION_TARGETS, coverage_at_precision
 from supportops.triage.model import MIN_EVAL_TICKETS, TriageModel, holdout_split, rare_labels
+from supportops.triage.provenance import card_facts, provenance
 
 TRAIN_ROLES: tuple[Role, ...] = ("admin", "ml_engineer")
 TEST_FRACTION = 0.2
@@ -106,41 +114,63 @@ class TriageService:
         rows = snap.read().to_pylist()
         _check_labels(name, target, rows)
         kind = _choose_kind(rows) if kind == "auto" else kind
-        train_rows, test_rows, split = _split(rows, target)
         model = TriageModel(kind, self.encoder(encoder) if kind == "text" else None,
                             target=target, precision=precision or DEFAULT_PRECISION,
                             min_coverage=DEFAULT_MIN_COVERAGE if precision is None else 0.0,
                             refit=refit)
-        if model.encoder is not None:
-            embedding_cache.warm(self.db, self.ctx, model.encoder,
-                                 [r["text_event_id"] for r in rows], [r["text"] for r in rows],
-                                 [r["subject"] for r in rows])
-        started = time.perf_counter()
-        _fit(model, name, train_rows, target)
-        seconds = time.perf_counter() - started
-        rare = sorted(rare_labels([r[target] for r in rows]))
-        metrics = {**evaluate_rows(model, test_rows, target), **_training_facts(model, rare),
-                   "train_seconds": round(seconds, 2)}
-        params = {"target": target, "kind": kind, "refit": refit,
-                  "precision_target": model.threshold_.precision_target_,
-                  "precision_requested": "default" if precision is None else precision,
-                  "encoder": model.encoder.name if model.encoder else "none", "split": split,
-                  "text_setting": model.text_setting_,
-                  "train_rows": len(train_rows), "test_rows": len(test_rows),
-                  "too_rare_classes": ",".join(rare) or "none"}
-        version = self.registry.log_training(
-            self.ctx.tenant_id, name, model=model, params=params,
-            metrics={k: v for k, v in metrics.items() if isinstance(v, int | float)},
-            dataset=DatasetRef(snap.id, snap.digest, snap.log_position, snap.row_count,
-                               str(snap.path), snap.exclusions),
-            tags={"supportops.task": "triage", "supportops.target": target})
+        self._warm(model, rows)
+        fitted = fit_and_measure(model, name, rows, target)
+        version = self._register(name, model, fitted, snap, {
+            "precision_requested": "default" if precision is None else precision})
         with self.db.begin(self.ctx.tenant_id) as conn:
             lineage.record_model(conn, self.ctx, name, version, snap.id)
         if self.on_trained is not None:
-            self.on_trained(name, version, model, train_rows, test_rows)
+            self.on_trained(name, version, model, fitted.train_rows, fitted.test_rows)
         self._place(name, version, alias)
-        return {"model": name, "version": version, "metrics": metrics,
+        return {"model": name, "version": version, "metrics": fitted.metrics,
                 "snapshot": snap.id, "digest": snap.digest}
+
+    def _warm(self, model: TriageModel, rows: list[dict[str, Any]]) -> None:
+        """Load the stored vectors of the rows' texts (read by kind, as the model reads
+        them: see ``encode_by_kind``) into the encoder; encode and store the rest."""
+        if model.encoder is not None:
+            embedding_cache.warm(self.db, self.ctx, model.encoder,
+                                 [r["text_event_id"] for r in rows],
+                                 [pseudonyms_by_kind(r["text"] or "") for r in rows],
+                                 [r["subject"] for r in rows])
+
+    def _register(self, name: str, model: TriageModel, fitted: Fitted, snap: Snapshot,
+                  extra: dict[str, Any]) -> str:
+        """Log the run (parameters, numeric metrics, lineage, card facts) and register it."""
+        target = model.target
+        params = {"target": target, "kind": model.kind, "refit": model.refit,
+                  "precision_target": model.threshold_.precision_target_, **extra,
+                  "encoder": model.encoder.name if model.encoder else "none",
+                  "split": fitted.split, "text_setting": model.text_setting_,
+                  "train_rows": len(fitted.train_rows), "test_rows": len(fitted.test_rows),
+                  "too_rare_classes": ",".join(fitted.metrics["too_rare_classes"]) or "none"}
+        return self.registry.log_training(
+            self.ctx.tenant_id, name, model=model, params=params,
+            metrics={k: v for k, v in fitted.metrics.items() if isinstance(v, int | float)},
+            dataset=DatasetRef(snap.id, snap.digest, snap.log_position, snap.row_count,
+                               str(snap.path), snap.exclusions),
+            tags={"supportops.task": "triage", "supportops.target": target},
+            provenance=provenance(self.privacy is not None),
+            card=card_facts(model, fitted.test_rows))
+
+    def reproduce(self, name: str, version: str) -> dict[str, Any]:
+        """Rebuild ``version`` from its lineage in a scratch area and compare it with what was
+        recorded (see :mod:`supportops.triage.reproduce`); nothing is registered."""
+        from supportops.triage import reproduce
+
+        return reproduce.reproduce(self, name, version)
+
+    def card(self, name: str, version: str) -> dict[str, Any]:
+        """The model card of ``version``: data, exclusions, metrics by class, abstention,
+        known limits (see :mod:`supportops.triage.reproduce`)."""
+        from supportops.triage import reproduce
+
+        return reproduce.card(self, name, version)
 
     # -- registry --------------------------------------------------------------------------
 
@@ -358,6 +388,30 @@ def _training_facts(model: TriageModel, rare: list[str]) -> dict[str, Any]:
             **{f"validation_{k}": v for k, v in model.validation_.items()},
             "too_rare_to_evaluate": len(rare), "too_rare_classes": rare,
             "too_rare_min_tickets": MIN_EVAL_TICKETS}
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What :func:`fit_and_measure` made: the split's two parts, its kind, the metrics."""
+
+    train_rows: list[dict[str, Any]]
+    test_rows: list[dict[str, Any]]
+    split: str
+    metrics: dict[str, Any]
+
+
+def fit_and_measure(model: TriageModel, name: str, rows: list[dict[str, Any]],
+                    target: str) -> Fitted:
+    """Split, fit and evaluate: the one path of training and of a rebuild, so both measure
+    alike (``train_seconds`` is the only figure that may differ between two runs)."""
+    train_rows, test_rows, split = _split(rows, target)
+    started = time.perf_counter()
+    _fit(model, name, train_rows, target)
+    seconds = time.perf_counter() - started
+    rare = sorted(rare_labels([r[target] for r in rows]))
+    metrics = {**evaluate_rows(model, test_rows, target), **_training_facts(model, rare),
+               "train_seconds": round(seconds, 2)}
+    return Fitted(train_rows, test_rows, split, metrics)
 
 
 def _check_options(target: str, kind: str) -> None:

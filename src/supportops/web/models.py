@@ -1,4 +1,5 @@
-"""The models page: every version with aliases, metrics and dataset; promote and roll back
+"""The models page: every version with aliases, metrics and dataset, and its model card;
+promote and roll back
 (both audited by the triage room, which also refuses versions holding erased data); live
 monitoring of each champion (served predictions, accuracy from feedback, alarms)."""
 
@@ -17,11 +18,12 @@ ALIASES = ("champion", "challenger")
 
 
 def _page(console: Console, visit: Visit, message: str | None = None,
-          checked: dict[str, Any] | None = None) -> Response:
+          checked: dict[str, Any] | None = None,
+          card: tuple[dict[str, Any] | None, str | None] | None = None) -> Response:
     tenant = visit.tenant
     return console.render(visit.request, "models.html", visit,
                           versions=tenant.triage.versions(), shown=SHOWN_METRICS,
-                          aliases=ALIASES, message=message, checked=checked,
+                          aliases=ALIASES, message=message, checked=checked, card=card,
                           monitoring=attempt(tenant.monitor.status))
 
 
@@ -31,6 +33,13 @@ def router(console: Console) -> APIRouter:
     @pages.get("/models", include_in_schema=False)
     def models_page(request: Request) -> Response:
         return _page(console, console.visit(request))
+
+    @pages.get("/models/card", include_in_schema=False)
+    def card_page(request: Request, name: str, version: str) -> Response:
+        """One version's model card above the models table (``models card`` on the CLI)."""
+        visit = console.visit(request)
+        return _page(console, visit,
+                     card=attempt(lambda: visit.tenant.triage.card(name, version)))
 
     @pages.post("/models/promote", include_in_schema=False)
     def promote(request: Request, csrf: FormStr = None, name: FormStr = None,
