@@ -25,15 +25,16 @@ class Assist(AssistService):
 
     tenant: Tenant | None = None
 
-    def answer(self, text: str, ticket_id: str | None = None, **options: Any
-               ) -> dict[str, Any]:
+    def answer(self, text: str, ticket_id: str | None = None, *, announce: bool = True,
+               **options: Any) -> dict[str, Any]:
         """A drafted reply with its sources, confidence and abstention; for a ticket of this
         tenant (another tenant's id is not found), also tell the ``draft.ready`` webhooks
-        (ids and confidence only)."""
+        (ids and confidence only) unless ``announce`` is off (the console drafts on every
+        view of a ticket page: a page view is not a new draft for the receivers)."""
         if ticket_id is not None and self.tenant is not None:
             self.tenant.tickets.get(ticket_id, with_events=False)
         result = super().answer(text, ticket_id, **options)
-        if ticket_id is not None and self.tenant is not None:
+        if announce and ticket_id is not None and self.tenant is not None:
             self.tenant.webhooks.emit("draft.ready", {
                 "ticket_id": ticket_id, "answer_id": result.get("answer_id"),
                 "confidence": result.get("confidence"), "abstained": result.get("abstained")})

@@ -25,7 +25,7 @@ def assistance(tenant: Tenant, ticket_id: str, text: str) -> dict[str, Any] | No
     if assist is None:
         return None
     similar, similar_error = attempt(lambda: assist.similar(ticket_id=ticket_id, limit=5))
-    draft, draft_error = attempt(lambda: assist.answer(text, ticket_id=ticket_id))
+    draft, draft_error = attempt(lambda: assist.answer(text, ticket_id=ticket_id, announce=False))
     return {"similar": similar or [], "draft": draft, "error": similar_error or draft_error}
 
 
