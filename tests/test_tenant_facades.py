@@ -16,7 +16,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "supportops"
 SURFACE = {"id", "ctx", "db", "is_owner", "workspace", "path", "artifacts", "ingest", "tickets",
            "events", "principals", "datasets", "triage", "monitor", "privacy", "assist",
            "audit", "lineage", "analytics", "webhooks", "servers", "privacy_room",
-           "prediction_recorder"}
+           "prediction_recorder", "close"}
 #: Spellings of the flat handle, each replaced by an area's verb.
 REMOVED = ("train_triage", "triage_models", "triage_server", "triage_feedback", "triage_batch",
            "announce_triage", "evaluate_triage", "compare_models", "model_version",

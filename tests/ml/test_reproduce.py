@@ -56,7 +56,7 @@ def _slice(tmp_path: Path) -> Path:
 def _train_fresh(folder: Path, data: Path) -> tuple[Workspace, dict[str, Any]]:
     ws = Workspace.init(folder)
     ws.create_tenant("acme")
-    result = ws.tenant("acme").train_triage(data, "banking77", "category", "intents")
+    result = ws.tenant("acme").triage.train("intents", "category", data=data, format="banking77")
     return ws, result
 
 
@@ -127,8 +127,8 @@ def test_a_changed_record_makes_reproduce_say_no(tenant: Tenant, tmp_path: Path)
     assert models.reproduce("intents", "1")["match"] is True
     record = _record(tenant)
     record["state_digest"] = "0" * 64
-    run_id = models.registry.version("acme", "intents", "1")["run_id"]
-    models.registry.client.set_tag(run_id, LINEAGE_TAG, orjson.dumps(record).decode())
+    run_id = tenant.triage.service.registry.version("acme", "intents", "1")["run_id"]
+    tenant.triage.service.registry.client.set_tag(run_id, LINEAGE_TAG, orjson.dumps(record).decode())
     result = models.reproduce("intents", "1")
     assert result["match"] is False
     assert [d["field"] for d in result["differences"]] == ["state_digest"]
@@ -139,7 +139,7 @@ def test_a_changed_record_makes_reproduce_say_no(tenant: Tenant, tmp_path: Path)
 
 def test_a_changed_or_corrupted_snapshot_is_refused(tenant: Tenant, tmp_path: Path) -> None:
     _ingest(tenant, tmp_path)
-    snap = tenant.create_dataset("all", "category")
+    snap = tenant.datasets.create("all", "category")
     assert snap.read().num_rows == snap.row_count
     table = snap.read()
     texts = table.column("text").to_pylist()

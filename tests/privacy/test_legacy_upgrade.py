@@ -10,10 +10,6 @@ byte scan must all hold afterwards, on both back-ends.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,43 +18,22 @@ import pytest
 from supportops import Workspace
 from tests.conftest import BACKENDS, PG_URL, _create_pg_database, _drop_pg_database
 from tests.helpers import admin_url
+from tests.releases import release_cli, release_sources
 
 from .conftest import PiiData, _files, _tables, make_csv
 
 PREVIOUS_RELEASE = "463a5688"
-REPO = Path(__file__).resolve().parents[2]
-EXE = str(Path(sys.executable).with_name("supportops"))
 
 
-def _old_sources(root: Path) -> Path:
-    """The previous release's ``src`` (skips when the git history is not at hand)."""
-    if shutil.which("git") is None or not (REPO / ".git").exists():
-        pytest.skip("git history is unavailable: the previous release cannot be checked out")
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", PREVIOUS_RELEASE, "src"],
-                             capture_output=True, timeout=120)
-    if archive.returncode != 0:
-        pytest.skip(f"commit {PREVIOUS_RELEASE} is not in this checkout's history")
-    root.mkdir(parents=True)
-    subprocess.run(["tar", "-x", "-C", str(root)], input=archive.stdout, check=True)
-    return root / "src"
 
 
-def _old_cli(src: Path, ws: Path, url: str | None, *args: str) -> str:
-    env = {**os.environ, "PYTHONPATH": str(src), "SUPPORTOPS_WORKSPACE": str(ws)}
-    env.pop("SUPPORTOPS_TENANT", None)
-    env.pop("SUPPORTOPS_DATABASE_URL", None)
-    if url:
-        env["SUPPORTOPS_DATABASE_URL"] = url
-    done = subprocess.run([EXE, *args], capture_output=True, text=True, env=env, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
 
 
 @pytest.fixture(params=BACKENDS)
 def legacy(request: pytest.FixtureRequest,
            tmp_path: Path) -> Iterator[tuple[Path, str | None, PiiData]]:
     """(workspace path, database URL, data) of a workspace the previous release wrote."""
-    src = _old_sources(tmp_path / "previous")
+    src = release_sources(PREVIOUS_RELEASE, tmp_path / "previous")
     url = name = None
     if request.param == "postgresql":
         assert PG_URL
@@ -66,9 +41,9 @@ def legacy(request: pytest.FixtureRequest,
     data = make_csv(tmp_path / "tickets.csv", n_customers=4, tickets_each=2, seed=5)
     ws = tmp_path / "ws"
     try:
-        _old_cli(src, ws, url, "init")
-        _old_cli(src, ws, url, "tenants", "create", "acme")
-        assert "accepted 16" in _old_cli(src, ws, url, "ingest", str(data.path), "--format",
+        release_cli(src, ws, url, "init")
+        release_cli(src, ws, url, "tenants", "create", "acme")
+        assert "accepted 16" in release_cli(src, ws, url, "ingest", str(data.path), "--format",
                                         "csv", "--tenant", "acme")
         yield ws, url, data
     finally:

@@ -54,7 +54,7 @@ def test_rotation_rewraps_subject_keys_and_keeps_content(
     token = tenant.privacy.subject_token(first.customer_id)
     before = _state(tenant)
     with workspace.db.begin(tenant.id) as conn:
-        old_key = tenant.privacy.provider.unwrap(tenant.id, conn.execute(select(
+        old_key = tenant.privacy.room.provider.unwrap(tenant.id, conn.execute(select(
             tenant_keys.c.wrapped_key)).scalar_one())
 
     done = _rotate(workspace, "--tenant", "acme")

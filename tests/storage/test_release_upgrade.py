@@ -10,10 +10,6 @@ tables, and the same triggers, policies and guard functions.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,9 +26,8 @@ from supportops.storage.database import MIGRATIONS_DIR, VERSION_TABLE
 from supportops.workspace import DB_FILE
 from tests.conftest import BACKENDS, PG_URL, _create_pg_database, _drop_pg_database
 from tests.privacy.conftest import PiiData, make_csv
+from tests.releases import release_cli, release_sources
 
-REPO = Path(__file__).resolve().parents[2]
-EXE = str(Path(sys.executable).with_name("supportops"))
 #: Each release with the branched history, and the version rows its ``init`` leaves.
 RELEASES = {
     "463a568": {"0002_privacy", "0003_ml", "0004_analytics"},
@@ -44,28 +39,8 @@ LINE = [r.revision for r in reversed(list(ScriptDirectory(str(MIGRATIONS_DIR))
                                           .walk_revisions()))]
 
 
-def _sources(commit: str, root: Path) -> Path:
-    """The release's ``src`` (skips when the git history is not at hand)."""
-    if shutil.which("git") is None or not (REPO / ".git").exists():
-        pytest.skip("git history is unavailable: the release cannot be checked out")
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", commit, "src"],
-                             capture_output=True, timeout=120)
-    if archive.returncode != 0:
-        pytest.skip(f"commit {commit} is not in this checkout's history")
-    root.mkdir(parents=True)
-    subprocess.run(["tar", "-x", "-C", str(root)], input=archive.stdout, check=True)
-    return root / "src"
 
 
-def _cli(src: Path, ws: Path, url: str | None, *args: str) -> str:
-    env = {**os.environ, "PYTHONPATH": str(src), "SUPPORTOPS_WORKSPACE": str(ws)}
-    for name in ("SUPPORTOPS_TENANT", "SUPPORTOPS_DATABASE_URL"):
-        env.pop(name, None)
-    if url:
-        env["SUPPORTOPS_DATABASE_URL"] = url
-    done = subprocess.run([EXE, *args], capture_output=True, text=True, env=env, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
 
 
 def _owner_url(ws: Path, url: str | None) -> str:
@@ -92,7 +67,7 @@ def released(request: pytest.FixtureRequest,
              tmp_path: Path) -> Iterator[tuple[str, Path, str | None, PiiData]]:
     """(release, workspace path, admin database URL, data) of a workspace a release wrote."""
     commit, backend = request.param
-    src = _sources(commit, tmp_path / "release")
+    src = release_sources(commit, tmp_path / "release")
     url = name = None
     if backend == "postgresql":
         assert PG_URL
@@ -100,9 +75,9 @@ def released(request: pytest.FixtureRequest,
     data = make_csv(tmp_path / "tickets.csv", n_customers=3, tickets_each=2, seed=11)
     ws = tmp_path / "ws"
     try:
-        _cli(src, ws, url, "init")
-        _cli(src, ws, url, "tenants", "create", "acme")
-        assert "accepted 12" in _cli(src, ws, url, "ingest", str(data.path), "--format", "csv",
+        release_cli(src, ws, url, "init")
+        release_cli(src, ws, url, "tenants", "create", "acme")
+        assert "accepted 12" in release_cli(src, ws, url, "ingest", str(data.path), "--format", "csv",
                                      "--tenant", "acme")
         yield commit, ws, url, data
     finally:

@@ -12,7 +12,6 @@ import orjson
 from sqlalchemy import Connection, select, update
 
 from supportops.datasets.paths import resolve
-from supportops.datasets.snapshots import rows_digest
 from supportops.datasets.tables import dataset_snapshots
 from supportops.governance.context import Context
 from supportops.privacy.erasure import ErasureHook
@@ -28,6 +27,8 @@ def purge_subject(conn: Connection, ctx: Context, subject: str, event_ids: Seque
         dataset_snapshots.c.state.in_(("current", "redacted")))).all()
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
+
+    from supportops.datasets.snapshots import rows_digest
 
     removed = 0
     for row in rows:
