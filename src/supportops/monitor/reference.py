@@ -93,11 +93,15 @@ def _sample_ids(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 def warm_embeddings(db: Database, ctx: Context, encoder: Encoder,
                     rows: Sequence[dict[str, Any]], event_ids: Sequence[str]) -> None:
-    """Make sure the reference events' vectors are in the embedding cache table."""
+    """Make sure the reference events' vectors are in the embedding cache table (texts read
+    by kind, as training stores them: one vector per event, whichever room computed it)."""
+    from supportops.ml.estimators import pseudonyms_by_kind
+
     wanted = set(event_ids)
     chosen = [r for r in rows if r.get("text_event_id") in wanted]
     embedding_cache.warm(db, ctx, encoder, [r["text_event_id"] for r in chosen],
-                         [r["text"] for r in chosen], [r.get("subject") for r in chosen])
+                         [pseudonyms_by_kind(r["text"] or "") for r in chosen],
+                         [r.get("subject") for r in chosen])
 
 
 def save(db: Database, ctx: Context, name: str, version: str, reference: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ from supportops.errors import NotFound, ValidationFailed
 from supportops.events import log
 from supportops.governance.context import Context
 from supportops.ml.embeddings import Encoder
+from supportops.ml.estimators import encode_by_kind
 from supportops.monitor import reference as refs
 from supportops.monitor.compare import ALPHA, correctness, mcnemar
 from supportops.monitor.feedback import FEEDBACK
@@ -152,7 +153,8 @@ class Monitor:
             row["text"] = text
         pred = predictions(model, rows) if rows else {"label": [], "confidence": np.zeros(0),
                                                       "abstained": np.zeros(0, bool)}
-        vectors = encoder.encode(texts) if texts else np.zeros((0, 384), np.float32)
+        # read by kind, as the reference vectors are: a token's spelling is no drift
+        vectors = encode_by_kind(encoder, texts) if texts else np.zeros((0, 384), np.float32)
         limits = thresholds(self.db, self.ctx)
         labels = self.service.pseudonymise_labels(
             str(model.target), [None if line.get("label") is None else str(line["label"])
