@@ -57,3 +57,18 @@ def test_one_promote_and_it_is_gated(tenant: Tenant) -> None:
 
     assert not hasattr(Monitor, "promote")
     assert tenant.triage.service.gate is not None
+
+
+def test_a_lower_roles_handle_reaches_no_workspace_through_its_areas(tenant: Tenant) -> None:
+    """The workspace opens every tenant as owner: a principal's handle keeps it private, and
+    no area it hands out exposes it as a public attribute (the principals area used to)."""
+    from supportops import Workspace
+
+    tenant.principals.create("ann", "agent", kind="person")
+    ann = tenant.workspace.tenant("acme", principal="ann")
+    areas = [ann.events, ann.principals, ann.datasets, ann.audit, ann.lineage, ann.privacy,
+             ann.triage]
+    exposed = [f"{type(area).__name__}.{name}" for area in areas for name in dir(area)
+               if not name.startswith("_")
+               and isinstance(getattr(type(area), name, None) or vars(area).get(name), Workspace)]
+    assert exposed == []

@@ -29,6 +29,7 @@ AsOpt = Annotated[
     typer.Option("--as", help="Act as this named principal of the tenant (default: the owner)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+ModelArg = Annotated[str, typer.Argument(help="Model name.")]
 
 
 def open_workspace(workspace: Path | None) -> Workspace:

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from supportops.cli.common import AsOpt, JsonOpt, TenantOpt, WorkspaceOpt, open_tenant
+from supportops.cli.common import AsOpt, JsonOpt, ModelArg, TenantOpt, WorkspaceOpt, open_tenant
 from supportops.cli.output import fields, lines, show, show_list, table
 
 NameOpt = Annotated[str, typer.Option("--name", "-n", help="Model name (one per task).")]
@@ -199,7 +199,7 @@ def models_list(
 
 @models_app.command("promote")
 def models_promote(
-    name: Annotated[str, typer.Argument(help="Model name.")],
+    name: ModelArg,
     version: Annotated[str, typer.Argument(help="Version to promote.")],
     tenant: TenantOpt,
     alias: Annotated[str, typer.Option(help="champion or challenger.")] = "champion",
@@ -221,7 +221,7 @@ def models_promote(
 
 @models_app.command("rollback")
 def models_rollback(
-    name: Annotated[str, typer.Argument(help="Model name.")],
+    name: ModelArg,
     tenant: TenantOpt,
     workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
 ) -> None:
@@ -252,7 +252,7 @@ def models_retrain_flagged(
 
 @models_app.command("reproduce")
 def models_reproduce(
-    name: Annotated[str, typer.Argument(help="Model name.")],
+    name: ModelArg,
     version: Annotated[str, typer.Argument(help="Version to rebuild.")],
     tenant: TenantOpt,
     workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
@@ -279,7 +279,7 @@ def _reproduced(r: dict[str, Any], snapshot: str) -> list[str]:
 
 @models_app.command("card")
 def models_card(
-    name: Annotated[str, typer.Argument(help="Model name.")],
+    name: ModelArg,
     version: Annotated[str, typer.Argument(help="Version.")],
     tenant: TenantOpt,
     workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from supportops.cli.common import AsOpt, JsonOpt, TenantOpt, WorkspaceOpt, open_tenant
+from supportops.cli.common import AsOpt, JsonOpt, ModelArg, TenantOpt, WorkspaceOpt, open_tenant
 from supportops.cli.ml import models_app
 from supportops.cli.output import show, table
 
@@ -78,7 +78,7 @@ def _num(value: float | None, pattern: str = "{:.3f}") -> str:
 
 @models_app.command("compare")
 def models_compare(
-    name: Annotated[str, typer.Argument(help="Model name.")],
+    name: ModelArg,
     tenant: TenantOpt,
     challenger: Annotated[str | None, typer.Option(
         help="Version to compare with the champion [default: the challenger].")] = None,
@@ -207,7 +207,7 @@ def monitor_threshold(
 
 @models_app.command("retrain")
 def models_retrain(
-    name: Annotated[str, typer.Argument(help="Model name.")],
+    name: ModelArg,
     tenant: TenantOpt,
     workspace: WorkspaceOpt = None, acting_as: AsOpt = None, as_json: JsonOpt = False,
 ) -> None:

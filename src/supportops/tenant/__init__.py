@@ -115,7 +115,7 @@ class Tenant:
     @cached_property
     def principals(self) -> Principals:
         """API keys and users of the tenant, their roles (``supportops principals``)."""
-        return Principals(self.db, self.ctx, self._workspace)
+        return Principals(self.db, self.ctx, self._principals_changed)
 
     @cached_property
     def datasets(self) -> Datasets:
@@ -199,6 +199,11 @@ class Tenant:
             self.webhooks.emit("alarm.raised", {
                 k: alarm.get(k) for k in ("model_name", "version", "kind", "score",
                                           "threshold", "n")})
+
+    def _principals_changed(self) -> None:
+        """A role change, disable or rotation: remembered key checks of this workspace's
+        faces are no longer good (see ``Workspace.principals_changed``)."""
+        self._workspace.principals_changed += 1
 
     def close(self) -> None:
         """Record what this handle has served so far (a batch job's predictions are in the

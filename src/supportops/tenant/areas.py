@@ -25,7 +25,6 @@ from supportops.storage import Database
 if TYPE_CHECKING:
     from supportops.datasets.snapshots import Snapshot
     from supportops.governance.audit import AuditEntry
-    from supportops.workspace import Workspace
 
 #: A customer id or token -> (keyed reference, token), as lineage and the audit trail name it.
 SubjectNames = Callable[[str], tuple[str, str]]
@@ -52,11 +51,13 @@ class Events:
 @dataclass(frozen=True)
 class Principals:
     """API keys and users of the tenant (``supportops principals``). Role changes, disables
-    and rotations tell the workspace, so a face that remembers key checks forgets them."""
+    and rotations call ``changed`` (the workspace's principals generation moves on), so a face
+    that remembers key checks forgets them; the area is never handed the workspace itself,
+    which a handle of a lower role must not reach."""
 
     db: Database
     ctx: Context
-    workspace: Workspace
+    changed: Callable[[], None]
 
     def create(self, name: str, role: str, kind: str = "api_key", *,
                scopes: list[str] | None = None, expires_at: datetime | None = None,
@@ -73,7 +74,7 @@ class Principals:
         from supportops.governance.roles import set_principal_role
 
         previous = set_principal_role(self.db, self.ctx, name, role)
-        self.workspace.principals_changed += 1
+        self.changed()
         return previous
 
     def disable(self, name: str) -> None:
@@ -81,12 +82,12 @@ class Principals:
         from supportops.governance.roles import disable_principal
 
         disable_principal(self.db, self.ctx, name)
-        self.workspace.principals_changed += 1
+        self.changed()
 
     def rotate_key(self, name: str) -> str:
         """A fresh key for an API-key principal; the old one stops working (audited)."""
         key = tenant_store.rotate_key(self.db, self.ctx, name)
-        self.workspace.principals_changed += 1
+        self.changed()
         return key
 
 
